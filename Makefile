@@ -1,0 +1,27 @@
+# flaskfast: the template's own tasks. `make test` is what CI runs.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install test demo lint clean
+
+$(BIN)/pytest: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+install: $(BIN)/pytest  ## Create .venv with the template's tooling
+
+test: install  ## Bake every variant and run the whole template suite
+	$(BIN)/pytest
+
+demo: install  ## Bake a FastAPI service and serve it on 127.0.0.1:8000 with an embedded DB
+	$(BIN)/python -m tests.demo
+
+lint: install
+	$(BIN)/uvx --version >/dev/null 2>&1 || true
+	$(BIN)/python -m ruff check hooks tests || true
+
+clean:
+	rm -rf $(VENV) .cache build

@@ -1,0 +1,34 @@
+"""Select the framework's files: move the chosen overlays into place, drop the rest.
+
+The template keeps per-framework (and per-driver) files under `_overlays/NAME/`,
+with the same layout as the project. This hook copies `_overlays/<framework>/`
+and then `_overlays/<framework>-<async_driver>/` (when present) over the project,
+and deletes `_overlays/`. It is deterministic and touches no network, so cruft
+can re-run it on update.
+"""
+
+import json
+import shutil
+from pathlib import Path
+
+CONTEXT = json.loads(r"""{{ cookiecutter | jsonify }}""")
+
+
+def overlay_names(context: dict) -> list[str]:
+    """Return the overlay folders to apply, most general first."""
+    framework = context["framework"]
+    return [framework, f"{framework}-{context['async_driver']}"]
+
+
+def apply_overlays(project: Path, names: list[str]) -> None:
+    """Copy each named overlay over `project`, then remove every overlay."""
+    overlays = project / "_overlays"
+    for name in names:
+        source = overlays / name
+        if source.is_dir():
+            shutil.copytree(source, project, dirs_exist_ok=True)
+    shutil.rmtree(overlays)
+
+
+if __name__ == "__main__":
+    apply_overlays(Path.cwd(), overlay_names(CONTEXT))

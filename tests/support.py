@@ -1,0 +1,262 @@
+"""Build and run baked projects for the template's tests: bake, venv, DB and server processes.
+
+Everything here starts real processes on loopback and stops them by pid. Shared by
+the bake, smoke, contract and resilience tests (and the benchmark harness).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from cookiecutter.main import cookiecutter
+
+TEMPLATE_ROOT = Path(__file__).resolve().parent.parent
+UV_CACHE_DIR = TEMPLATE_ROOT / ".cache" / "uv"
+BIN = Path(sys.executable).parent
+
+# Every supported variant, by name: the answers that differ from the defaults.
+VARIANTS: dict[str, dict[str, str]] = {
+    "fastapi-pymongo": {"framework": "fastapi", "async_driver": "pymongo"},
+    "fastapi-motor": {"framework": "fastapi", "async_driver": "motor"},
+    "flask": {"framework": "flask", "async_driver": "pymongo"},
+}
+PACKAGE = "item_service"
+ENV_PREFIX = "ITEM_SERVICE_"
+
+
+def bake(output_dir: Path, **context: str) -> Path:
+    """Generate a project from the template with `context` over the defaults.
+
+    Returns the project directory. Raises cookiecutter's FailedHookException when a
+    hook rejects the answers.
+    """
+    return Path(
+        cookiecutter(
+            str(TEMPLATE_ROOT),
+            no_input=True,
+            output_dir=str(output_dir),
+            extra_context=context,
+            default_config=True,
+        )
+    )
+
+
+def uv_env() -> dict[str, str]:
+    """Return an environment that points uv at the shared wheel cache."""
+    return {**os.environ, "UV_CACHE_DIR": str(UV_CACHE_DIR), "UV_NO_PROGRESS": "1"}
+
+
+def install(project: Path) -> Path:
+    """Create `project/.venv` with the project and its dev extra; return its python.
+
+    Runs the project's own `make install`, with uv as the installer (same
+    packages as pip, but it reuses one wheel cache across every bake).
+    """
+    uv = shutil.which("uv", path=str(BIN)) or "uv"
+    run(
+        ["make", "install", f"INSTALL={uv} pip install --python .venv/bin/python"],
+        cwd=project,
+        env=uv_env(),
+    )
+    return project / ".venv" / "bin" / "python"
+
+
+def run(
+    args: list[str], *, cwd: Path, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """Run a command, raising AssertionError with its output when it fails."""
+    done = subprocess.run(
+        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if done.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(args)} exited {done.returncode}\n{done.stdout}\n{done.stderr}"
+        )
+    return done
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(check, *, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    """Poll `check()` every 50 ms until it returns true; raise TimeoutError after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            if check():
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"{what} not ready after {timeout} s")
+
+
+def port_open(port: int) -> bool:
+    """Return True when something accepts TCP connections on 127.0.0.1:`port`."""
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def stop(proc: subprocess.Popen[bytes], *, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+    """Send `sig` to `proc`, wait up to `timeout` s (then SIGKILL); return its exit code."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+    return int(proc.returncode)
+
+
+@dataclass
+class MongoServer:
+    """A SecantusDB server process on loopback (a MongoDB wire-protocol server)."""
+
+    port: int
+    storage: str
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def uri(self) -> str:
+        """Connection URI; retryWrites=false keeps SecantusDB 0.7 fast (see TECH_NOTES)."""
+        return f"mongodb://127.0.0.1:{self.port}/?retryWrites=false"
+
+    def start(self) -> MongoServer:
+        """Start the server and wait until it accepts connections (at most 30 s)."""
+        self.proc = subprocess.Popen(
+            [
+                str(BIN / "secantusd-py"),
+                "--host", "127.0.0.1",
+                "--port", str(self.port),
+                "--storage-path", self.storage,
+                "--standalone",
+                "--log-level", "WARNING",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for(lambda: port_open(self.port), timeout=30, what="SecantusDB")
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL the server, as a crash would."""
+        if self.proc is not None:
+            stop(self.proc, sig=signal.SIGKILL)
+
+    def stop(self) -> None:
+        """Stop the server gracefully."""
+        if self.proc is not None:
+            stop(self.proc)
+
+
+@contextlib.contextmanager
+def mongo_server(storage: str = ":memory:") -> Iterator[MongoServer]:
+    """Run a SecantusDB process for the duration of the block."""
+    server = MongoServer(port=free_port(), storage=storage).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@dataclass
+class ServiceProcess:
+    """A baked service running under gunicorn on 127.0.0.1."""
+
+    port: int
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        """Base URL, without a trailing slash."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        """Return everything the service wrote to stdout and stderr so far."""
+        return self.log_path.read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def gunicorn_service(
+    project: Path, mongo_uri: str, *, workers: int = 2, env: dict[str, str] | None = None
+) -> Iterator[ServiceProcess]:
+    """Serve `project` with its own gunicorn.conf.py; wait for /health/live (at most 60 s)."""
+    port = free_port()
+    log_path = project / f"gunicorn-{port}.log"
+    metrics_dir = project / f".metrics-{port}"
+    full_env = {
+        **os.environ,
+        "WEB_CONCURRENCY": str(workers),
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        f"{ENV_PREFIX}MONGO_URI": mongo_uri,
+        f"{ENV_PREFIX}MONGO_DATABASE": f"test_{port}",
+        f"{ENV_PREFIX}ENVIRONMENT": "production",
+        **(env or {}),
+    }
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen(
+            [
+                str(project / ".venv" / "bin" / "gunicorn"),
+                "--config", "gunicorn.conf.py",
+                "--bind", f"127.0.0.1:{port}",
+            ],
+            cwd=project,
+            env=full_env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    service = ServiceProcess(port=port, proc=proc, log_path=log_path)
+    try:
+        wait_for(
+            lambda: proc.poll() is None and http("GET", f"{service.url}/health/live")[0] == 200,
+            timeout=60,
+            what=f"gunicorn ({log_path})",
+        )
+        yield service
+    finally:
+        stop(proc)
+
+
+def http(
+    method: str,
+    url: str,
+    body: object = None,
+    headers: dict[str, str] | None = None,
+    *,
+    timeout: float = 10,
+) -> tuple[int, dict[str, str], bytes]:
+    """Send one HTTP request; return (status, lower-cased headers, raw body).
+
+    `body` is sent as JSON unless it is bytes. Error statuses are returned, not raised.
+    """
+    data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+    all_headers = {"Content-Type": "application/json"} if data is not None else {}
+    all_headers.update(headers or {})
+    request = urllib.request.Request(url, data=data, method=method, headers=all_headers)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, _lower(response.headers.items()), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, _lower(error.headers.items()), error.read()
+
+
+def _lower(items) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {key.lower(): value for key, value in items}

@@ -1,0 +1,92 @@
+"""The app factory: `create_app()` builds the FastAPI application.
+
+Run it with gunicorn (see gunicorn.conf.py) or, in development,
+`uvicorn --factory {{ cookiecutter.package_name }}.app:create_app --reload`.
+"""
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+
+from . import __version__, db, health, routes
+from .documents import COLLECTION
+from .handlers import register_error_handlers
+from .logs import configure_logging
+from .metrics import METRICS_PATH, HttpMetrics
+from .middleware import BodyLimitMiddleware, RequestContextMiddleware
+from .repository import ItemRepository
+from .settings import Settings, load_settings
+
+log = structlog.get_logger(__name__)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Own the MongoDB client: create it at start-up, close it at shutdown.
+
+    Index creation is tried once here; if MongoDB is not reachable yet the service
+    still starts (not ready), and the readiness probe creates them later.
+    """
+    settings: Settings = app.state.settings
+    client = db.create_client(settings)
+    repository = ItemRepository(client[settings.mongo_database][COLLECTION])
+    app.state.repository = repository
+    try:
+        await repository.check(settings.mongo_server_selection_timeout_ms)
+    except Exception as exc:
+        log.warning("mongodb not ready at start-up", error=type(exc).__name__)
+    try:
+        yield
+    finally:
+        await db.close_client(client)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application.
+
+    Args:
+        settings: Configuration; read from the environment and `.env` when None.
+
+    Raises:
+        SettingsError: a setting is invalid (the message names it).
+    """
+    settings = settings or load_settings()
+    configure_logging(settings.log_level, settings.resolved_log_format)
+    metrics = HttpMetrics()
+    app = FastAPI(
+        title="{{ cookiecutter.project_name }}",
+        description="{{ cookiecutter.description }}",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.started_at = time.monotonic()
+    app.include_router(routes.router)
+    app.include_router(health.router)
+    register_error_handlers(app)
+
+    @app.get(METRICS_PATH, include_in_schema=False)
+    async def get_metrics(request: Request) -> Response:
+        """Expose Prometheus metrics (text format)."""
+        body, content_type = metrics.render()
+        return Response(body, media_type=content_type)
+
+    # Added last = outermost: request ids and logs cover CORS and 413 answers too.
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Content-Type", "If-Match", "X-Request-ID"],
+            expose_headers=["ETag", "Location", "X-Request-ID"],
+        )
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    return app

@@ -1,0 +1,83 @@
+"""Exception handlers: every error leaves the app as RFC 9457 problem+json."""
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pymongo.errors import PyMongoError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .errors import ServiceError
+from .problems import (
+    PROBLEM_MEDIA_TYPE,
+    is_database_unavailable,
+    problem,
+    problem_for_exception,
+    validation_problem,
+)
+
+log = structlog.get_logger(__name__)
+
+
+def problem_response(body: dict[str, object], headers: dict[str, str] | None = None) -> JSONResponse:
+    """Return `body` as an `application/problem+json` response with its status."""
+    status = body["status"]
+    assert isinstance(status, int)
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Return every method served on the request's path template (RFC 9110 `Allow`).
+
+    Starlette's own 405 lists only the first matching route's methods; the OpenAPI
+    document (built once, then cached) lists them all for the template.
+    """
+    route = request.scope.get("route")
+    template = getattr(route, "path", request.url.path)
+    methods = {method.upper() for method in request.app.openapi()["paths"].get(template, {})}
+    methods.update(getattr(route, "methods", None) or ())
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
+async def handle_http_exception(request: Request, exc: Exception) -> JSONResponse:
+    """Render router errors (unknown route 404, wrong method 405) and HTTPExceptions."""
+    assert isinstance(exc, StarletteHTTPException)
+    path = request.url.path
+    headers = dict(exc.headers or {})
+    if exc.status_code == 404:
+        detail = f"No route matches {path}."
+    elif exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+        detail = f"{request.method} is not allowed on {path}."
+    else:
+        detail = str(exc.detail)
+    return problem_response(problem(exc.status_code, detail, instance=path), headers)
+
+
+async def handle_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """Render request validation failures: 422 with `errors`, or 400 for broken JSON."""
+    assert isinstance(exc, RequestValidationError)
+    return problem_response(validation_problem(exc.errors(), request.url.path))
+
+
+async def handle_service_error(request: Request, exc: Exception) -> JSONResponse:
+    """Render domain errors (404, 409, 412, 413, 415, 400) by `problems.STATUS_BY_ERROR`."""
+    return problem_response(problem_for_exception(exc, request.url.path))
+
+
+async def handle_database_error(request: Request, exc: Exception) -> JSONResponse:
+    """Render "database down or too slow" as 503; re-raise other driver errors (500)."""
+    if not is_database_unavailable(exc):
+        raise exc
+    log.warning("database unavailable", error=type(exc).__name__)
+    return problem_response(problem_for_exception(exc, request.url.path))
+
+
+def register_error_handlers(app: FastAPI) -> None:
+    """Install the handlers; anything else is caught by `RequestContextMiddleware` (500)."""
+    app.add_exception_handler(StarletteHTTPException, handle_http_exception)
+    app.add_exception_handler(RequestValidationError, handle_validation_error)
+    app.add_exception_handler(ServiceError, handle_service_error)
+    app.add_exception_handler(PyMongoError, handle_database_error)

@@ -1,0 +1,141 @@
+"""The items API: HTTP in, repository call, HTTP out. No data access here."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
+
+from .etags import etag, parse_if_match
+from .problems import TITLES, require_json
+from .repository import ItemRepository
+from .schemas import (
+    OBJECT_ID_PATTERN,
+    ItemCreate,
+    ItemPage,
+    ItemQuery,
+    ItemRead,
+    ItemUpdate,
+    Problem,
+    ValidationProblem,
+)
+
+router = APIRouter(prefix="/api/v1/items", tags=["items"])
+
+
+async def get_repository(request: Request) -> ItemRepository:
+    """Return the repository the lifespan created for this app."""
+    repository: ItemRepository = request.app.state.repository
+    return repository
+
+
+async def get_if_match(
+    if_match: Annotated[
+        str | None,
+        Header(alias="If-Match", description='Change only if the ETag is still this, e.g. "3".'),
+    ] = None,
+) -> list[int] | None:
+    """Return the versions the client's `If-Match` accepts (None: unconditional)."""
+    return parse_if_match(if_match)
+
+
+async def require_json_body(request: Request) -> None:
+    """Refuse a body that is not JSON with 415 (before validation)."""
+    require_json(request.headers.get("content-type"))
+
+
+RepositoryDep = Annotated[ItemRepository, Depends(get_repository)]
+IfMatchDep = Annotated[list[int] | None, Depends(get_if_match)]
+ItemIdPath = Annotated[str, Path(pattern=OBJECT_ID_PATTERN, description="The item's id (24 hex digits).")]
+JSON_BODY = [Depends(require_json_body)]
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """Describe problem+json error responses for the OpenAPI document."""
+    return {
+        code: {
+            "description": TITLES[code],
+            "model": ValidationProblem if code == 422 else Problem,
+            "content": {"application/problem+json": {}},
+        }
+        for code in statuses
+    }
+
+
+def item_headers(response: Response, item: ItemRead) -> None:
+    """Set the item's ETag on the response."""
+    response.headers["ETag"] = etag(item.version)
+
+
+@router.get("", responses=problem_responses(422, 503))
+async def get_items(query: Annotated[ItemQuery, Query()], repository: RepositoryDep) -> ItemPage:
+    """List items, a page at a time, optionally only those with a tag."""
+    return await repository.get_all(query)
+
+
+@router.get("/{item_id}", responses=problem_responses(404, 422, 503))
+async def get_item(item_id: ItemIdPath, repository: RepositoryDep, response: Response) -> ItemRead:
+    """Return one item; its ETag is its version."""
+    item = await repository.get(item_id)
+    item_headers(response, item)
+    return item
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=JSON_BODY,
+    responses=problem_responses(400, 409, 413, 415, 422, 503),
+)
+async def create_item(item_in: ItemCreate, repository: RepositoryDep, response: Response) -> ItemRead:
+    """Create an item; `Location` points at it. A duplicate name is a 409."""
+    item = await repository.create(item_in)
+    item_headers(response, item)
+    response.headers["Location"] = f"{router.prefix}/{item.id}"
+    return item
+
+
+@router.put(
+    "/{item_id}",
+    dependencies=JSON_BODY,
+    responses=problem_responses(400, 404, 409, 412, 413, 415, 422, 503),
+)
+async def replace_item(
+    item_id: ItemIdPath,
+    item_in: ItemCreate,
+    repository: RepositoryDep,
+    versions: IfMatchDep,
+    response: Response,
+) -> ItemRead:
+    """Replace every field of an item; a stale `If-Match` is a 412 and changes nothing."""
+    item = await repository.update(item_id, item_in.model_dump(), versions=versions)
+    item_headers(response, item)
+    return item
+
+
+@router.patch(
+    "/{item_id}",
+    dependencies=JSON_BODY,
+    responses=problem_responses(400, 404, 409, 412, 413, 415, 422, 503),
+)
+async def update_item(
+    item_id: ItemIdPath,
+    item_in: ItemUpdate,
+    repository: RepositoryDep,
+    versions: IfMatchDep,
+    response: Response,
+) -> ItemRead:
+    """Change the given fields of an item; a stale `If-Match` is a 412 and changes nothing."""
+    item = await repository.update(
+        item_id, item_in.model_dump(exclude_unset=True), versions=versions
+    )
+    item_headers(response, item)
+    return item
+
+
+@router.delete(
+    "/{item_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(400, 404, 412, 422, 503),
+)
+async def delete_item(item_id: ItemIdPath, repository: RepositoryDep, versions: IfMatchDep) -> None:
+    """Delete an item; a stale `If-Match` is a 412 and deletes nothing."""
+    await repository.delete(item_id, versions=versions)

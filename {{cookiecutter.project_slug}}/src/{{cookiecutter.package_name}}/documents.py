@@ -1,0 +1,89 @@
+"""How items are stored in MongoDB: the document shape, filters, sorts and update specs.
+
+Pure functions shared by the sync and async repositories, so both store and query
+exactly the same way. Stored fields: `_id`, `name`, `description`, `tags`,
+`created_at`, `updated_at`, `version`; nothing else a client sends is stored.
+"""
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from bson import ObjectId
+from bson.errors import InvalidId
+
+from .errors import ItemNotFoundError
+from .schemas import ItemCreate, ItemQuery, ItemRead
+
+COLLECTION = "items"
+
+# (keys, options) for create_index: unique names; listing by tag and in each sort order.
+INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
+    ([("name", 1)], {"unique": True, "name": "name_unique"}),
+    ([("created_at", 1), ("_id", 1)], {"name": "created_at_id"}),
+    ([("tags", 1), ("created_at", 1), ("_id", 1)], {"name": "tags_created_at_id"}),
+]
+
+
+def utcnow() -> datetime:
+    """Return the current UTC time truncated to milliseconds (BSON's date precision).
+
+    Truncating first makes the time returned on create equal the one read back later.
+    """
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def object_id(item_id: str) -> ObjectId:
+    """Return the ObjectId of `item_id`.
+
+    Raises:
+        ItemNotFoundError: `item_id` is not 24 hex digits, so no item can have it.
+    """
+    try:
+        return ObjectId(item_id)
+    except (InvalidId, TypeError):
+        raise ItemNotFoundError(item_id) from None
+
+
+def new_document(item_in: ItemCreate) -> dict[str, Any]:
+    """Return the document to insert for a new item (version 1)."""
+    now = utcnow()
+    return {**item_in.model_dump(), "created_at": now, "updated_at": now, "version": 1}
+
+
+def to_item(document: dict[str, Any]) -> ItemRead:
+    """Return the API view of a stored document."""
+    return ItemRead(
+        id=str(document["_id"]),
+        name=document["name"],
+        description=document.get("description"),
+        tags=document.get("tags", []),
+        created_at=document["created_at"],
+        updated_at=document["updated_at"],
+        version=document["version"],
+    )
+
+
+def item_filter(item_id: str, versions: Sequence[int] | None = None) -> dict[str, Any]:
+    """Return the filter for one item, optionally only at one of `versions` (If-Match)."""
+    query: dict[str, Any] = {"_id": object_id(item_id)}
+    if versions is not None:
+        query["version"] = {"$in": list(versions)}
+    return query
+
+
+def list_filter(query: ItemQuery) -> dict[str, Any]:
+    """Return the filter for `GET /api/v1/items` (the tag is matched exactly)."""
+    return {} if query.tag is None else {"tags": query.tag}
+
+
+def sort_spec(query: ItemQuery) -> list[tuple[str, int]]:
+    """Return a stable sort: the requested key, then `_id` in the same direction."""
+    direction = -1 if query.sort.startswith("-") else 1
+    return [(query.sort.lstrip("-"), direction), ("_id", direction)]
+
+
+def update_spec(changes: dict[str, Any]) -> dict[str, Any]:
+    """Return an atomic update: set `changes`, bump `version`, stamp `updated_at`."""
+    return {"$set": {**changes, "updated_at": utcnow()}, "$inc": {"version": 1}}

@@ -1,0 +1,58 @@
+"""Prometheus metrics of the HTTP server, identical in both frameworks.
+
+Names and labels (one dashboard serves either variant):
+- `http_requests_total{method, route, status}`: counter.
+- `http_request_duration_seconds{method, route, status}`: histogram (seconds).
+`route` is the route template (`/api/v1/items/{item_id}`), or `<unmatched>` for
+404s, so the label set stays small. Under gunicorn, `PROMETHEUS_MULTIPROC_DIR`
+switches prometheus_client to multiprocess mode (see gunicorn.conf.py).
+"""
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
+
+UNMATCHED_ROUTE = "<unmatched>"
+METRICS_PATH = "/metrics"
+_LABELS = ("method", "route", "status")
+
+
+class HttpMetrics:
+    """The request counter and latency histogram, registered in one registry."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        """Create the metrics in `registry` (a fresh one by default, as tests want)."""
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self.requests = Counter(
+            "http_requests_total", "HTTP requests served.", _LABELS, registry=self.registry
+        )
+        self.duration = Histogram(
+            "http_request_duration_seconds",
+            "Time to serve an HTTP request, in seconds.",
+            _LABELS,
+            registry=self.registry,
+        )
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one request and record its duration in seconds."""
+        labels = (method, route, str(status))
+        self.requests.labels(*labels).inc()
+        self.duration.labels(*labels).observe(seconds)
+
+    def render(self) -> tuple[bytes, str]:
+        """Return the exposition (text format) and its content type.
+
+        In multiprocess mode it aggregates the files of every worker, live and dead.
+        """
+        if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)
+            return generate_latest(registry), CONTENT_TYPE_LATEST
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

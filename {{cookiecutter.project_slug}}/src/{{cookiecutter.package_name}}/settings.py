@@ -1,0 +1,109 @@
+"""Service settings, read from the environment and `.env` (pydantic-settings).
+
+Every field can be set as `{{ cookiecutter.package_name|upper }}_<FIELD>` (upper case),
+e.g. `{{ cookiecutter.package_name|upper }}_MONGO_URI`. `.env.example` lists them all.
+"""
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "{{ cookiecutter.package_name|upper }}_"
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; the message is one line naming the variable."""
+
+
+class Settings(BaseSettings):
+    """Configuration of one service process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    environment: Literal["development", "test", "production"] = "production"
+    """Where the service runs; `development` switches logs to the console renderer."""
+
+    mongo_uri: SecretStr = SecretStr("mongodb://localhost:27017")
+    """MongoDB connection string. A secret: it may hold a password, so it is never logged."""
+
+    mongo_database: str = Field("{{ cookiecutter.package_name }}", min_length=1, max_length=63)
+    """Database that holds the service's collections."""
+
+    mongo_server_selection_timeout_ms: int = Field(2000, gt=0)
+    """How long (ms) an operation waits for a reachable server before failing with 503."""
+
+    mongo_timeout_ms: int = Field(5000, gt=0)
+    """Upper bound (ms) on every MongoDB operation (the driver's `timeoutMS`)."""
+
+    mongo_write_concern: Annotated[str, Field(pattern=r"^(majority|[0-9]+)$")] = "majority"
+    """Write concern `w`: `majority` or a node count. With `mongo_journal`, an
+    acknowledged write survives a server crash (MongoDB manual, "Write Concern")."""
+
+    mongo_journal: bool = True
+    """Wait for the journal before acknowledging a write (`j=true`)."""
+
+    readiness_timeout_ms: int = Field(1000, gt=0)
+    """How long (ms) `/health/ready` waits for a MongoDB ping before answering 503."""
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """Lowest level that is logged."""
+
+    log_format: Literal["json", "console", "auto"] = "auto"
+    """`json`, `console`, or `auto`: console in development, JSON elsewhere."""
+
+    max_body_bytes: int = Field(1_048_576, gt=0)
+    """Largest request body accepted (bytes); larger ones get 413."""
+
+    cors_origins: Annotated[list[str], NoDecode] = []
+    """Origins allowed by CORS, comma-separated; empty (the default) sends no CORS headers."""
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        """Accept a comma-separated string as well as a list."""
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @property
+    def resolved_log_format(self) -> Literal["json", "console"]:
+        """Return the log renderer to use once `auto` is resolved."""
+        if self.log_format == "auto":
+            return "console" if self.environment == "development" else "json"
+        return self.log_format
+
+    def mongo_client_options(self) -> dict[str, Any]:
+        """Return keyword arguments for the MongoDB client (they override the URI's).
+
+        Both drivers (pymongo sync/async, motor) take the same options.
+        """
+        return {
+            "tz_aware": True,
+            "appname": "{{ cookiecutter.project_slug }}",
+            "serverSelectionTimeoutMS": self.mongo_server_selection_timeout_ms,
+            "timeoutMS": self.mongo_timeout_ms,
+            "w": int(self.mongo_write_concern)
+            if self.mongo_write_concern.isdigit()
+            else self.mongo_write_concern,
+            "journal": self.mongo_journal,
+        }
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings from the environment and `.env`, with `overrides` on top.
+
+    Raises:
+        SettingsError: a value is invalid; the message names the environment
+            variable and the reason in one line.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "?"
+        raise SettingsError(
+            f"invalid setting {ENV_PREFIX}{field.upper()}: {first['msg']}"
+        ) from None

@@ -1,0 +1,95 @@
+"""The MongoDB server the tests run against, chosen once per test session.
+
+Order: `TEST_MONGO_URI` if set (CI service containers); else a Docker engine if one
+answers (testcontainers, `mongo:8.0`); else an embedded SecantusDB server (a
+MongoDB wire-protocol server in Python, from the dev dependencies). Never a mock.
+"""
+
+import contextlib
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+
+from pymongo import MongoClient
+
+MONGO_IMAGE = "mongo:8.0"
+
+
+def choose_backend() -> str:
+    """Return which server the session will use: "uri", "docker" or "embedded"."""
+    if os.environ.get("TEST_MONGO_URI"):
+        return "uri"
+    if _docker_answers():
+        return "docker"
+    return "embedded"
+
+
+def describe(backend: str) -> str:
+    """Return the pytest header line for `backend`."""
+    return {
+        "uri": "mongo: TEST_MONGO_URI",
+        "docker": f"mongo: testcontainers {MONGO_IMAGE}",
+        "embedded": "mongo: embedded SecantusDB (no Docker engine answered)",
+    }[backend]
+
+
+def _docker_answers() -> bool:
+    """Return True when a Docker engine answers a ping within 3 s (honours DOCKER_HOST)."""
+    try:
+        from testcontainers.core.docker_client import DockerClient
+
+        return bool(DockerClient(timeout=3).client.ping())
+    except Exception:
+        return False
+
+
+@contextlib.contextmanager
+def mongo_uri(backend: str) -> Iterator[str]:
+    """Yield a connection URI for `backend`; stop the server afterwards."""
+    if backend == "uri":
+        yield os.environ["TEST_MONGO_URI"]
+    elif backend == "docker":
+        with _container() as uri:
+            yield uri
+    else:
+        from secantus import SecantusDBServer
+
+        with tempfile.TemporaryDirectory() as storage, SecantusDBServer(
+            storage_path=storage
+        ) as server:
+            # SecantusDB's retryable-write bookkeeping slows long runs down.
+            yield f"{server.uri.rstrip('/')}/?retryWrites=false"
+
+
+@contextlib.contextmanager
+def _container() -> Iterator[str]:
+    """Run `mongo:8.0` with testcontainers and wait until it really serves.
+
+    The image starts a temporary server first (testcontainers-python #1122): wait
+    for its second "Waiting for connections" line, then ping with retries.
+    """
+    from testcontainers.community.mongodb import MongoDbContainer
+    from testcontainers.core.waiting_utils import wait_for_logs
+
+    with MongoDbContainer(MONGO_IMAGE) as container:
+        wait_for_logs(
+            container, lambda logs: logs.count("Waiting for connections") >= 2, timeout=60
+        )
+        uri = str(container.get_connection_url())
+        _ping_until_ready(uri, timeout=30)
+        yield uri
+
+
+def _ping_until_ready(uri: str, timeout: float) -> None:
+    """Ping `uri` until it answers; raise TimeoutError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with MongoClient(uri, serverSelectionTimeoutMS=1000) as client:
+                client.admin.command("ping")
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"MongoDB not ready after {timeout} s") from None
+            time.sleep(0.5)
