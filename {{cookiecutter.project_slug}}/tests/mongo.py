@@ -6,10 +6,14 @@ MongoDB wire-protocol server in Python, from the dev dependencies). Never a mock
 """
 
 import contextlib
+import gc
 import os
+import socket
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
+from typing import Any
 
 from pymongo import MongoClient
 
@@ -36,12 +40,23 @@ def describe(backend: str) -> str:
 
 def _docker_answers() -> bool:
     """Return True when a Docker engine answers a ping within 3 s (honours DOCKER_HOST)."""
-    try:
-        from testcontainers.core.docker_client import DockerClient
-
-        return bool(DockerClient(timeout=3).client.ping())
-    except Exception:
+    if not os.environ.get("DOCKER_HOST") and not os.path.exists("/var/run/docker.sock"):
         return False
+    # docker-py leaks its socket when the engine refuses; collect it quietly here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        try:
+            from testcontainers.core.docker_client import DockerClient
+
+            docker = DockerClient(timeout=3).client
+            try:
+                return bool(docker.ping())
+            finally:
+                docker.close()
+        except Exception:
+            return False
+        finally:
+            gc.collect()
 
 
 @contextlib.contextmanager
@@ -55,9 +70,10 @@ def mongo_uri(backend: str) -> Iterator[str]:
     else:
         from secantus import SecantusDBServer
 
-        with tempfile.TemporaryDirectory() as storage, SecantusDBServer(
-            storage_path=storage
-        ) as server:
+        with (
+            tempfile.TemporaryDirectory() as storage,
+            SecantusDBServer(storage_path=storage) as server,
+        ):
             # SecantusDB's retryable-write bookkeeping slows long runs down.
             yield f"{server.uri.rstrip('/')}/?retryWrites=false"
 
@@ -86,6 +102,7 @@ def _ping_until_ready(uri: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
+            client: MongoClient[dict[str, Any]]
             with MongoClient(uri, serverSelectionTimeoutMS=1000) as client:
                 client.admin.command("ping")
             return
@@ -93,3 +110,10 @@ def _ping_until_ready(uri: str, timeout: float) -> None:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"MongoDB not ready after {timeout} s") from None
             time.sleep(0.5)
+
+
+def unused_port() -> int:
+    """Return a loopback TCP port nothing listens on (for "database down" tests)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -41,8 +41,9 @@ DATABASE_UNAVAILABLE = "The database is unavailable or too slow; retry later."
 INTERNAL_ERROR = "An unexpected error occurred; it has been logged with this request's id."
 
 
-def problem(status: int, detail: str | None = None, *, instance: str | None = None,
-            **extensions: Any) -> dict[str, Any]:
+def problem(
+    status: int, detail: str | None = None, *, instance: str | None = None, **extensions: Any
+) -> dict[str, Any]:
     """Return a problem details object for `status` (RFC 9457 section 3).
 
     Args:
@@ -79,9 +80,7 @@ def problem_for_exception(exc: BaseException, instance: str) -> dict[str, Any]:
 
 def is_database_unavailable(exc: BaseException) -> bool:
     """Return True for driver errors that mean "MongoDB is down or too slow"."""
-    return isinstance(exc, ConnectionFailure) or (
-        isinstance(exc, PyMongoError) and exc.timeout
-    )
+    return isinstance(exc, ConnectionFailure) or (isinstance(exc, PyMongoError) and exc.timeout)
 
 
 def validation_problem(issues: Iterable[Mapping[str, Any]], instance: str) -> dict[str, Any]:

@@ -3,7 +3,15 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
 
 OBJECT_ID_PATTERN = r"^[0-9a-fA-F]{24}$"
 
@@ -32,11 +40,19 @@ class ItemUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
 
-    # Field(None) keeps the schema type a plain string/array (null is rejected);
-    # an omitted field stays out of `model_dump(exclude_unset=True)`.
-    name: Name = Field(None)
+    # None only stands for "omitted" (kept out of `model_dump(exclude_unset=True)`);
+    # an explicit null is rejected, so the schema shows no null (SkipJsonSchema).
+    name: Name | SkipJsonSchema[None] = None
     description: Description | None = None
-    tags: Tags = Field(None)
+    tags: Tags | SkipJsonSchema[None] = None
+
+    @field_validator("name", "tags")
+    @classmethod
+    def _reject_null(cls, value: object) -> object:
+        """Refuse an explicit null for fields that cannot be empty."""
+        if value is None:
+            raise ValueError("may be omitted but not null")
+        return value
 
     @model_validator(mode="after")
     def _require_a_field(self) -> "ItemUpdate":
@@ -118,4 +134,3 @@ class ValidationProblem(Problem):
     """A 422 problem: the request was well-formed JSON but failed the schema."""
 
     errors: list[ValidationIssue]
-

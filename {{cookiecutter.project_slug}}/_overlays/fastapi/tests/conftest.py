@@ -1,8 +1,9 @@
-"""Fixtures: one MongoDB server per session, a fresh database per test, the app with its lifespan."""
+"""Fixtures: a MongoDB server per session, a fresh database per test, the app and its lifespan."""
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from functools import cache
+from typing import Any
 
 import httpx2
 import pytest
@@ -41,6 +42,7 @@ def settings(mongo_uri: str) -> Iterator[Settings]:
     """Return settings for a fresh database, dropped after the test."""
     name = f"test_{uuid.uuid4().hex[:12]}"
     yield Settings(mongo_uri=mongo_uri, mongo_database=name, environment="test")
+    client: MongoClient[dict[str, Any]]
     with MongoClient(mongo_uri) as client:
         client.drop_database(name)
 

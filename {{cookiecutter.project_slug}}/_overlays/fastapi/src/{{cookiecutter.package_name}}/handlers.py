@@ -19,7 +19,9 @@ from .problems import (
 log = structlog.get_logger(__name__)
 
 
-def problem_response(body: dict[str, object], headers: dict[str, str] | None = None) -> JSONResponse:
+def problem_response(
+    body: dict[str, object], headers: dict[str, str] | None = None
+) -> JSONResponse:
     """Return `body` as an `application/problem+json` response with its status."""
     status = body["status"]
     assert isinstance(status, int)

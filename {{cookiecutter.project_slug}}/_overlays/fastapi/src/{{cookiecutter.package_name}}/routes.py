@@ -44,7 +44,9 @@ async def require_json_body(request: Request) -> None:
 
 RepositoryDep = Annotated[ItemRepository, Depends(get_repository)]
 IfMatchDep = Annotated[list[int] | None, Depends(get_if_match)]
-ItemIdPath = Annotated[str, Path(pattern=OBJECT_ID_PATTERN, description="The item's id (24 hex digits).")]
+ItemIdPath = Annotated[
+    str, Path(pattern=OBJECT_ID_PATTERN, description="The item's id (24 hex digits).")
+]
 JSON_BODY = [Depends(require_json_body)]
 
 
@@ -85,7 +87,9 @@ async def get_item(item_id: ItemIdPath, repository: RepositoryDep, response: Res
     dependencies=JSON_BODY,
     responses=problem_responses(400, 409, 413, 415, 422, 503),
 )
-async def create_item(item_in: ItemCreate, repository: RepositoryDep, response: Response) -> ItemRead:
+async def create_item(
+    item_in: ItemCreate, repository: RepositoryDep, response: Response
+) -> ItemRead:
     """Create an item; `Location` points at it. A duplicate name is a 409."""
     item = await repository.create(item_in)
     item_headers(response, item)

@@ -1,0 +1,136 @@
+"""App-wide behaviour: problem details, limits, headers, request ids, CORS, docs."""
+
+import logging
+from typing import Any
+
+import httpx2
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+
+from {{ cookiecutter.package_name }}.app import create_app
+from {{ cookiecutter.package_name }}.settings import Settings
+from tests.builders import item_body
+
+ITEMS = "/api/v1/items"
+ITEM = "/api/v1/items/{item_id}"
+
+
+async def test_unknown_route_is_404_problem(client: httpx2.AsyncClient) -> None:
+    response = await client.get("/nope")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json() == {
+        "type": "about:blank",
+        "title": "Not Found",
+        "status": 404,
+        "detail": "No route matches /nope.",
+        "instance": "/nope",
+    }
+
+
+async def test_wrong_method_is_405_listing_every_allowed_method(
+    client: httpx2.AsyncClient,
+) -> None:
+    response = await client.delete(ITEMS)
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, HEAD, POST"
+    assert response.json()["status"] == 405
+
+
+async def test_malformed_json_is_400(client: httpx2.AsyncClient) -> None:
+    response = await client.post(
+        ITEMS, content=b'{"name": ', headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["title"] == "Bad Request"
+
+
+async def test_non_json_body_is_415(client: httpx2.AsyncClient) -> None:
+    response = await client.post(ITEMS, content=b"name=x", headers={"Content-Type": "text/plain"})
+    assert response.status_code == 415
+
+
+async def test_body_over_limit_is_413(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"max_body_bytes": 100}))
+    async with LifespanManager(app) as manager:
+        transport = httpx2.ASGITransport(app=manager.app)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://test") as client:
+            response = await client.post(ITEMS, json=item_body(description="x" * 200))
+            small = await client.post(ITEMS, json={"name": "ok"})
+    assert response.status_code == 413
+    assert response.json()["title"] == "Content Too Large"
+    assert small.status_code == 201
+
+
+async def test_unexpected_error_is_500_without_internals(app: FastAPI) -> None:
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    async with LifespanManager(app) as manager:
+        transport = httpx2.ASGITransport(app=manager.app, raise_app_exceptions=False)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://test") as client:
+            response = await client.get("/boom")
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "secret" not in response.text
+    assert "Traceback" not in response.text
+    assert response.headers["x-request-id"]
+
+
+async def test_every_response_has_nosniff_and_a_request_id(client: httpx2.AsyncClient) -> None:
+    for response in (await client.get("/health/live"), await client.get("/nope")):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert len(response.headers["x-request-id"]) >= 16
+
+
+async def test_sane_client_request_id_is_echoed_and_logged(
+    client: httpx2.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="access"):
+        response = await client.get("/health/live", headers={"X-Request-ID": "abc-123"})
+    assert response.headers["x-request-id"] == "abc-123"
+    events: list[dict[str, Any]] = [
+        record.msg for record in caplog.records if isinstance(record.msg, dict)
+    ]
+    assert events
+    assert events[-1]["request_id"] == "abc-123"
+    assert events[-1]["status"] == 200
+    assert {"method", "path", "duration_ms"} <= set(events[-1])
+
+
+async def test_insane_client_request_id_is_replaced(client: httpx2.AsyncClient) -> None:
+    response = await client.get("/health/live", headers={"X-Request-ID": "a b{}" * 10})
+    assert response.headers["x-request-id"] != "a b{}" * 10
+
+
+async def test_cors_is_closed_by_default(client: httpx2.AsyncClient) -> None:
+    response = await client.get(ITEMS, headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in response.headers
+
+
+async def test_cors_allows_configured_origins(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"cors_origins": ["https://app.example"]}))
+    async with LifespanManager(app) as manager:
+        transport = httpx2.ASGITransport(app=manager.app)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://test") as client:
+            response = await client.get(ITEMS, headers={"Origin": "https://app.example"})
+    assert response.headers["access-control-allow-origin"] == "https://app.example"
+
+
+async def test_openapi_documents_every_route_and_problem_responses(
+    client: httpx2.AsyncClient,
+) -> None:
+    document = (await client.get("/openapi.json")).json()
+    paths = document["paths"]
+    assert set(paths) >= {ITEMS, ITEM, "/health/live", "/health/ready"}
+    assert set(paths[ITEM]) == {"get", "put", "patch", "delete"}
+    not_found = paths[ITEM]["get"]["responses"]["404"]
+    assert "application/problem+json" in not_found["content"]
+
+
+async def test_docs_page_is_served(client: httpx2.AsyncClient) -> None:
+    response = await client.get("/docs")
+    assert response.status_code == 200
+    assert "swagger" in response.text.lower()

@@ -1,0 +1,59 @@
+"""Settings: environment variables, validation and secrecy."""
+
+import pytest
+
+from {{ cookiecutter.package_name }}.settings import ENV_PREFIX, SettingsError, load_settings
+
+
+def test_defaults_are_production_safe(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir("/")  # no .env
+    settings = load_settings()
+    assert settings.environment == "production"
+    assert settings.cors_origins == []
+    assert settings.max_body_bytes == 1_048_576
+    assert settings.mongo_client_options()["w"] == "majority"
+    assert settings.mongo_client_options()["journal"] is True
+
+
+def test_values_come_from_prefixed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(f"{ENV_PREFIX}LOG_LEVEL", "DEBUG")
+    monkeypatch.setenv(f"{ENV_PREFIX}CORS_ORIGINS", "https://a.example, https://b.example")
+    monkeypatch.setenv(f"{ENV_PREFIX}MONGO_WRITE_CONCERN", "1")
+    settings = load_settings()
+    assert settings.log_level == "DEBUG"
+    assert settings.cors_origins == ["https://a.example", "https://b.example"]
+    assert settings.mongo_client_options()["w"] == 1
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("LOG_LEVEL", "LOUD"),
+        ("MAX_BODY_BYTES", "-1"),
+        ("MONGO_WRITE_CONCERN", "all"),
+        ("ENVIRONMENT", "staging"),
+    ],
+)
+def test_bad_value_fails_with_one_line_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(f"{ENV_PREFIX}{variable}", value)
+    with pytest.raises(SettingsError) as failure:
+        load_settings()
+    message = str(failure.value)
+    assert f"{ENV_PREFIX}{variable}" in message
+    assert "\n" not in message
+
+
+def test_mongo_uri_is_secret() -> None:
+    settings = load_settings(mongo_uri="mongodb://user:hunter2@db.example/")
+    assert "hunter2" not in repr(settings)
+    assert "hunter2" not in str(settings.model_dump())
+
+
+def test_log_format_follows_environment_unless_set() -> None:
+    assert load_settings(environment="development").resolved_log_format == "console"
+    assert load_settings(environment="production").resolved_log_format == "json"
+    assert load_settings(environment="development", log_format="json").resolved_log_format == (
+        "json"
+    )
