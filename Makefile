@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test demo lint clean
+.PHONY: install test demo lint clean bench bench-smoke
 
 $(BIN)/pytest: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,12 @@ test: install  ## Bake every variant and run the whole template suite
 
 demo: install  ## Bake a FastAPI service and serve it on 127.0.0.1:8000 with an embedded DB
 	$(BIN)/python -m tests.demo
+
+bench: install  ## Benchmark generated services vs bare apps, every variant (~30 min); see bench/README.md
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+bench-smoke: install  ## The benchmark with a few requests per step (what CI runs); results in build/bench/smoke
+	$(BIN)/python -m bench --smoke --out build/bench/smoke $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/uvx --version >/dev/null 2>&1 || true

@@ -1,0 +1,1 @@
+"""Benchmark harness: generated services against bare baseline apps (see README.md)."""

@@ -1,0 +1,614 @@
+"""Measure the generated services (G) against bare baseline apps (B) on one database.
+
+Steps, all on loopback, every process stopped by pid:
+1. Bake each variant (its own package name), install all of them, the bare apps'
+   dependencies and matplotlib into one virtualenv (uv, shared wheel cache).
+2. Start one SecantusDB process and seed it once with fixed documents.
+3. Instructions per request: each app (gunicorn, one worker) under callgrind with
+   instrumentation off; warm up, then per endpoint zero, switch on, send N
+   sequential requests, dump, switch off (`callgrind_control`).
+4. Database operations per request: `serverStatus` opcounters around N requests.
+5. Load: G and B of a variant at once on two ports, 2 workers each, both pinned to
+   CPU 0; wrk and the database on CPU 1; interleaved A/B/B/A trials per endpoint
+   and concurrency; a trial disturbed by foreign CPU load is re-run.
+6. Results as JSON, a markdown table and a PNG chart (`report`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tests.support import (
+    TEMPLATE_ROOT,
+    VARIANTS,
+    bake,
+    free_port,
+    http,
+    mongo_server,
+    run,
+    stop,
+    uv_env,
+    wait_for,
+)
+
+BENCH_DIR = TEMPLATE_ROOT / "bench"
+WORK_DIR = TEMPLATE_ROOT / "build" / "bench"
+VENV = WORK_DIR / "venv"
+DATABASE = "bench"
+SEED_ITEMS = 200
+SERVER_CPU, LOAD_CPU = "0", "1"
+
+# Endpoint name -> (method, path template, body kind). `{id}` is a seeded item.
+ENDPOINTS: dict[str, tuple[str, str, str]] = {
+    "GET /health/live": ("GET", "/health/live", "none"),
+    "GET /api/v1/items/{id}": ("GET", "/api/v1/items/{id}", "none"),
+    "GET /api/v1/items": ("GET", "/api/v1/items", "none"),
+    "POST /api/v1/items": ("POST", "/api/v1/items", "post"),
+    "PATCH /api/v1/items/{id}": ("PATCH", "/api/v1/items/{id}", "patch"),
+}
+# Instruction targets (issue 6): G/B per endpoint.
+TARGETS = {name: (1.3 if name == "GET /health/live" else 1.15) for name in ENDPOINTS}
+# The same indexes the generated service creates (documents.INDEXES), so G and B query alike.
+INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
+    ([("name", 1)], {"unique": True, "name": "name_unique"}),
+    ([("created_at", 1), ("_id", 1)], {"name": "created_at_id"}),
+    ([("tags", 1), ("created_at", 1), ("_id", 1)], {"name": "tags_created_at_id"}),
+]
+OPCOUNTERS = ("query", "insert", "update", "delete", "getmore", "command")
+
+
+@dataclass
+class Plan:
+    """How much to measure; `smoke()` is the CI size."""
+
+    variants: list[str]
+    callgrind_warmup: int = 30
+    callgrind_requests: int = 100
+    dbops_requests: int = 50
+    wrk_seconds: int = 4
+    wrk_pairs: int = 3
+    wrk_concurrency: tuple[int, ...] = (16, 64)
+    wrk_endpoints: tuple[str, ...] = tuple(ENDPOINTS)
+    smoke: bool = False
+
+    @classmethod
+    def smoke_plan(cls, variants: list[str]) -> Plan:
+        """Return a few requests of everything: proves the harness works, gates nothing slow."""
+        return cls(
+            variants=variants,
+            callgrind_warmup=3,
+            callgrind_requests=5,
+            dbops_requests=5,
+            wrk_seconds=1,
+            wrk_pairs=1,
+            wrk_concurrency=(4,),
+            wrk_endpoints=("GET /health/live", "POST /api/v1/items"),
+            smoke=True,
+        )
+
+
+@dataclass
+class App:
+    """One server to measure: a generated service (G) or a bare app (B) of a variant."""
+
+    variant: str
+    role: str  # "G" or "B"
+    argv: list[str]
+    cwd: Path
+    env: dict[str, str]
+
+    @property
+    def name(self) -> str:
+        """Return e.g. `fastapi-pymongo/G`."""
+        return f"{self.variant}/{self.role}"
+
+
+@dataclass
+class Running:
+    """A started app: its master process and base URL."""
+
+    app: App
+    proc: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        """Base URL without a trailing slash."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def workers(self) -> list[int]:
+        """Return the pids of the gunicorn workers (children of the master)."""
+        return _children(self.proc.pid)
+
+
+@dataclass
+class Results:
+    """Everything measured, serialised as the JSON results file."""
+
+    meta: dict[str, Any]
+    instructions: dict[str, dict[str, float]] = field(default_factory=dict)
+    dbops: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    load: list[dict[str, Any]] = field(default_factory=list)
+
+
+def available_variants() -> list[str]:
+    """Return the variants whose framework overlay exists in the template right now."""
+    overlays = TEMPLATE_ROOT / "{{cookiecutter.project_slug}}" / "_overlays"
+    return [
+        name
+        for name, context in VARIANTS.items()
+        if (overlays / context["framework"] / "src" / "{{cookiecutter.package_name}}" / "app.py").is_file()
+    ]
+
+
+def package_of(variant: str) -> str:
+    """Return the import name the benchmark bakes `variant` under (one venv holds all)."""
+    return "bench_" + variant.replace("-", "_")
+
+
+def prepare(variants: list[str]) -> dict[str, Path]:
+    """Bake every variant and install them with the bare apps' needs into one venv."""
+    projects_dir = WORK_DIR / "projects"
+    shutil.rmtree(projects_dir, ignore_errors=True)
+    projects_dir.mkdir(parents=True)
+    projects = {}
+    for variant in variants:
+        title = "Bench " + variant.replace("-", " ").title()
+        projects[variant] = bake(projects_dir, project_name=title, **VARIANTS[variant])
+    uv = str(Path(sys.executable).parent / "uv")
+    if not (VENV / "bin" / "python").exists():
+        run([uv, "venv", "--quiet", "--python", sys.executable, str(VENV)], cwd=WORK_DIR, env=uv_env())
+    # Every variant's dependencies plus flask and fastapi for the bare apps: one resolution,
+    # so G and B of every variant run the very same library versions.
+    editable = [arg for path in projects.values() for arg in ("-e", str(path))]
+    run(
+        [uv, "pip", "install", "--quiet", "--python", str(VENV / "bin" / "python"),
+         *editable, "fastapi", "uvicorn[standard]", "uvicorn-worker", "flask", "gunicorn",
+         "pymongo", "matplotlib"],
+        cwd=WORK_DIR,
+        env=uv_env(),
+    )
+    return projects
+
+
+def seed(mongo_uri: str) -> str:
+    """Insert SEED_ITEMS fixed items and the service's indexes; return the first item's id."""
+    from bson import ObjectId
+    from pymongo import MongoClient
+
+    client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri, tz_aware=True)
+    try:
+        items = client[DATABASE]["items"]
+        items.drop()
+        for keys, options in INDEXES:
+            items.create_index(keys, **options)
+        base = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
+        docs = []
+        for i in range(SEED_ITEMS):
+            created = datetime.fromtimestamp(base + i, UTC)
+            docs.append({
+                "_id": ObjectId(f"{i + 1:024x}"),
+                "name": f"seed-{i:04d}",
+                "description": f"Seeded item number {i}, for the benchmark.",
+                "tags": ["seed", f"t{i % 5}"],
+                "created_at": created,
+                "updated_at": created,
+                "version": 1,
+            })
+        items.insert_many(docs)
+        return str(docs[0]["_id"])
+    finally:
+        client.close()
+
+
+def apps_for(variant: str, project: Path, mongo_uri: str, *, workers: int, timeout: int) -> list[App]:
+    """Return the generated (G) and bare (B) app of `variant`, same server settings."""
+    framework = VARIANTS[variant]["framework"]
+    prefix = package_of(variant).upper() + "_"
+    common = {
+        **os.environ,
+        "WEB_CONCURRENCY": str(workers),
+        "GUNICORN_THREADS": "4",
+        "GUNICORN_TIMEOUT": str(timeout),
+    }
+    gunicorn = str(VENV / "bin" / "gunicorn")
+    generated = App(
+        variant=variant,
+        role="G",
+        argv=[gunicorn, "--config", "gunicorn.conf.py"],
+        cwd=project,
+        env={
+            **common,
+            f"{prefix}MONGO_URI": mongo_uri,
+            f"{prefix}MONGO_DATABASE": DATABASE,
+            f"{prefix}ENVIRONMENT": "production",
+            f"{prefix}LOG_LEVEL": "INFO",
+        },
+    )
+    bare = App(
+        variant=variant,
+        role="B",
+        argv=[gunicorn, "--config", str(BENCH_DIR / "gunicorn_bare.conf.py"),
+              "--pythonpath", str(BENCH_DIR)],
+        cwd=WORK_DIR,
+        env={
+            **common,
+            "BARE_MONGO_URI": mongo_uri,
+            "BARE_MONGO_DATABASE": DATABASE,
+            "BARE_APP": "bare_fastapi:app" if framework == "fastapi" else "bare_flask:app",
+            "BARE_WORKER_CLASS": "uvicorn_worker.UvicornWorker" if framework == "fastapi" else "gthread",
+        },
+    )
+    return [generated, bare]
+
+
+@contextlib.contextmanager
+def serve(app: App, *, wrap: list[str] | None = None, ready_timeout: float = 60) -> Iterator[Running]:
+    """Start `app` (optionally under `wrap`, e.g. valgrind or taskset); stop it afterwards."""
+    port = free_port()
+    logs = WORK_DIR / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log_path = logs / f"{app.name.replace('/', '-')}-{port}.log"
+    metrics_dir = WORK_DIR / "metrics" / str(port)
+    env = {**app.env, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen(
+            [*(wrap or []), *app.argv, "--bind", f"127.0.0.1:{port}"],
+            cwd=app.cwd,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    running = Running(app=app, proc=proc, port=port, log_path=log_path)
+    try:
+        wait_for(
+            lambda: proc.poll() is None and http("GET", f"{running.url}/health/live")[0] == 200,
+            timeout=ready_timeout,
+            what=f"{app.name} (log: {log_path})",
+        )
+        yield running
+    finally:
+        stop(proc, timeout=60)
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+class Client:
+    """Sends the benchmark's requests one at a time and insists on 2xx."""
+
+    def __init__(self, base_url: str, item_id: str, tag: str) -> None:
+        """Target `base_url`; GET/PATCH address `item_id`; POST names start with `tag`."""
+        self.base_url = base_url
+        self.item_id = item_id
+        self.tag = tag
+        self.count = 0
+
+    def send(self, endpoint: str) -> None:
+        """Send one request to `endpoint`; raise AssertionError unless it is 2xx."""
+        method, path, kind = ENDPOINTS[endpoint]
+        self.count += 1
+        body: object = None
+        if kind == "post":
+            body = {"name": f"{self.tag}-{self.count}", "description": "made by the harness",
+                    "tags": ["bench", "seq"]}
+        elif kind == "patch":
+            body = {"description": f"patched {self.count}"}
+        status, _, payload = http(method, self.base_url + path.replace("{id}", self.item_id), body,
+                                  timeout=60)
+        if not 200 <= status < 300:
+            raise AssertionError(f"{endpoint} -> {status}: {payload[:300]!r}")
+
+
+def _children(pid: int) -> list[int]:
+    """Return the child pids of `pid` (Linux /proc)."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(x) for x in text.split()]
+
+
+def _callgrind_control(*args: str) -> None:
+    """Run callgrind_control; it exits 0 even when it finds no such process, so read it."""
+    done = run(["callgrind_control", *args], cwd=WORK_DIR, timeout=120)
+    if "Error" in done.stdout + done.stderr:
+        raise AssertionError(f"callgrind_control {' '.join(args)}: {done.stdout}{done.stderr}")
+
+
+def measure_instructions(app: App, item_id: str, plan: Plan) -> dict[str, float]:
+    """Return Ir per request per endpoint for `app` (one gunicorn worker under callgrind)."""
+    out_dir = WORK_DIR / "callgrind" / app.name.replace("/", "-")
+    shutil.rmtree(out_dir, ignore_errors=True)
+    out_dir.mkdir(parents=True)
+    wrap = [
+        "valgrind", "--tool=callgrind", "--instr-atstart=no",
+        f"--callgrind-out-file={out_dir}/callgrind.out.%p",
+    ]
+    # gunicorn's own worker class and settings, run in one process (see one_worker.py).
+    one_worker = dataclasses.replace(
+        app,
+        argv=[str(VENV / "bin" / "python"), str(BENCH_DIR / "one_worker.py"), *app.argv[1:]],
+        env={**app.env, "WEB_CONCURRENCY": "1"},
+    )
+    results: dict[str, float] = {}
+    with serve(one_worker, wrap=wrap, ready_timeout=300) as running:
+        worker = str(running.proc.pid)
+        client = Client(running.url, item_id, f"cg-{app.variant}-{app.role}")
+        for endpoint in ENDPOINTS:
+            for _ in range(plan.callgrind_warmup):
+                client.send(endpoint)
+        for endpoint in ENDPOINTS:
+            before = set(out_dir.iterdir())
+            _callgrind_control("-z", worker)
+            _callgrind_control("-i", "on", worker)
+            for _ in range(plan.callgrind_requests):
+                client.send(endpoint)
+            _callgrind_control("-i", "off", worker)
+            _callgrind_control("-d", worker)
+            dumps = sorted(set(out_dir.iterdir()) - before)
+            if not dumps:
+                raise AssertionError(f"callgrind wrote no dump for {app.name} {endpoint}")
+            results[endpoint] = _total_ir(dumps[-1]) / plan.callgrind_requests
+    return results
+
+
+def _total_ir(dump: Path) -> int:
+    """Return the total instruction count recorded in a callgrind dump."""
+    for line in dump.read_text(errors="replace").splitlines():
+        if line.startswith(("summary:", "totals:")):
+            return int(line.split()[1])
+    raise AssertionError(f"no totals in {dump}")
+
+
+def measure_dbops(app: App, item_id: str, mongo_uri: str, plan: Plan) -> dict[str, dict[str, float]]:
+    """Return database operations per request, by opcounter, per endpoint (best of two)."""
+    from pymongo import MongoClient
+
+    one_worker = dataclasses.replace(app, env={**app.env, "WEB_CONCURRENCY": "1"})
+    admin: MongoClient[dict[str, Any]] = MongoClient(mongo_uri)
+    results: dict[str, dict[str, float]] = {}
+    try:
+        with serve(one_worker) as running:
+            client = Client(running.url, item_id, f"ops-{app.variant}-{app.role}")
+            for endpoint in ENDPOINTS:
+                client.send(endpoint)
+            for endpoint in ENDPOINTS:
+                best: dict[str, float] | None = None
+                for _ in range(2):
+                    before = admin.admin.command("serverStatus")["opcounters"]
+                    for _ in range(plan.dbops_requests):
+                        client.send(endpoint)
+                    after = admin.admin.command("serverStatus")["opcounters"]
+                    # The second serverStatus is itself one command.
+                    delta = {k: after[k] - before[k] - (k == "command") for k in OPCOUNTERS}
+                    per = {k: v / plan.dbops_requests for k, v in delta.items()}
+                    if best is None or sum(per.values()) < sum(best.values()):
+                        best = per
+                assert best is not None
+                best["total"] = sum(best[k] for k in OPCOUNTERS)
+                results[endpoint] = best
+    finally:
+        admin.close()
+    return results
+
+
+def _cpu_ticks(pids: list[int]) -> int:
+    """Return user+system clock ticks used so far by `pids` (and their threads)."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total
+
+
+def _cpu_line(cpu: str) -> tuple[int, int]:
+    """Return (busy, steal) ticks of CPU `cpu` from /proc/stat."""
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith(f"cpu{cpu} "):
+            v = [int(x) for x in line.split()[1:]]
+            user, nice, system, idle, iowait, irq, softirq, steal = v[:8]
+            return user + nice + system + irq + softirq, steal
+    raise AssertionError(f"cpu{cpu} not in /proc/stat")
+
+
+def wrk_trial(running: Running, other: Running, endpoint: str, item_id: str, connections: int,
+              seconds: float, tag: str) -> dict[str, Any]:
+    """Run one wrk trial against `running`; return its figures (raise on any non-2xx)."""
+    method, path, _ = ENDPOINTS[endpoint]
+    kind = ENDPOINTS[endpoint][2]
+    ticks_per_s = os.sysconf("SC_CLK_TCK")
+    pids = [running.proc.pid, *running.workers()]
+    other_pids = [other.proc.pid, *other.workers()]
+    cpu_before, busy_before = _cpu_ticks(pids), _cpu_line(SERVER_CPU)
+    other_before = _cpu_ticks(other_pids)
+    done = run(
+        ["taskset", "-c", LOAD_CPU, "wrk", "--latency", "-t", "1", "-c", str(connections),
+         "-d", f"{int(seconds)}s", "--timeout", "10s", "-s", str(BENCH_DIR / "requests.lua"),
+         running.url, "--", method, path.replace("{id}", item_id), kind, tag],
+        cwd=WORK_DIR,
+        timeout=seconds + 60,
+    )
+    cpu_after, busy_after = _cpu_ticks(pids), _cpu_line(SERVER_CPU)
+    other_after = _cpu_ticks(other_pids)
+    line = next(x for x in done.stdout.splitlines() if x.startswith("WRKJSON "))
+    figures = json.loads(line.removeprefix("WRKJSON "))
+    errors = sum(figures[k] for k in ("non2xx", "connect", "read", "write", "timeout"))
+    if errors:
+        raise AssertionError(f"{running.app.name} {endpoint}: {errors} failed requests\n{done.stdout}")
+    seconds_run = figures["duration_us"] / 1e6
+    server_ticks = cpu_after - cpu_before
+    busy = busy_after[0] - busy_before[0]
+    steal = busy_after[1] - busy_before[1]
+    # Whatever kept CPU 0 busy that was not our servers (or was stolen by the hypervisor).
+    foreign = max(0, busy - server_ticks - (other_after - other_before)) + steal
+    return {
+        "rps": figures["requests"] / seconds_run,
+        "p50_ms": figures["p50_us"] / 1000,
+        "p99_ms": figures["p99_us"] / 1000,
+        "cpu_ms_per_request": server_ticks / ticks_per_s * 1000 / max(1, figures["requests"]),
+        "foreign_cpu_share": foreign / ticks_per_s / seconds_run,
+        "requests": figures["requests"],
+    }
+
+
+def measure_load(variant: str, apps: list[App], item_id: str, plan: Plan) -> list[dict[str, Any]]:
+    """Run G and B at once, pinned to one CPU; interleave A/B/B/A trials; return per-cell results."""
+    wrap = ["taskset", "-c", SERVER_CPU]
+    rows = []
+    with serve(apps[0], wrap=wrap) as generated, serve(apps[1], wrap=wrap) as bare:
+        by_role = {"G": generated, "B": bare}
+        for endpoint in plan.wrk_endpoints:
+            for connections in plan.wrk_concurrency:
+                trials: dict[str, list[dict[str, Any]]] = {"G": [], "B": []}
+                # Short warm-up of both, then pairs in alternating order (A/B, B/A, ...).
+                for role in ("G", "B"):
+                    wrk_trial(by_role[role], by_role["B" if role == "G" else "G"], endpoint,
+                              item_id, connections, 1,
+                              f"warm-{variant}-{role}-{connections}")
+                for pair in range(plan.wrk_pairs):
+                    order = ("G", "B") if pair % 2 == 0 else ("B", "G")
+                    for role in order:
+                        trial = None
+                        for attempt in range(3):
+                            tag = f"wrk-{variant}-{role}-{connections}-{pair}-{attempt}"
+                            trial = wrk_trial(by_role[role], by_role["B" if role == "G" else "G"],
+                                              endpoint, item_id, connections, plan.wrk_seconds, tag)
+                            trial["attempt"] = attempt
+                            if trial["foreign_cpu_share"] < 0.15:
+                                break
+                        assert trial is not None
+                        trials[role].append(trial)
+                ratios = [g["rps"] / b["rps"] for g, b in zip(trials["G"], trials["B"], strict=True)]
+                cpu_ratios = [g["cpu_ms_per_request"] / b["cpu_ms_per_request"]
+                              for g, b in zip(trials["G"], trials["B"], strict=True)
+                              if b["cpu_ms_per_request"] > 0]
+                rows.append({
+                    "variant": variant,
+                    "endpoint": endpoint,
+                    "connections": connections,
+                    "rps_ratio_median": statistics.median(ratios),
+                    "rps_ratio_range": [min(ratios), max(ratios)],
+                    "cpu_ratio_median": statistics.median(cpu_ratios) if cpu_ratios else None,
+                    **{f"{role}_{key}": statistics.median(t[key] for t in trials[role])
+                       for role in ("G", "B")
+                       for key in ("rps", "p50_ms", "p99_ms", "cpu_ms_per_request")},
+                    "trials": trials,
+                })
+                print(f"  load {variant} {endpoint} c={connections}: G/B req/s "
+                      f"{rows[-1]['rps_ratio_median']:.2f} "
+                      f"(G {rows[-1]['G_rps']:.0f}, B {rows[-1]['B_rps']:.0f})", flush=True)
+    return rows
+
+
+_VERSIONS_SCRIPT = """
+import importlib.metadata as m, json, sys
+names = ("fastapi", "starlette", "uvicorn", "uvloop", "httptools", "uvicorn-worker", "gunicorn",
+         "flask", "werkzeug", "flask-openapi", "pymongo", "motor", "pydantic", "structlog",
+         "prometheus-client")
+found = {"python": sys.version.split()[0]}
+for name in names:
+    try:
+        found[name] = m.version(name)
+    except m.PackageNotFoundError:
+        pass
+print(json.dumps(found))
+"""
+
+
+def machine() -> dict[str, Any]:
+    """Describe the machine and the library versions measured."""
+    versions = run([str(VENV / "bin" / "python"), "-c", _VERSIONS_SCRIPT], cwd=WORK_DIR).stdout
+    cpu = ""
+    with contextlib.suppress(OSError):
+        cpu = next(
+            (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+             if line.startswith("model name")), "")
+    valgrind = run(["valgrind", "--version"], cwd=WORK_DIR).stdout.strip()
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False)
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "kernel": platform.release(),
+        "versions": json.loads(versions),
+        "valgrind": valgrind,
+        "wrk": (wrk_version.stdout or wrk_version.stderr).split("\n")[0].strip(),
+        "database": "SecantusDB (MongoDB wire protocol, in memory, Python), retryWrites=false",
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; return the exit status (1 on failed requests or extra DB ops)."""
+    import argparse
+
+    from bench import report
+
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="a few requests of each step (CI)")
+    parser.add_argument("--variants", help="comma-separated (default: every available one)")
+    parser.add_argument("--out", type=Path, default=BENCH_DIR / "results", help="results folder")
+    parser.add_argument("--skip", default="", help="steps to skip: instructions,dbops,load")
+    parser.add_argument("--gate", action="store_true", help="exit 1 when an instruction target is missed")
+    args = parser.parse_args(argv)
+    variants = args.variants.split(",") if args.variants else available_variants()
+    unknown = set(variants) - set(VARIANTS)
+    if unknown:
+        parser.error(f"unknown variants: {sorted(unknown)}")
+    plan = Plan.smoke_plan(variants) if args.smoke else Plan(variants=variants)
+    skip = set(filter(None, args.skip.split(",")))
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    print(f"bench: preparing {', '.join(variants)}", flush=True)
+    projects = prepare(variants)
+    results = Results(meta={**machine(), "plan": dataclasses.asdict(plan), "targets": TARGETS})
+    with mongo_server() as server:
+        # The database shares CPU 1 with wrk; the servers under test own CPU 0.
+        assert server.proc is not None
+        subprocess.run(["taskset", "-pc", LOAD_CPU, str(server.proc.pid)],
+                       capture_output=True, check=False)
+        item_id = seed(server.uri)
+        for variant in variants:
+            apps = apps_for(variant, projects[variant], server.uri, workers=2, timeout=600)
+            if "instructions" not in skip:
+                for app in apps:
+                    print(f"bench: instructions {app.name}", flush=True)
+                    results.instructions[app.name] = measure_instructions(app, item_id, plan)
+            if "dbops" not in skip:
+                for app in apps:
+                    print(f"bench: db ops {app.name}", flush=True)
+                    results.dbops[app.name] = measure_dbops(app, item_id, server.uri, plan)
+            if "load" not in skip:
+                print(f"bench: load {variant}", flush=True)
+                load_apps = apps_for(variant, projects[variant], server.uri, workers=2, timeout=30)
+                results.load.extend(measure_load(variant, load_apps, item_id, plan))
+    args.out.mkdir(parents=True, exist_ok=True)
+    data = dataclasses.asdict(results)
+    (args.out / "results.json").write_text(json.dumps(data, indent=2) + "\n")
+    table = report.markdown(data)
+    (args.out / "results.md").write_text(table)
+    report.chart(data, args.out / "results.png", python=str(VENV / "bin" / "python"))
+    print(table)
+    problems = report.problems(data, gate_instructions=args.gate)
+    for line in problems:
+        print("bench: FAIL", line)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
