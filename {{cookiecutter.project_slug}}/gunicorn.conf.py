@@ -2,7 +2,9 @@
 
 Environment knobs: WEB_CONCURRENCY (workers, default 2), GUNICORN_THREADS (Flask
 threads per worker, default 4), GUNICORN_TIMEOUT (s, default 30),
-GUNICORN_GRACEFUL_TIMEOUT (s, default 30), PORT (default 8000),
+GUNICORN_GRACEFUL_TIMEOUT (s, default 30), GUNICORN_MAX_REQUESTS (requests a worker
+serves before it is recycled, default 10000; 0 never), GUNICORN_MAX_REQUESTS_JITTER
+(default 1000), PORT (default 8000),
 PROMETHEUS_MULTIPROC_DIR (metrics across workers; set in the Dockerfile).
 The service's own settings are validated here, in the master, so a bad value stops
 start-up with one line before any worker forks.
@@ -31,8 +33,8 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 keepalive = 5
 # Recycle workers now and then to contain leaks; jitter avoids all restarting at once.
-max_requests = 10_000
-max_requests_jitter = 1_000
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
+max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "1000"))
 # No client at import time: each worker creates its own MongoDB client (not fork-safe).
 preload_app = False
 # gunicorn >= 25.1 opens a control socket under $HOME; containers have no use for it.
