@@ -116,17 +116,34 @@ class BodyLimitMiddleware:
             await send_problem(send, problem(413, self.detail, instance=scope["path"]))
             return
         received = 0
+        too_large = False
+        started = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, too_large
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
+                    too_large = True
                     raise ContentTooLargeError(self.detail)
             return message
 
-        await self.app(scope, limited_receive, send)
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            # Body parsing turns any error while reading into a 400: once the body is
+            # known to be too large, drop the app's answer and send the 413 instead.
+            if not too_large:
+                started = True
+                await send(message)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except ContentTooLargeError:
+            if started:
+                raise
+        if too_large and not started:
+            await send_problem(send, problem(413, self.detail, instance=scope["path"]))
 
     @property
     def detail(self) -> str:
