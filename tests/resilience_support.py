@@ -1,0 +1,265 @@
+"""Fixtures and helpers of the resilience tests (issue 5): baked variants, load, figures.
+
+`project` bakes and installs each variant once per session. `Load` drives a live
+service from threads with bounded time and count, recording every request's send
+time, completion time and outcome. `record_figures` keeps the numbers each test saw in
+`build/resilience-figures.jsonl` (and prints them: `pytest -s` shows them).
+
+Knobs (environment):
+- `RESILIENCE_LOAD_SECONDS`: length of the sustained-load test (default 60; 20 when
+  `CI` is set, to keep the whole suite within CI's budget).
+- `RESILIENCE_FUZZ_EXAMPLES`: Schemathesis examples per operation (default 50).
+- `RESILIENCE_BAKED_DIR`: reuse projects baked and installed earlier at
+  `DIR/<variant>/item-service` instead of baking (for fast local iterations, and
+  for checking that a test fails when a baked project is broken on purpose).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support import TEMPLATE_ROOT, VARIANTS, bake, install
+
+OVERLAYS = TEMPLATE_ROOT / "{{cookiecutter.project_slug}}" / "_overlays"
+FIGURES_FILE = TEMPLATE_ROOT / "build" / "resilience-figures.jsonl"
+ITEMS = "/api/v1/items"
+STORED_FIELDS = {"_id", "name", "description", "tags", "created_at", "updated_at", "version"}
+
+
+def env_number(name: str, default: float, ci_default: float | None = None) -> float:
+    """Return the number in env var `name`, else `ci_default` under CI, else `default`."""
+    if name in os.environ:
+        return float(os.environ[name])
+    if ci_default is not None and os.environ.get("CI"):
+        return ci_default
+    return default
+
+
+def missing_overlay(variant: str) -> str | None:
+    """Return why `variant` cannot be baked yet (its framework overlay is absent), or None."""
+    framework = VARIANTS[variant]["framework"]
+    if not (OVERLAYS / framework).is_dir():
+        return f"the {framework} overlay (_overlays/{framework}/) is not in the template yet"
+    return None
+
+
+@pytest.fixture(name="project", scope="session", params=list(VARIANTS))
+def project_fixture(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """Bake and install one variant (once per session); return the project directory."""
+    variant: str = request.param
+    reason = missing_overlay(variant)
+    if reason:
+        pytest.skip(reason)
+    reuse = os.environ.get("RESILIENCE_BAKED_DIR")
+    if reuse:
+        baked = Path(reuse) / variant / "item-service"
+        if not (baked / ".venv" / "bin" / "gunicorn").exists():
+            raise AssertionError(f"RESILIENCE_BAKED_DIR: no installed project at {baked}")
+        return baked
+    baked = bake(tmp_path_factory.mktemp(f"resilience-{variant}"), **VARIANTS[variant])
+    install(baked)
+    return baked
+
+
+def variant_of(project_dir: Path) -> str:
+    """Return the variant name a project was baked as (the folder above it)."""
+    name = project_dir.parent.name
+    return next(v for v in VARIANTS if name.startswith(f"resilience-{v}") or name == v)
+
+
+def record_figures(test: str, project_dir: Path, **figures: Any) -> None:
+    """Append what a test measured to `build/resilience-figures.jsonl` and print it."""
+    line = {"test": test, "variant": variant_of(project_dir), **figures}
+    FIGURES_FILE.parent.mkdir(exist_ok=True)
+    with FIGURES_FILE.open("a") as out:
+        out.write(json.dumps(line) + "\n")
+    print("FIGURES", json.dumps(line))
+
+
+def unique_name(prefix: str = "item") -> str:
+    """Return an item name no other request uses."""
+    return f"{prefix}-{uuid.uuid4().hex}"
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Return the `fraction` percentile of `values` (nearest rank); 0.0 when empty."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(fraction * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+@dataclass
+class Outcome:
+    """One request the load sent: when, what, and how it ended."""
+
+    op: str
+    sent: float
+    done: float
+    status: int | None = None
+    error: str | None = None
+    item_id: str | None = None
+    body: dict[str, Any] | None = None
+
+    @property
+    def seconds(self) -> float:
+        """Return the request's latency in seconds."""
+        return self.done - self.sent
+
+
+@dataclass
+class Load:
+    """Mixed CRUD traffic from `concurrency` threads, each with its own keep-alive client.
+
+    Every thread stops at `stop()`, after `max_seconds`, or after `max_requests` in all.
+    `weights` picks the operations: create, get, list, patch, delete.
+    """
+
+    base_url: str
+    concurrency: int
+    max_seconds: float
+    max_requests: int = 1_000_000
+    weights: dict[str, int] = field(
+        default_factory=lambda: {"create": 30, "get": 35, "list": 15, "patch": 15, "delete": 5}
+    )
+    outcomes: list[Outcome] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    def start(self) -> Load:
+        """Start the threads; return self."""
+        self._deadline = time.monotonic() + self.max_seconds
+        for number in range(self.concurrency):
+            thread = threading.Thread(target=self._run, args=(number,), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self) -> list[Outcome]:
+        """Stop the threads (each finishes its request in flight); return every outcome."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=60)
+        assert not any(t.is_alive() for t in self._threads), "load threads did not stop"
+        return self.outcomes
+
+    def run(self) -> list[Outcome]:
+        """Run until `max_seconds` or `max_requests`; return every outcome."""
+        self.start()
+        for thread in self._threads:
+            thread.join(timeout=self.max_seconds + 60)
+        return self.stop()
+
+    def _more(self) -> bool:
+        return (
+            not self._stop.is_set()
+            and time.monotonic() < self._deadline
+            and len(self.outcomes) < self.max_requests
+        )
+
+    def _run(self, number: int) -> None:
+        import random
+
+        rng = random.Random(number)
+        ops = list(self.weights)
+        weights = [self.weights[op] for op in ops]
+        own: list[str] = []  # ids this thread created and has not deleted
+        with httpx.Client(base_url=self.base_url, timeout=30) as client:
+            while self._more():
+                op = rng.choices(ops, weights)[0]
+                if op in {"get", "patch", "delete"} and not own:
+                    op = "create"
+                outcome = self._send(client, op, own, rng)
+                with self._lock:
+                    self.outcomes.append(outcome)
+
+    def _send(self, client: httpx.Client, op: str, own: list[str], rng: Any) -> Outcome:
+        item_id = None
+        sent = time.monotonic()
+        try:
+            if op == "create":
+                body = {"name": unique_name(), "description": "load", "tags": ["load"]}
+                response = client.post(ITEMS, json=body)
+                if response.status_code == 201:
+                    item_id = response.json()["id"]
+                    own.append(item_id)
+            elif op == "get":
+                item_id = rng.choice(own)
+                response = client.get(f"{ITEMS}/{item_id}")
+            elif op == "list":
+                response = client.get(ITEMS, params={"tag": "load", "per_page": 10})
+            elif op == "patch":
+                item_id = rng.choice(own)
+                response = client.patch(f"{ITEMS}/{item_id}", json={"description": "patched"})
+            else:
+                item_id = own.pop(rng.randrange(len(own)))
+                response = client.delete(f"{ITEMS}/{item_id}")
+            return Outcome(op, sent, time.monotonic(), response.status_code, item_id=item_id)
+        except httpx.HTTPError as exc:
+            return Outcome(op, sent, time.monotonic(), error=type(exc).__name__, item_id=item_id)
+
+
+def parallel(calls: list[Callable[[], Any]], *, timeout: float = 60) -> list[Any]:
+    """Run `calls` in threads released together by a barrier; return their results in order."""
+    barrier = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+
+    def run(index: int) -> None:
+        barrier.wait(timeout)
+        try:
+            results[index] = calls[index]()
+        except Exception as exc:  # reported to the test as a result
+            results[index] = exc
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    assert not any(t.is_alive() for t in threads), "parallel calls did not finish"
+    return results
+
+
+def children(pid: int) -> set[int]:
+    """Return the pids of `pid`'s direct children (Linux /proc)."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        text = (task / "children").read_text() if (task / "children").exists() else ""
+        found.update(int(child) for child in text.split())
+    return found
+
+
+def metric_total(exposition: str, name: str, **labels: str) -> float:
+    """Sum the samples of `name` whose labels include `labels` (Prometheus text format)."""
+    total = 0.0
+    for line in exposition.splitlines():
+        if not line.startswith(name + "{"):
+            continue
+        label_text, _, value = line[len(name) + 1 :].rpartition("} ")
+        found = dict(
+            part.split("=", 1) for part in _split_labels(label_text)
+        )
+        if all(found.get(key) == json.dumps(value_) for key, value_ in labels.items()):
+            total += float(value)
+    return total
+
+
+def _split_labels(text: str) -> Iterator[str]:
+    """Split `a="x",b="y"` into `a="x"`, `b="y"` (values hold no quotes here)."""
+    for part in text.split('",'):
+        yield part if part.endswith('"') else part + '"'
