@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test demo lint clean bench bench-smoke
+.PHONY: install test test-containers demo lint clean bench bench-smoke
 
 $(BIN)/pytest: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,9 @@ install: $(BIN)/pytest  ## Create .venv with the template's tooling
 
 test: install  ## Bake every variant and run the whole template suite
 	$(BIN)/pytest
+
+test-containers: install  ## Build and run every variant's image and compose stack in a private Docker engine (root; apt: docker.io mmdebstrap)
+	FLASKFAST_CONTAINERS=1 $(BIN)/pytest tests/test_containers.py -v -rs -p no:cacheprovider
 
 demo: install  ## Bake a FastAPI service and serve it on 127.0.0.1:8000 with an embedded DB
 	$(BIN)/python -m tests.demo

@@ -22,7 +22,11 @@ fi
 if [ -f "$state/exec-root" ]; then
     exec_root=$(cat "$state/exec-root")
     case "$exec_root" in
-        /tmp/ffdx.*) umount -R "$exec_root" 2>/dev/null || true; rm -rf "$exec_root" ;;
+        /tmp/ffdx.*)
+            # dockerd leaves its network namespace bind-mounted there.
+            awk -v root="$exec_root/" 'index($2, root) == 1 { print $2 }' /proc/mounts \
+                | sort -r | while read -r mnt; do umount -l "$mnt" || true; done
+            rm -rf "$exec_root" ;;
     esac
     rm -f "$state/exec-root"
 fi
