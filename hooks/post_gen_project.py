@@ -30,5 +30,12 @@ def apply_overlays(project: Path, names: list[str]) -> None:
     shutil.rmtree(overlays)
 
 
+def prune_kubernetes(project: Path, context: dict) -> None:
+    """Remove the `k8s/` manifests unless the `kubernetes` prompt was answered "yes"."""
+    if context["kubernetes"] != "yes":
+        shutil.rmtree(project / "k8s", ignore_errors=True)
+
+
 if __name__ == "__main__":
     apply_overlays(Path.cwd(), overlay_names(CONTEXT))
+    prune_kubernetes(Path.cwd(), CONTEXT)
