@@ -1,0 +1,129 @@
+"""The app factory: `create_app()` builds the Flask application.
+
+Run it with gunicorn (see gunicorn.conf.py) or, in development,
+`flask --app {{ cookiecutter.package_name }}.app:create_app run --debug`.
+"""
+
+import time
+from pathlib import Path
+
+import flask_openapi_swagger.templates as swagger_ui
+import structlog
+from flask import Blueprint, Response, jsonify, render_template_string
+from flask_cors import CORS
+from flask_openapi.models.info import Info
+from flask_openapi.models.schema import Schema
+from flask_openapi.openapi import OpenAPI
+
+from . import __version__, db, health, middleware, routes
+from .documents import COLLECTION
+from .handlers import handle_validation_error, register_error_handlers
+from .logs import configure_logging
+from .metrics import METRICS_PATH, HttpMetrics
+from .repository import ItemRepository
+from .schemas import Problem, ValidationProblem
+from .settings import Settings, load_settings
+
+log = structlog.get_logger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> OpenAPI:
+    """Build the application.
+
+    Args:
+        settings: Configuration; read from the environment and `.env` when None.
+
+    Raises:
+        SettingsError: a setting is invalid (the message names it).
+    """
+    settings = settings or load_settings()
+    configure_logging(settings.log_level, settings.resolved_log_format)
+    app = OpenAPI(
+        __name__,
+        info=Info(
+            title="{{ cookiecutter.project_name }}",
+            description="{{ cookiecutter.description }}",
+            version=__version__,
+        ),
+        validation_error_callback=handle_validation_error,
+        validation_error_model=ValidationProblem,
+        doc_ui=False,
+    )
+    # Debug mode (the interactive debugger) only ever in development.
+    app.config.update(
+        SETTINGS=settings,
+        DEBUG=settings.environment == "development",
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        # OPTIONS answers only where CORS needs them, as in the FastAPI variant.
+        PROVIDE_AUTOMATIC_OPTIONS=bool(settings.cors_origins),
+    )
+    app.extensions["started_at"] = time.monotonic()
+    app.components_schemas["Problem"] = Schema(**Problem.model_json_schema())
+    init_db(app, settings)
+    app.register_api(routes.bp)
+    app.register_api(health.bp)
+    register_error_handlers(app)
+    metrics = HttpMetrics()
+    middleware.init_app(app, metrics)
+    register_docs(app)
+
+    @app.get(METRICS_PATH, doc_ui=False)
+    def get_metrics() -> Response:
+        """Expose Prometheus metrics (text format)."""
+        body, content_type = metrics.render()
+        return Response(body, content_type=content_type)
+
+    if settings.cors_origins:
+        CORS(
+            app,
+            origins=settings.cors_origins,
+            methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Content-Type", "If-Match", "X-Request-ID"],
+            expose_headers=["ETag", "Location", "X-Request-ID"],
+        )
+    return app
+
+
+def init_db(app: OpenAPI, settings: Settings) -> None:
+    """Create this process's MongoDB client and the repository on top of it.
+
+    Index creation is tried once here; if MongoDB is not reachable yet the service
+    still starts (not ready), and the readiness probe creates them later.
+    """
+    client = db.create_client(settings)
+    repository = ItemRepository(client[settings.mongo_database][COLLECTION])
+    app.extensions["mongo_client"] = client
+    app.extensions["repository"] = repository
+    try:
+        repository.check(settings.mongo_server_selection_timeout_ms)
+    except Exception as exc:
+        log.warning("mongodb not ready at start-up", error=type(exc).__name__)
+
+
+def register_docs(app: OpenAPI) -> None:
+    """Serve the OpenAPI document at /openapi.json and Swagger UI at /docs.
+
+    Swagger UI's assets come bundled with flask-openapi-swagger (no CDN).
+    """
+    assets = Blueprint(
+        "swagger_ui",
+        __name__,
+        static_folder=str(Path(swagger_ui.__file__).parent / "swagger"),
+        static_url_path="/swagger",
+    )
+    app.register_blueprint(assets)
+
+    @app.get("/openapi.json", doc_ui=False)
+    def get_openapi() -> Response:
+        """Return the OpenAPI document."""
+        return jsonify(app.api_doc)
+
+    @app.get("/docs", doc_ui=False)
+    def get_docs() -> str:
+        """Return the Swagger UI page."""
+        return render_template_string(
+            swagger_ui.swagger_html_string,
+            doc_url="/openapi.json",
+            swagger_config=None,
+            oauth_config=None,
+        )

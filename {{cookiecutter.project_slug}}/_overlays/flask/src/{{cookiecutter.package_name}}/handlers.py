@@ -1,0 +1,97 @@
+"""Error handlers: every error leaves the app as RFC 9457 problem+json."""
+
+import json
+from typing import Any
+
+import structlog
+from flask import Flask, Response, request
+from pydantic import ValidationError
+from pymongo.errors import PyMongoError
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+
+from .errors import ServiceError
+from .problems import (
+    INTERNAL_ERROR,
+    PROBLEM_MEDIA_TYPE,
+    is_database_unavailable,
+    problem,
+    problem_for_exception,
+    validation_problem,
+)
+
+log = structlog.get_logger(__name__)
+
+# Where each request model sits, for FastAPI-style error locations ("body", "name").
+_LOCATION_BY_MODEL = {
+    "ItemCreate": "body",
+    "ItemUpdate": "body",
+    "ItemQuery": "query",
+    "ItemPath": "path",
+    "IfMatchHeader": "header",
+}
+
+
+def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    """Return `body` as an `application/problem+json` response with its status."""
+    return Response(
+        json.dumps(body, separators=(",", ":")),
+        body["status"],
+        headers,
+        mimetype=PROBLEM_MEDIA_TYPE,
+    )
+
+
+def handle_validation_error(exc: ValidationError) -> Response:
+    """Render request validation failures as a 422 problem (flask-openapi's callback)."""
+    location = _LOCATION_BY_MODEL.get(exc.title, "body")
+    issues = [{**issue, "loc": (location, *issue["loc"])} for issue in exc.errors()]
+    return problem_response(validation_problem(issues, request.path))
+
+
+def handle_http_exception(exc: HTTPException) -> Response:
+    """Render Werkzeug's errors (404, 405, 400 bad JSON, 413) as problems."""
+    if exc.response is not None:  # abort(response): already a problem response
+        return exc.response  # type: ignore[return-value]
+    status = exc.code or 500
+    headers: dict[str, str] = {}
+    detail: str | None
+    if status == 404:
+        detail = f"No route matches {request.path}."
+    elif isinstance(exc, MethodNotAllowed):
+        methods = set(exc.valid_methods or ()) - {"OPTIONS"}
+        headers["Allow"] = ", ".join(sorted(methods))
+        detail = f"{request.method} is not allowed on {request.path}."
+    elif status == 400:
+        detail = "The request body is not valid JSON."
+    elif status == 413:
+        detail = f"The request body exceeds {request.max_content_length} bytes."
+    else:
+        detail = exc.description
+    return problem_response(problem(status, detail, instance=request.path), headers)
+
+
+def handle_service_error(exc: ServiceError) -> Response:
+    """Render domain errors (404, 409, 412, 413, 415, 400) by `problems.STATUS_BY_ERROR`."""
+    return problem_response(problem_for_exception(exc, request.path))
+
+
+def handle_database_error(exc: PyMongoError) -> Response:
+    """Render "database down or too slow" as 503; other driver errors are a 500."""
+    if not is_database_unavailable(exc):
+        return handle_unexpected_error(exc)
+    log.warning("database unavailable", error=type(exc).__name__)
+    return problem_response(problem_for_exception(exc, request.path))
+
+
+def handle_unexpected_error(exc: Exception) -> Response:
+    """Log the exception with the request id; answer 500 with no internals."""
+    log.exception("unhandled exception", path=request.path)
+    return problem_response(problem(500, INTERNAL_ERROR, instance=request.path))
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Install the handlers for every error class the service can meet."""
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(ServiceError, handle_service_error)
+    app.register_error_handler(PyMongoError, handle_database_error)
+    app.register_error_handler(Exception, handle_unexpected_error)

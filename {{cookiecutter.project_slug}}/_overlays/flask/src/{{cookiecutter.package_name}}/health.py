@@ -1,0 +1,46 @@
+"""Liveness and readiness probes (for Kubernetes, compose and load balancers)."""
+
+import time
+
+import structlog
+from flask import Response, current_app, request
+from flask_openapi.blueprint import APIBlueprint
+from flask_openapi.models.tag import Tag
+
+from .handlers import problem_response
+from .problems import problem
+from .routes import get_repository, json_response, problem_responses
+from .schemas import Liveness, Readiness
+
+bp = APIBlueprint("health", __name__, url_prefix="/health", abp_tags=[Tag(name="health")])
+log = structlog.get_logger(__name__)
+
+
+@bp.get("/live", responses={200: Liveness})
+def get_liveness() -> Response:
+    """Answer 200 while the process serves requests; never touches the database."""
+    started_at: float = current_app.extensions["started_at"]
+    return json_response(Liveness(uptime_seconds=time.monotonic() - started_at))
+
+
+@bp.get("/ready", responses={200: Readiness, **problem_responses(503)})
+def get_readiness() -> Response:
+    """Answer 200 when MongoDB answers a ping within `readiness_timeout_ms`, else 503.
+
+    The 503 is a problem+json body whose `checks` names the failing check. The first
+    successful check also creates the indexes if start-up could not.
+    """
+    try:
+        get_repository().check(current_app.config["SETTINGS"].readiness_timeout_ms)
+    except Exception as exc:
+        reason = type(exc).__name__
+        log.warning("readiness check failed", check="mongodb", error=reason)
+        return problem_response(
+            problem(
+                503,
+                f"Check mongodb failed: {reason}.",
+                instance=request.path,
+                checks={"mongodb": "fail"},
+            )
+        )
+    return json_response(Readiness(checks={"mongodb": "ok"}))

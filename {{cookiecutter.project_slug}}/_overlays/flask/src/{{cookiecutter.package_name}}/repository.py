@@ -1,0 +1,133 @@
+"""Data access for items (sync): every MongoDB call of the service goes through here.
+
+The repository owns integrity: names are unique (index), updates are single atomic
+`find_one_and_update` calls guarded by the expected version, so concurrent writers
+never lose a change. It raises domain errors (`errors`), never HTTP ones.
+"""
+
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+import pymongo
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from . import documents
+from .db import Collection
+from .errors import DuplicateItemError, ItemNotFoundError, PreconditionFailedError
+from .schemas import ItemCreate, ItemPage, ItemQuery, ItemRead
+
+
+class ItemRepository:
+    """Create, read, update and delete items in one MongoDB collection."""
+
+    def __init__(self, collection: Collection) -> None:
+        """Wrap `collection` (documents shaped as in `documents`)."""
+        self.collection = collection
+        self.indexes_ready = False
+
+    def ensure_indexes(self) -> None:
+        """Create the indexes the service relies on (idempotent)."""
+        for keys, options in documents.INDEXES:
+            self.collection.create_index(keys, **options)
+        self.indexes_ready = True
+
+    def check(self, timeout_ms: int) -> None:
+        """Ping the server, and create the indexes if that has not succeeded yet.
+
+        Raises:
+            TimeoutError: no answer within `timeout_ms` milliseconds.
+            pymongo.errors.PyMongoError: the server is unreachable or refused.
+        """
+        with pymongo.timeout(timeout_ms / 1000):
+            self.collection.database.command("ping")
+            if not self.indexes_ready:
+                self.ensure_indexes()
+
+    def get_all(self, query: ItemQuery) -> ItemPage:
+        """Return one page of items, filtered by tag and sorted stably (ties by id)."""
+        filter_ = documents.list_filter(query)
+        cursor = self.collection.find(
+            filter_,
+            sort=documents.sort_spec(query),
+            skip=(query.page - 1) * query.per_page,
+            limit=query.per_page,
+        )
+        found = cursor.to_list(length=query.per_page)
+        total = self.collection.count_documents(filter_)
+        return ItemPage(
+            items=[documents.to_item(doc) for doc in found],
+            page=query.page,
+            per_page=query.per_page,
+            total=total,
+        )
+
+    def get(self, item_id: str) -> ItemRead:
+        """Return the item.
+
+        Raises:
+            ItemNotFoundError: no item has this id.
+        """
+        found = self.collection.find_one(documents.item_filter(item_id))
+        if found is None:
+            raise ItemNotFoundError(item_id)
+        return documents.to_item(found)
+
+    def create(self, item_in: ItemCreate) -> ItemRead:
+        """Insert a new item at version 1 and return it.
+
+        Raises:
+            DuplicateItemError: an item with this name exists.
+        """
+        document = documents.new_document(item_in)
+        try:
+            self.collection.insert_one(document)
+        except DuplicateKeyError:
+            raise DuplicateItemError(item_in.name) from None
+        return documents.to_item(document)
+
+    def update(
+        self, item_id: str, changes: dict[str, Any], *, versions: Sequence[int] | None = None
+    ) -> ItemRead:
+        """Apply `changes` atomically, bump the version, and return the new item.
+
+        Args:
+            item_id: The item's id.
+            changes: Field values to set (validated schema fields only).
+            versions: If given, change the item only while its version is one of
+                these (the client's `If-Match`); the check and the write are one
+                operation.
+
+        Raises:
+            ItemNotFoundError: no item has this id.
+            PreconditionFailedError: its version is not in `versions`.
+            DuplicateItemError: the new name belongs to another item.
+        """
+        try:
+            updated = self.collection.find_one_and_update(
+                documents.item_filter(item_id, versions),
+                documents.update_spec(changes),
+                return_document=ReturnDocument.AFTER,
+            )
+        except DuplicateKeyError:
+            raise DuplicateItemError(changes["name"]) from None
+        if updated is None:
+            self._raise_missing_or_changed(item_id)
+        return documents.to_item(updated)
+
+    def delete(self, item_id: str, *, versions: Sequence[int] | None = None) -> None:
+        """Delete the item, only at one of `versions` when given.
+
+        Raises:
+            ItemNotFoundError: no item has this id.
+            PreconditionFailedError: its version is not in `versions`.
+        """
+        result = self.collection.delete_one(documents.item_filter(item_id, versions))
+        if result.deleted_count == 0:
+            self._raise_missing_or_changed(item_id)
+
+    def _raise_missing_or_changed(self, item_id: str) -> NoReturn:
+        """After a guarded write matched nothing, raise the error that explains why."""
+        if self.collection.find_one(documents.item_filter(item_id), {"_id": 1}) is None:
+            raise ItemNotFoundError(item_id)
+        raise PreconditionFailedError(item_id)

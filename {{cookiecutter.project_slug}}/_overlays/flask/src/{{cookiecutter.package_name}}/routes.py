@@ -1,0 +1,120 @@
+"""The items API: HTTP in, repository call, HTTP out. No data access here."""
+
+from typing import Annotated
+
+from flask import Response, current_app
+from flask_openapi.blueprint import APIBlueprint
+from flask_openapi.models.tag import Tag
+from flask_openapi.types import ResponseDict
+from pydantic import BaseModel, Field
+
+from .etags import etag, parse_if_match
+from .problems import TITLES
+from .repository import ItemRepository
+from .schemas import OBJECT_ID_PATTERN, ItemCreate, ItemPage, ItemQuery, ItemRead, ItemUpdate
+
+bp = APIBlueprint("items", __name__, url_prefix="/api/v1/items", abp_tags=[Tag(name="items")])
+
+
+class ItemPath(BaseModel):
+    """Path parameters of `/api/v1/items/{item_id}`."""
+
+    item_id: Annotated[
+        str, Field(pattern=OBJECT_ID_PATTERN, description="The item's id (24 hex digits).")
+    ]
+
+
+class IfMatchHeader(BaseModel):
+    """The optional `If-Match` request header."""
+
+    if_match: str | None = Field(
+        None, alias="If-Match", description='Change only if the ETag is still this, e.g. "3".'
+    )
+
+
+def get_repository() -> ItemRepository:
+    """Return the repository `db.init_app` created for this app."""
+    repository: ItemRepository = current_app.extensions["repository"]
+    return repository
+
+
+def problem_responses(*statuses: int) -> ResponseDict:
+    """Describe problem+json error responses for the OpenAPI document."""
+    return {
+        code: {
+            "description": TITLES[code],
+            "content": {
+                "application/problem+json": {
+                    "schema": {
+                        "$ref": "#/components/schemas/"
+                        + ("ValidationProblem" if code == 422 else "Problem")
+                    }
+                }
+            },
+        }
+        for code in statuses
+    }
+
+
+def json_response(
+    model: BaseModel, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """Return `model` serialised as JSON with `status` and `headers`."""
+    return Response(model.model_dump_json(), status, headers, mimetype="application/json")
+
+
+def item_response(item: ItemRead, status: int = 200, **headers: str) -> Response:
+    """Return the item as JSON with its ETag."""
+    return json_response(item, status, {"ETag": etag(item.version), **headers})
+
+
+@bp.get("", responses={200: ItemPage, **problem_responses(422, 503)})
+def get_items(query: ItemQuery) -> Response:
+    """List items, a page at a time, optionally only those with a tag."""
+    return json_response(get_repository().get_all(query))
+
+
+@bp.get("/<item_id>", responses={200: ItemRead, **problem_responses(404, 422, 503)})
+def get_item(path: ItemPath) -> Response:
+    """Return one item; its ETag is its version."""
+    return item_response(get_repository().get(path.item_id))
+
+
+@bp.post("", responses={201: ItemRead, **problem_responses(400, 409, 413, 415, 422, 503)})
+def create_item(body: ItemCreate) -> Response:
+    """Create an item; `Location` points at it. A duplicate name is a 409."""
+    item = get_repository().create(body)
+    return item_response(item, 201, Location=f"{bp.url_prefix}/{item.id}")
+
+
+@bp.put(
+    "/<item_id>",
+    responses={200: ItemRead, **problem_responses(400, 404, 409, 412, 413, 415, 422, 503)},
+)
+def replace_item(path: ItemPath, body: ItemCreate, header: IfMatchHeader) -> Response:
+    """Replace every field of an item; a stale `If-Match` is a 412 and changes nothing."""
+    item = get_repository().update(
+        path.item_id, body.model_dump(), versions=parse_if_match(header.if_match)
+    )
+    return item_response(item)
+
+
+@bp.patch(
+    "/<item_id>",
+    responses={200: ItemRead, **problem_responses(400, 404, 409, 412, 413, 415, 422, 503)},
+)
+def update_item(path: ItemPath, body: ItemUpdate, header: IfMatchHeader) -> Response:
+    """Change the given fields of an item; a stale `If-Match` is a 412 and changes nothing."""
+    item = get_repository().update(
+        path.item_id,
+        body.model_dump(exclude_unset=True),
+        versions=parse_if_match(header.if_match),
+    )
+    return item_response(item)
+
+
+@bp.delete("/<item_id>", responses={204: None, **problem_responses(400, 404, 412, 422, 503)})
+def delete_item(path: ItemPath, header: IfMatchHeader) -> Response:
+    """Delete an item; a stale `If-Match` is a 412 and deletes nothing."""
+    get_repository().delete(path.item_id, versions=parse_if_match(header.if_match))
+    return Response(status=204)

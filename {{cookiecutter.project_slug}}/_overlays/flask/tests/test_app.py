@@ -1,0 +1,127 @@
+"""App-wide behaviour: problem details, limits, headers, request ids, CORS, docs."""
+
+import logging
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from flask_openapi.openapi import OpenAPI
+
+from {{ cookiecutter.package_name }}.app import create_app
+from {{ cookiecutter.package_name }}.settings import Settings
+from tests.builders import item_body
+
+ITEMS = "/api/v1/items"
+ITEM = "/api/v1/items/{item_id}"
+
+
+def test_unknown_route_is_404_problem(client: FlaskClient) -> None:
+    response = client.get("/nope")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.get_json() == {
+        "type": "about:blank",
+        "title": "Not Found",
+        "status": 404,
+        "detail": "No route matches /nope.",
+        "instance": "/nope",
+    }
+
+
+def test_wrong_method_is_405_listing_every_allowed_method(
+    client: FlaskClient,
+) -> None:
+    response = client.delete(ITEMS)
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, HEAD, POST"
+    assert response.get_json()["status"] == 405
+
+
+def test_malformed_json_is_400(client: FlaskClient) -> None:
+    response = client.post(ITEMS, data=b'{"name": ', headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert response.get_json()["title"] == "Bad Request"
+
+
+def test_non_json_body_is_415(client: FlaskClient) -> None:
+    response = client.post(ITEMS, data=b"name=x", headers={"Content-Type": "text/plain"})
+    assert response.status_code == 415
+
+
+def test_body_over_limit_is_413(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"max_body_bytes": 100}))
+    client = app.test_client()
+    response = client.post(ITEMS, json=item_body(description="x" * 200))
+    small = client.post(ITEMS, json={"name": "ok"})
+    assert response.status_code == 413
+    assert response.get_json()["title"] == "Content Too Large"
+    assert small.status_code == 201
+
+
+def test_unexpected_error_is_500_without_internals(app: OpenAPI) -> None:
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    client = app.test_client()
+    response = client.get("/boom")
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "secret" not in response.text
+    assert "Traceback" not in response.text
+    assert response.headers["x-request-id"]
+
+
+def test_every_response_has_nosniff_and_a_request_id(client: FlaskClient) -> None:
+    for response in (client.get("/health/live"), client.get("/nope")):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert len(response.headers["x-request-id"]) >= 16
+
+
+def test_sane_client_request_id_is_echoed_and_logged(
+    client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="access"):
+        response = client.get("/health/live", headers={"X-Request-ID": "abc-123"})
+    assert response.headers["x-request-id"] == "abc-123"
+    events: list[dict[str, Any]] = [
+        record.msg for record in caplog.records if isinstance(record.msg, dict)
+    ]
+    assert events
+    assert events[-1]["request_id"] == "abc-123"
+    assert events[-1]["status"] == 200
+    assert {"method", "path", "duration_ms"} <= set(events[-1])
+
+
+def test_insane_client_request_id_is_replaced(client: FlaskClient) -> None:
+    response = client.get("/health/live", headers={"X-Request-ID": "a b{}" * 10})
+    assert response.headers["x-request-id"] != "a b{}" * 10
+
+
+def test_cors_is_closed_by_default(client: FlaskClient) -> None:
+    response = client.get(ITEMS, headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_cors_allows_configured_origins(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"cors_origins": ["https://app.example"]}))
+    client = app.test_client()
+    response = client.get(ITEMS, headers={"Origin": "https://app.example"})
+    assert response.headers["access-control-allow-origin"] == "https://app.example"
+
+
+def test_openapi_documents_every_route_and_problem_responses(
+    client: FlaskClient,
+) -> None:
+    document = (client.get("/openapi.json")).get_json()
+    paths = document["paths"]
+    assert set(paths) >= {ITEMS, ITEM, "/health/live", "/health/ready"}
+    assert set(paths[ITEM]) == {"get", "put", "patch", "delete"}
+    not_found = paths[ITEM]["get"]["responses"]["404"]
+    assert "application/problem+json" in not_found["content"]
+
+
+def test_docs_page_is_served(client: FlaskClient) -> None:
+    response = client.get("/docs")
+    assert response.status_code == 200
+    assert "swagger" in response.text.lower()

@@ -1,0 +1,228 @@
+"""The items API over HTTP, with the lifespan running against a real MongoDB server."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from flask.testing import FlaskClient
+
+from tests.builders import item_body
+
+ITEMS = "/api/v1/items"
+MISSING_ID = "0123456789abcdef01234567"
+
+
+def create(client: FlaskClient, **fields: object) -> dict[str, object]:
+    """Create an item through the API and return its body."""
+    response = client.post(ITEMS, json=item_body(**fields))
+    assert response.status_code == 201, response.text
+    body: dict[str, object] = response.get_json()
+    return body
+
+
+def test_create_item_returns_201_with_location_and_etag(client: FlaskClient) -> None:
+    response = client.post(ITEMS, json={"name": "lamp", "tags": ["home"]})
+    assert response.status_code == 201
+    item = response.get_json()
+    assert response.headers["location"] == f"{ITEMS}/{item['id']}"
+    assert response.headers["etag"] == '"1"'
+    assert item["name"] == "lamp"
+    assert item["description"] is None
+    assert item["tags"] == ["home"]
+    assert item["version"] == 1
+    assert item["created_at"] == item["updated_at"]
+    assert item["created_at"].endswith("Z")
+
+
+def test_create_item_with_duplicate_name_is_409(client: FlaskClient) -> None:
+    create(client, name="unique")
+    response = client.post(ITEMS, json=item_body(name="unique"))
+    assert response.status_code == 409
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.get_json()["title"] == "Conflict"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": {"$gt": ""}},
+        {"name": "x", "extra": 1},
+        {"name": ""},
+        {"name": "x" * 201},
+        {"name": "x", "tags": ["t"] * 21},
+        {"name": "x", "tags": [""]},
+        {"name": "x", "description": "d" * 2001},
+        {"name": 42},
+        {},
+    ],
+)
+def test_create_item_rejects_invalid_bodies_with_422(
+    client: FlaskClient, body: dict[str, object]
+) -> None:
+    response = client.post(ITEMS, json=body)
+    assert response.status_code == 422
+    problem = response.get_json()
+    assert problem["status"] == 422
+    assert problem["errors"]
+    assert {"loc", "msg", "type"} <= set(problem["errors"][0])
+
+
+def test_get_item_returns_it_with_etag(client: FlaskClient) -> None:
+    item = create(client)
+    response = client.get(f"{ITEMS}/{item['id']}")
+    assert response.status_code == 200
+    assert response.get_json() == item
+    assert response.headers["etag"] == '"1"'
+
+
+def test_get_unknown_item_is_404(client: FlaskClient) -> None:
+    response = client.get(f"{ITEMS}/{MISSING_ID}")
+    assert response.status_code == 404
+    assert response.get_json()["instance"] == f"{ITEMS}/{MISSING_ID}"
+
+
+def test_get_malformed_id_is_422(client: FlaskClient) -> None:
+    response = client.get(f"{ITEMS}/not-an-id")
+    assert response.status_code == 422
+
+
+def test_get_items_pages_and_counts(client: FlaskClient) -> None:
+    for index in range(5):
+        create(client, name=f"n{index}")
+    response = client.get(ITEMS, query_string={"page": 2, "per_page": 2, "sort": "name"})
+    assert response.status_code == 200
+    page = response.get_json()
+    assert [item["name"] for item in page["items"]] == ["n2", "n3"]
+    assert (page["page"], page["per_page"], page["total"]) == (2, 2, 5)
+
+
+def test_get_items_filters_by_tag(client: FlaskClient) -> None:
+    create(client, name="red", tags=["colour", "warm"])
+    create(client, name="blue", tags=["colour"])
+    response = client.get(ITEMS, query_string={"tag": "warm"})
+    assert [item["name"] for item in response.get_json()["items"]] == ["red"]
+    assert response.get_json()["total"] == 1
+
+
+def test_get_items_sort_is_stable_on_ties(client: FlaskClient) -> None:
+    created = [create(client) for _ in range(4)]
+    ascending = (client.get(ITEMS, query_string={"sort": "created_at"})).get_json()["items"]
+    descending = (client.get(ITEMS, query_string={"sort": "-created_at"})).get_json()["items"]
+    assert [i["id"] for i in ascending] == [i["id"] for i in created]
+    assert [i["id"] for i in descending] == [i["id"] for i in reversed(created)]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"per_page": 0},
+        {"per_page": 101},
+        {"page": 0},
+        {"page": -1},
+        {"sort": "version"},
+        {"tag[$ne]": "x"},
+        {"page": "abc"},
+    ],
+)
+def test_get_items_rejects_bad_query_with_422(
+    client: FlaskClient, params: dict[str, str | int]
+) -> None:
+    response = client.get(ITEMS, query_string=params)
+    assert response.status_code == 422
+
+
+def test_replace_item_sets_every_field_and_bumps_version(client: FlaskClient) -> None:
+    item = create(client, description="old", tags=["a"])
+    response = client.put(f"{ITEMS}/{item['id']}", json={"name": "renamed"})
+    assert response.status_code == 200
+    replaced = response.get_json()
+    assert (replaced["name"], replaced["description"], replaced["tags"]) == ("renamed", None, [])
+    assert replaced["version"] == 2
+    assert response.headers["etag"] == '"2"'
+    assert replaced["created_at"] == item["created_at"]
+
+
+def test_update_item_changes_only_given_fields(client: FlaskClient) -> None:
+    item = create(client, description="keep me", tags=["a"])
+    response = client.patch(f"{ITEMS}/{item['id']}", json={"tags": ["b"]})
+    assert response.status_code == 200
+    updated = response.get_json()
+    assert (updated["name"], updated["description"], updated["tags"]) == (
+        item["name"],
+        "keep me",
+        ["b"],
+    )
+    assert updated["version"] == 2
+
+
+@pytest.mark.parametrize("body", [{}, {"name": None}, {"tags": None}, {"version": 9}])
+def test_update_item_rejects_empty_null_or_server_fields(
+    client: FlaskClient, body: dict[str, object]
+) -> None:
+    item = create(client)
+    response = client.patch(f"{ITEMS}/{item['id']}", json=body)
+    assert response.status_code == 422
+
+
+def test_update_with_current_if_match_succeeds(client: FlaskClient) -> None:
+    item = create(client)
+    response = client.patch(
+        f"{ITEMS}/{item['id']}", json={"description": "x"}, headers={"If-Match": '"1"'}
+    )
+    assert response.status_code == 200
+
+
+def test_update_with_stale_if_match_is_412_and_changes_nothing(
+    client: FlaskClient,
+) -> None:
+    item = create(client)
+    client.patch(f"{ITEMS}/{item['id']}", json={"description": "first"})
+    response = client.patch(
+        f"{ITEMS}/{item['id']}", json={"description": "second"}, headers={"If-Match": '"1"'}
+    )
+    assert response.status_code == 412
+    current = (client.get(f"{ITEMS}/{item['id']}")).get_json()
+    assert (current["description"], current["version"]) == ("first", 2)
+
+
+def test_malformed_if_match_is_400(client: FlaskClient) -> None:
+    item = create(client)
+    response = client.put(f"{ITEMS}/{item['id']}", json=item_body(), headers={"If-Match": "1"})
+    assert response.status_code == 400
+
+
+def test_rename_to_existing_name_is_409(client: FlaskClient) -> None:
+    create(client, name="taken")
+    item = create(client)
+    response = client.patch(f"{ITEMS}/{item['id']}", json={"name": "taken"})
+    assert response.status_code == 409
+
+
+def test_concurrent_updates_without_if_match_all_apply(client: FlaskClient) -> None:
+    item = create(client)
+    bodies = [{"description": "d"}, {"tags": ["t"]}, {"name": "new-name"}]
+    with ThreadPoolExecutor(max_workers=len(bodies)) as pool:
+        responses = list(
+            pool.map(lambda body: client.patch(f"{ITEMS}/{item['id']}", json=body), bodies)
+        )
+    assert all(response.status_code == 200 for response in responses)
+    final = (client.get(f"{ITEMS}/{item['id']}")).get_json()
+    assert (final["description"], final["tags"], final["name"]) == ("d", ["t"], "new-name")
+    assert final["version"] == 1 + len(bodies)
+
+
+def test_delete_item_is_204_then_404(client: FlaskClient) -> None:
+    item = create(client)
+    response = client.delete(f"{ITEMS}/{item['id']}")
+    assert response.status_code == 204
+    assert response.data == b""
+    assert (client.get(f"{ITEMS}/{item['id']}")).status_code == 404
+    assert (client.delete(f"{ITEMS}/{item['id']}")).status_code == 404
+
+
+def test_delete_with_stale_if_match_is_412_and_keeps_item(
+    client: FlaskClient,
+) -> None:
+    item = create(client)
+    response = client.delete(f"{ITEMS}/{item['id']}", headers={"If-Match": '"7"'})
+    assert response.status_code == 412
+    assert (client.get(f"{ITEMS}/{item['id']}")).status_code == 200
