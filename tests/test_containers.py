@@ -176,7 +176,7 @@ def test_generated_suite_runs_on_testcontainers(
     python = install(project)
     env = {key: value for key, value in docker_engine.env().items() if key != "TEST_MONGO_URI"}
     done = subprocess.run(
-        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        [str(python), "-m", "pytest", "-p", "no:cacheprovider"],
         cwd=project, env=env, capture_output=True, text=True, timeout=900, check=False,
     )
     output = done.stdout + done.stderr
