@@ -70,8 +70,13 @@ class Engine:
     ) -> subprocess.CompletedProcess[str]:
         """Run a command against this engine and return the result, failed or not."""
         return subprocess.run(
-            args, cwd=cwd, env=self.env(**env), capture_output=True, text=True,
-            timeout=timeout, check=False,
+            args,
+            cwd=cwd,
+            env=self.env(**env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
 
     def has_image(self, tag: str) -> bool:
@@ -147,7 +152,10 @@ def engine() -> Iterator[Engine]:
             state = Path(stack.enter_context(tempfile.TemporaryDirectory(dir="/var/tmp")))
         started = subprocess.run(
             [str(SCRIPTS / "dockerd-start.sh"), str(state / "engine")],
-            capture_output=True, text=True, timeout=120, check=False,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
         if started.returncode != 0:
             raise EngineUnavailableError(f"dockerd did not start: {started.stderr.strip()}")
@@ -156,5 +164,7 @@ def engine() -> Iterator[Engine]:
         finally:
             subprocess.run(
                 [str(SCRIPTS / "dockerd-stop.sh"), str(state / "engine")],
-                capture_output=True, timeout=120, check=False,
+                capture_output=True,
+                timeout=120,
+                check=False,
             )

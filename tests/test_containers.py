@@ -10,6 +10,7 @@ with the reason.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from collections.abc import Iterator
@@ -46,7 +47,11 @@ def _bake(tmp_path: Path, variant: str, python_version: str) -> Path:
 def _tool(name: str, args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run a tool from the tooling venv; return the result whatever its status."""
     return subprocess.run(
-        [str(BIN / name), *args], cwd=cwd, capture_output=True, text=True, timeout=120,
+        [str(BIN / name), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
         check=False,
     )
 
@@ -100,7 +105,9 @@ def test_compose_config_fails_a_broken_file(tmp_path: Path) -> None:
     """A dependency on a service that does not exist is rejected."""
     project = _bake(tmp_path, "fastapi-pymongo", "3.12")
     compose = project / "docker-compose.yml"
-    compose.write_text(compose.read_text().replace("      mongo:\n        condition", "      db:\n        condition"))
+    text = compose.read_text()
+    broken = text.replace("      mongo:\n        condition", "      db:\n        condition")
+    compose.write_text(broken)
     done = _tool("docker-compose", ["config", "-q"], project)
     assert done.returncode != 0
     assert "db" in done.stderr
@@ -138,14 +145,16 @@ def test_image_builds_and_compose_stack_serves(
     try:
         docker_engine.run(
             [*compose, "up", "--no-build", "--wait", "--wait-timeout", "180"],
-            cwd=project, timeout=240, **env,
+            cwd=project,
+            timeout=240,
+            **env,
         )
         base = f"http://127.0.0.1:{port}"
-        status, headers, body = http("POST", f"{base}/api/v1/items", {"name": "boxed"})
+        status, _, body = http("POST", f"{base}/api/v1/items", {"name": "boxed"})
         assert status == 201, body
-        item = yaml.safe_load(body)  # JSON is YAML
+        item = json.loads(body)
         status, _, body = http("GET", f"{base}/api/v1/items/{item['id']}")
-        assert status == 200 and yaml.safe_load(body)["name"] == "boxed"
+        assert status == 200 and json.loads(body)["name"] == "boxed"
         assert http("GET", f"{base}/health/ready")[0] == 200
         status, _, body = http("GET", f"{base}/metrics")
         assert status == 200 and b"# TYPE" in body
@@ -153,9 +162,17 @@ def test_image_builds_and_compose_stack_serves(
         uid = docker_engine.run([*compose, "exec", "-T", "app", "id", "-u"], cwd=project, **env)
         assert uid.stdout.strip() not in ("", "0")
         version = docker_engine.run(
-            [*compose, "exec", "-T", "app", "python", "-c",
-             "import sys; print('%d.%d' % sys.version_info[:2])"],
-            cwd=project, **env,
+            [
+                *compose,
+                "exec",
+                "-T",
+                "app",
+                "python",
+                "-c",
+                "import sys; print('%d.%d' % sys.version_info[:2])",
+            ],
+            cwd=project,
+            **env,
         )
         assert version.stdout.strip() == python_version
     except BaseException:
@@ -177,7 +194,12 @@ def test_generated_suite_runs_on_testcontainers(
     env = {key: value for key, value in docker_engine.env().items() if key != "TEST_MONGO_URI"}
     done = subprocess.run(
         [str(python), "-m", "pytest", "-p", "no:cacheprovider"],
-        cwd=project, env=env, capture_output=True, text=True, timeout=900, check=False,
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
     )
     output = done.stdout + done.stderr
     assert "mongo: testcontainers mongo:8.0" in output, output[-4000:]
@@ -186,4 +208,3 @@ def test_generated_suite_runs_on_testcontainers(
     # testcontainers removed its container; nothing is left running.
     left = docker_engine.run(["docker", "ps", "-q", "--filter", "ancestor=mongo:8.0"])
     assert left.stdout.strip() == ""
-

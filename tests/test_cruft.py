@@ -18,21 +18,36 @@ import pytest
 from tests.support import BIN, TEMPLATE_ROOT
 
 IGNORE = shutil.ignore_patterns(
-    ".git", ".venv", ".cache", "build", "*.egg-info", "__pycache__", ".pytest_cache",
-    ".mypy_cache", ".ruff_cache",
+    ".git",
+    ".venv",
+    ".cache",
+    "build",
+    "*.egg-info",
+    "__pycache__",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
 )
 GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Template Test", "GIT_AUTHOR_EMAIL": "template@example.com",
-    "GIT_COMMITTER_NAME": "Template Test", "GIT_COMMITTER_EMAIL": "template@example.com",
-    "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_AUTHOR_NAME": "Template Test",
+    "GIT_AUTHOR_EMAIL": "template@example.com",
+    "GIT_COMMITTER_NAME": "Template Test",
+    "GIT_COMMITTER_EMAIL": "template@example.com",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
 }
 
 
 def sh(args: list[str], cwd: Path) -> str:
     """Run a command with a fixed git identity; return stdout or fail with the output."""
     done = subprocess.run(
-        args, cwd=cwd, env={**os.environ, **GIT_ENV}, capture_output=True, text=True,
-        timeout=300, check=False,
+        args,
+        cwd=cwd,
+        env={**os.environ, **GIT_ENV},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert done.returncode == 0, f"{' '.join(args)}: {done.stdout}\n{done.stderr}"
     return done.stdout
@@ -61,8 +76,19 @@ def test_cruft_update_brings_a_template_change(template_repo: Path, tmp_path: Pa
     first = sh(["git", "rev-parse", "HEAD"], template_repo).strip()
     out = tmp_path / "out"
     out.mkdir()
-    sh([str(BIN / "cruft"), "create", str(template_repo), "--no-input", "--output-dir",
-        str(out), "--extra-context", json.dumps({"kubernetes": "yes"})], tmp_path)
+    sh(
+        [
+            str(BIN / "cruft"),
+            "create",
+            str(template_repo),
+            "--no-input",
+            "--output-dir",
+            str(out),
+            "--extra-context",
+            json.dumps({"kubernetes": "yes"}),
+        ],
+        tmp_path,
+    )
     project = out / "item-service"
     recorded = json.loads((project / ".cruft.json").read_text())
     assert recorded["commit"] == first
@@ -79,8 +105,12 @@ def test_cruft_update_brings_a_template_change(template_repo: Path, tmp_path: Pa
     second = commit_all(template_repo, "template v2")
 
     checked = subprocess.run(
-        [str(BIN / "cruft"), "check"], cwd=project, capture_output=True, text=True,
-        timeout=300, check=False,
+        [str(BIN / "cruft"), "check"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert checked.returncode != 0, "cruft check must report the newer template"
 

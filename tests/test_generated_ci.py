@@ -22,7 +22,10 @@ def check_schema(schema: str, path: Path) -> subprocess.CompletedProcess[str]:
     """Validate `path` against one of check-jsonschema's vendored schemas."""
     return subprocess.run(
         [str(BIN / "check-jsonschema"), "--builtin-schema", f"vendor.{schema}", str(path)],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -80,11 +83,15 @@ def test_pre_commit_config_is_valid(project: Path) -> None:
     config = project / ".pre-commit-config.yaml"
     done = subprocess.run(
         [str(BIN / "pre-commit"), "validate-config", str(config)],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    hooks = {hook["id"] for repo in yaml.safe_load(config.read_text())["repos"]
-             for hook in repo["hooks"]}
+    hooks = {
+        hook["id"] for repo in yaml.safe_load(config.read_text())["repos"] for hook in repo["hooks"]
+    }
     assert hooks == {"ruff-check", "ruff-format", "mypy"}
 
 
@@ -97,15 +104,25 @@ def test_pre_commit_passes_on_a_fresh_bake(tmp_path: Path, variant: str) -> None
         pytest.skip(f"_overlays/{framework} is not in the template yet")
     project = bake(tmp_path, **VARIANTS[variant])
     install(project)
-    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
-           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    env = {
+        **os.environ,
+        "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+    }
     subprocess.run(["git", "init", "-q"], cwd=project, env=env, check=True, timeout=60)
     (project / ".git" / "info" / "exclude").write_text(".venv/\n")
     subprocess.run(["git", "add", "."], cwd=project, env=env, check=True, timeout=60)
     done = subprocess.run(
         [str(BIN / "pre-commit"), "run", "--all-files", "--show-diff-on-failure"],
-        cwd=project, env=env, capture_output=True, text=True, timeout=600, check=False,
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     for hook in ("ruff check", "ruff format", "mypy"):

@@ -16,16 +16,24 @@ import yaml
 from tests.support import BIN, ENV_PREFIX, VARIANTS, bake
 
 KUBERNETES_VERSION = "1.35.0"
-MANIFESTS = ["configmap.yaml", "deployment.yaml", "hpa.yaml", "pdb.yaml", "secret.example.yaml",
-             "service.yaml"]
+MANIFESTS = [
+    "configmap.yaml",
+    "deployment.yaml",
+    "hpa.yaml",
+    "pdb.yaml",
+    "secret.example.yaml",
+    "service.yaml",
+]
 
 
 def validate(*paths: Path) -> subprocess.CompletedProcess[str]:
     """Run kubernetes-validate --strict on `paths` against the pinned version."""
     return subprocess.run(
-        [str(BIN / "kubernetes-validate"), "--strict", "-k", KUBERNETES_VERSION,
-         *map(str, paths)],
-        capture_output=True, text=True, timeout=120, check=False,
+        [str(BIN / "kubernetes-validate"), "--strict", "-k", KUBERNETES_VERSION, *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
