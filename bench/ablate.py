@@ -1,0 +1,122 @@
+"""Profile the generated FastAPI service by ablation: Ir/request with one layer removed at a time.
+
+`python -m bench.ablate [--variant fastapi-pymongo] [--requests 50]` after a `make bench`
+(it reuses build/bench). Each line is the instructions a layer costs per request: the
+difference between the full service and the service with that layer patched out.
+Python-level costs do not show in callgrind_annotate (it sees the interpreter's C
+functions), so removing one layer at a time is how we attribute instructions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import sys
+
+# Layer name -> what is patched out (in the worker, before the app is built).
+LAYERS = {
+    "access_log": "the access event (structlog -> stdlib -> JSON -> stdout)",
+    "metrics": "HttpMetrics.observe (Prometheus counter + histogram, multiprocess files)",
+    "request_id": "request id parsing/generation and structlog contextvars",
+    "context_mw": "the whole RequestContextMiddleware (passthrough)",
+    "body_limit": "BodyLimitMiddleware (passthrough)",
+    "db_options": "client options timeoutMS / w=majority / j=true (driver defaults)",
+    # Not a removal: the logging HOWTO's "Optimization" switches (no caller lookup,
+    # no thread/process names on records), to see what they save.
+    "stdlib_fast": "(tuning, not removal) logging._srcfile = None, logThreads/Processes off",
+}
+
+
+def ablate(package: str, names: str) -> None:
+    """Patch the named layers of `package` out (comma-separated names from LAYERS)."""
+    chosen = set(filter(None, names.split(",")))
+    middleware = importlib.import_module(f"{package}.middleware")
+    if "access_log" in chosen:
+
+        class Silent:
+            def info(self, *args: object, **kwargs: object) -> None:
+                pass
+
+        middleware.access_log = Silent()
+    if "metrics" in chosen:
+        importlib.import_module(f"{package}.metrics").HttpMetrics.observe = (
+            lambda self, *args: None
+        )
+    if "request_id" in chosen:
+        middleware.request_id_from = lambda header: "0" * 32
+        middleware.structlog = type("S", (), {"contextvars": type("C", (), {
+            "clear_contextvars": staticmethod(lambda: None),
+            "bind_contextvars": staticmethod(lambda **kw: None)})})
+    if "context_mw" in chosen:
+
+        async def passthrough(self, scope, receive, send):  # type: ignore[no-untyped-def]
+            await self.app(scope, receive, send)
+
+        middleware.RequestContextMiddleware.__call__ = passthrough
+    if "body_limit" in chosen:
+
+        async def passthrough_body(self, scope, receive, send):  # type: ignore[no-untyped-def]
+            await self.app(scope, receive, send)
+
+        middleware.BodyLimitMiddleware.__call__ = passthrough_body
+    if "stdlib_fast" in chosen:
+        import logging
+
+        logging._srcfile = None
+        logging.logThreads = False
+        logging.logProcesses = False
+        logging.logMultiprocessing = False
+    if "db_options" in chosen:
+        settings = importlib.import_module(f"{package}.settings")
+        settings.Settings.mongo_client_options = lambda self: {"tz_aware": True}
+
+
+def main() -> int:
+    """Measure the full service and each ablation; print the table."""
+    from bench import harness
+    from tests.support import mongo_server
+
+    parser = argparse.ArgumentParser(prog="python -m bench.ablate")
+    parser.add_argument("--variant", default="fastapi-pymongo")
+    parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--layers", default=",".join(LAYERS))
+    parser.add_argument("--endpoints", default="GET /health/live,GET /api/v1/items/{id}")
+    args = parser.parse_args()
+    project = next((harness.WORK_DIR / "projects").glob(
+        harness.package_of(args.variant).replace("_", "-")))
+    endpoints = args.endpoints.split(",")
+    plan = harness.Plan(variants=[args.variant], callgrind_warmup=20,
+                        callgrind_requests=args.requests)
+    rows: dict[str, dict[str, float]] = {}
+    with mongo_server() as server:
+        item_id = harness.seed(server.uri)
+        generated, bare = harness.apps_for(args.variant, project, server.uri, workers=1,
+                                           timeout=600)
+        rows["bare"] = harness.measure_instructions(bare, item_id, plan, endpoints)
+        for layers in ["", *args.layers.split(",")]:
+            app = dataclasses.replace(
+                generated,
+                role=f"G-{layers or 'full'}",
+                argv=[generated.argv[0], "--config", str(harness.BENCH_DIR / "ablate_conf.py")],
+                env={**generated.env, "BENCH_ABLATE": layers,
+                     "BENCH_PACKAGE": harness.package_of(args.variant),
+                     "PYTHONPATH": str(harness.TEMPLATE_ROOT)},
+            )
+            rows[layers or "full"] = harness.measure_instructions(app, item_id, plan, endpoints)
+    full = rows["full"]
+    print(f"\n| Layer removed | {' | '.join(endpoints)} |")
+    print(f"|---|{'---:|' * len(endpoints)}")
+    print(f"| (none: full G) | {' | '.join(f'{full[e] / 1000:,.0f}k' for e in endpoints)} |")
+    bare = rows["bare"]
+    print(f"| bare app | {' | '.join(f'{bare[e] / 1000:,.0f}k' for e in endpoints)} |")
+    for name, found in rows.items():
+        if name in ("full", "bare"):
+            continue
+        saved = " | ".join(f"-{(full[e] - found[e]) / 1000:,.0f}k" for e in endpoints)
+        print(f"| {name}: {LAYERS.get(name, name)} | {saved} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
