@@ -54,11 +54,18 @@ def missing_overlay(variant: str) -> str | None:
     return None
 
 
+_VARIANT_OF: dict[Path, str] = {}
+
+
 @pytest.fixture(name="project", scope="session", params=list(VARIANTS))
 def project_fixture(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    """Bake and install one variant (once per session); return the project directory."""
+    """Bake and install one variant (once per session); return the project directory.
+
+    Uses the suite's shared `baked` fixture (tests/conftest.py) when there is one, so
+    a variant is baked once for the whole suite.
+    """
     variant: str = request.param
     reason = missing_overlay(variant)
     if reason:
@@ -68,21 +75,19 @@ def project_fixture(
         baked = Path(reuse) / variant / "item-service"
         if not (baked / ".venv" / "bin" / "gunicorn").exists():
             raise AssertionError(f"RESILIENCE_BAKED_DIR: no installed project at {baked}")
-        return baked
-    baked = bake(tmp_path_factory.mktemp(f"resilience-{variant}"), **VARIANTS[variant])
-    install(baked)
+    else:
+        try:
+            baked = request.getfixturevalue("baked")(variant)
+        except pytest.FixtureLookupError:
+            baked = bake(tmp_path_factory.mktemp(f"resilience-{variant}"), **VARIANTS[variant])
+            install(baked)
+    _VARIANT_OF[baked] = variant
     return baked
-
-
-def variant_of(project_dir: Path) -> str:
-    """Return the variant name a project was baked as (the folder above it)."""
-    name = project_dir.parent.name
-    return next(v for v in VARIANTS if name.startswith(f"resilience-{v}") or name == v)
 
 
 def record_figures(test: str, project_dir: Path, **figures: Any) -> None:
     """Append what a test measured to `build/resilience-figures.jsonl` and print it."""
-    line = {"test": test, "variant": variant_of(project_dir), **figures}
+    line = {"test": test, "variant": _VARIANT_OF.get(project_dir, project_dir.name), **figures}
     FIGURES_FILE.parent.mkdir(exist_ok=True)
     with FIGURES_FILE.open("a") as out:
         out.write(json.dumps(line) + "\n")
