@@ -86,6 +86,14 @@ def logging_config(level: str, fmt: str) -> dict[str, Any]:
 def configure_logging(level: str, fmt: str) -> None:
     """Configure structlog and the standard library for this process."""
     logging.config.dictConfig(logging_config(level, fmt))
+    # The logging HOWTO's "Optimization" switches: no renderer here prints the caller,
+    # thread or process of a record, so stop collecting them for every record (the
+    # caller lookup walks the stack). bench/ablate.py measured about -46k instructions
+    # on a 1.04M GET /health/live of the FastAPI service, mostly the access event.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     structlog.configure(
         processors=[
             *_shared_processors(),
