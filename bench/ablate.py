@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
+import signal
 import sys
 
 # Layer name -> what is patched out (in the worker, before the app is built).
@@ -25,6 +26,8 @@ LAYERS = {
     # Not a removal: the logging HOWTO's "Optimization" switches (no caller lookup,
     # no thread/process names on records), to see what they save.
     "stdlib_fast": "(tuning, not removal) logging._srcfile = None, logThreads/Processes off",
+    "access_native": "(tuning) access event through structlog's own JSON writer, not stdlib",
+    "metrics_cached": "(tuning) labelled Prometheus children cached per (method, route, status)",
 }
 
 
@@ -67,6 +70,35 @@ def ablate(package: str, names: str) -> None:
         logging.logThreads = False
         logging.logProcesses = False
         logging.logMultiprocessing = False
+    if "access_native" in chosen:
+        import sys
+
+        import structlog
+
+        middleware.access_log = structlog.wrap_logger(
+            structlog.WriteLogger(sys.stdout),
+            processors=[
+                structlog.contextvars.merge_contextvars,
+                structlog.processors.add_log_level,
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+                structlog.processors.JSONRenderer(),
+            ],
+            wrapper_class=structlog.make_filtering_bound_logger(20),
+        ).bind(logger="access")
+    if "metrics_cached" in chosen:
+        metrics = importlib.import_module(f"{package}.metrics")
+
+        def observe(self, method, route, status, seconds):  # type: ignore[no-untyped-def]
+            cache = self.__dict__.setdefault("_children", {})
+            children = cache.get((method, route, status))
+            if children is None:
+                labels = (method, route, str(status))
+                children = cache[(method, route, status)] = (
+                    self.requests.labels(*labels), self.duration.labels(*labels))
+            children[0].inc()
+            children[1].observe(seconds)
+
+        metrics.HttpMetrics.observe = observe
     if "db_options" in chosen:
         settings = importlib.import_module(f"{package}.settings")
         settings.Settings.mongo_client_options = lambda self: {"tz_aware": True}
@@ -80,9 +112,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.ablate")
     parser.add_argument("--variant", default="fastapi-pymongo")
     parser.add_argument("--requests", type=int, default=50)
-    parser.add_argument("--layers", default=",".join(LAYERS))
+    parser.add_argument("--layers", default=",".join(LAYERS),
+                        help="comma-separated runs; join layers of one run with +")
     parser.add_argument("--endpoints", default="GET /health/live,GET /api/v1/items/{id}")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: stop servers by pid
     project = next((harness.WORK_DIR / "projects").glob(
         harness.package_of(args.variant).replace("_", "-")))
     endpoints = args.endpoints.split(",")
@@ -93,13 +127,14 @@ def main() -> int:
         item_id = harness.seed(server.uri)
         generated, bare = harness.apps_for(args.variant, project, server.uri, workers=1,
                                            timeout=600)
+        bare = dataclasses.replace(bare, role="B-ablate")  # its own callgrind folder
         rows["bare"] = harness.measure_instructions(bare, item_id, plan, endpoints)
         for layers in ["", *args.layers.split(",")]:
             app = dataclasses.replace(
                 generated,
                 role=f"G-{layers or 'full'}",
                 argv=[generated.argv[0], "--config", str(harness.BENCH_DIR / "ablate_conf.py")],
-                env={**generated.env, "BENCH_ABLATE": layers,
+                env={**generated.env, "BENCH_ABLATE": layers.replace("+", ","),
                      "BENCH_PACKAGE": harness.package_of(args.variant),
                      "PYTHONPATH": str(harness.TEMPLATE_ROOT)},
             )

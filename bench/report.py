@@ -117,6 +117,12 @@ def problems(data: dict[str, Any], *, gate_instructions: bool) -> list[str]:
             if bare is not None and ops["total"] > bare["total"] + DBOPS_TOLERANCE:
                 found.append(f"{app} {endpoint}: {ops['total']:.2f} DB ops/request, "
                              f"bare app {bare['total']:.2f}")
+    for row in data["load"]:
+        for role in ("G", "B"):
+            failed = sum(trial.get("failed", 0) for trial in row["trials"][role])
+            if failed:
+                found.append(f"{row['variant']}/{role} {row['endpoint']} c={row['connections']}: "
+                             f"{failed} requests failed (non-2xx, socket error or timeout)")
     if gate_instructions:
         for app, endpoints in data["instructions"].items():
             variant, role = app.split("/")
