@@ -7,6 +7,7 @@ Run it with gunicorn (see gunicorn.conf.py) or, in development,
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request, Response
@@ -18,6 +19,7 @@ from .handlers import register_error_handlers
 from .logs import configure_logging
 from .metrics import METRICS_PATH, HttpMetrics
 from .middleware import BodyLimitMiddleware, RequestContextMiddleware
+from .problems import PROBLEM_MEDIA_TYPE
 from .repository import ItemRepository
 from .settings import Settings, load_settings
 
@@ -45,6 +47,24 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await db.close_client(client)
 
 
+def problem_openapi(app: FastAPI) -> dict[str, Any]:
+    """Return the OpenAPI document with error responses typed `application/problem+json`.
+
+    FastAPI files a response `model` under the app's JSON media type; our errors are
+    RFC 9457 problem details, so 4xx/5xx content moves to `application/problem+json`.
+    """
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    document = FastAPI.openapi(app)  # builds and caches app.openapi_schema
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                if status[0] in "45" and "application/json" in content:
+                    response["content"] = {PROBLEM_MEDIA_TYPE: content.pop("application/json")}
+    return document
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application.
 
@@ -67,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.state.settings = settings
+    app.openapi = lambda: problem_openapi(app)  # type: ignore[method-assign]
     app.state.started_at = time.monotonic()
     app.include_router(routes.router)
     app.include_router(health.router)

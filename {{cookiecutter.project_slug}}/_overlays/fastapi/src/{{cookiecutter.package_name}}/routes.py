@@ -51,13 +51,9 @@ JSON_BODY = [Depends(require_json_body)]
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """Describe problem+json error responses for the OpenAPI document."""
+    """Describe error responses for OpenAPI (served as problem+json, see `app.openapi`)."""
     return {
-        code: {
-            "description": TITLES[code],
-            "model": ValidationProblem if code == 422 else Problem,
-            "content": {"application/problem+json": {}},
-        }
+        code: {"description": TITLES[code], "model": ValidationProblem if code == 422 else Problem}
         for code in statuses
     }
 

@@ -1,0 +1,378 @@
+"""The HTTP contract, written once and run unchanged against every baked variant.
+
+Each variant is served by gunicorn (2 workers) against a real SecantusDB process and
+driven over real HTTP. A variant that drifts from the contract fails here.
+"""
+
+import re
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pymongo import MongoClient
+
+from tests.support import VARIANTS, MongoServer, gunicorn_service
+
+ITEMS = "/api/v1/items"
+MISSING_ID = "0123456789abcdef01234567"
+ITEM_FIELDS = {"id", "name", "description", "tags", "created_at", "updated_at", "version"}
+PROBLEM_FIELDS = {"type", "title", "status", "detail", "instance"}
+RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+
+
+@pytest.fixture(scope="module", params=list(VARIANTS))
+def service(
+    request: pytest.FixtureRequest, baked: Callable[[str], Path], mongo: MongoServer
+) -> Iterator[tuple[httpx.Client, str]]:
+    """Serve one variant; yield an HTTP client for it and its database name."""
+    with gunicorn_service(baked(request.param), mongo.uri) as running:
+        with httpx.Client(base_url=running.url, timeout=10) as client:
+            yield client, f"test_{running.port}"
+
+
+@pytest.fixture
+def client(service: tuple[httpx.Client, str]) -> httpx.Client:
+    """Return the HTTP client of the variant under test."""
+    return service[0]
+
+
+_names = iter(range(1_000_000))
+
+
+def create(client: httpx.Client, **fields: Any) -> dict[str, Any]:
+    """Create an item with a unique name; return its body."""
+    body = {"name": f"contract-{next(_names)}", "tags": ["contract"], **fields}
+    response = client.post(ITEMS, json=body)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+def assert_problem(response: httpx.Response, status: int, *, title: str | None = None) -> dict[str, Any]:
+    """Assert an RFC 9457 problem response with `status`; return its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    expected = PROBLEM_FIELDS | ({"errors"} if status == 422 else set())
+    assert set(body) - {"checks"} == expected
+    assert body["status"] == status and body["type"] == "about:blank"
+    assert body["instance"] == response.request.url.path
+    assert "Traceback" not in response.text
+    if title:
+        assert body["title"] == title
+    return body
+
+
+# --- create ---------------------------------------------------------------------------
+
+
+def test_post_creates_item_with_location_and_etag(client: httpx.Client) -> None:
+    response = client.post(ITEMS, json={"name": "contract-lamp", "tags": ["a", "b"]})
+    assert response.status_code == 201
+    item = response.json()
+    assert set(item) == ITEM_FIELDS
+    assert re.fullmatch(r"[0-9a-f]{24}", item["id"])
+    assert (item["description"], item["tags"], item["version"]) == (None, ["a", "b"], 1)
+    assert RFC3339_UTC.match(item["created_at"]) and item["created_at"] == item["updated_at"]
+    assert response.headers["location"] == f"{ITEMS}/{item['id']}"
+    assert response.headers["etag"] == '"1"'
+    assert response.headers["content-type"] == "application/json"
+
+
+def test_post_duplicate_name_is_409(client: httpx.Client) -> None:
+    item = create(client)
+    assert_problem(client.post(ITEMS, json={"name": item["name"]}), 409, title="Conflict")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": {"$gt": ""}},
+        {"name": "x", "$where": "1"},
+        {"name": "x", "a.b": 1},
+        {"name": "x", "version": 5},
+        {"name": ""},
+        {"name": "n" * 201},
+        {"name": "x", "description": "d" * 2001},
+        {"name": "x", "tags": ["t"] * 21},
+        {"name": "x", "tags": ["t" * 51]},
+        {"name": "x", "tags": "not-a-list"},
+        {"name": 7},
+        {},
+        [],
+        "a string",
+    ],
+)
+def test_post_invalid_body_is_422_with_errors(client: httpx.Client, body: Any) -> None:
+    problem = assert_problem(client.post(ITEMS, json=body), 422, title="Unprocessable Content")
+    assert problem["errors"]
+    for issue in problem["errors"]:
+        assert set(issue) == {"loc", "msg", "type"}
+        assert issue["loc"][0] == "body"
+
+
+def test_post_malformed_json_is_400(client: httpx.Client) -> None:
+    response = client.post(ITEMS, content=b'{"name": ', headers={"Content-Type": "application/json"})
+    assert_problem(response, 400, title="Bad Request")
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_post_non_json_is_415(client: httpx.Client, content_type: str | None) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = client.post(ITEMS, content=b"name=x", headers=headers)
+    assert_problem(response, 415, title="Unsupported Media Type")
+
+
+def test_post_body_over_one_mebibyte_is_413(client: httpx.Client) -> None:
+    body = b'{"name": "big", "description": "' + b"x" * (1024 * 1024) + b'"}'
+    response = client.post(ITEMS, content=body, headers={"Content-Type": "application/json"})
+    assert_problem(response, 413, title="Content Too Large")
+
+
+# --- read -----------------------------------------------------------------------------
+
+
+def test_get_item_returns_it_with_etag(client: httpx.Client) -> None:
+    item = create(client, description="d")
+    response = client.get(f"{ITEMS}/{item['id']}")
+    assert response.status_code == 200
+    assert response.json() == item
+    assert response.headers["etag"] == '"1"'
+
+
+def test_get_unknown_item_is_404(client: httpx.Client) -> None:
+    assert_problem(client.get(f"{ITEMS}/{MISSING_ID}"), 404, title="Not Found")
+
+
+@pytest.mark.parametrize("bad_id", ["nope", "0123456789abcdef0123456", "0123456789abcdef0123456z"])
+def test_get_malformed_id_is_422(client: httpx.Client, bad_id: str) -> None:
+    problem = assert_problem(client.get(f"{ITEMS}/{bad_id}"), 422)
+    assert problem["errors"][0]["loc"][0] == "path"
+
+
+def test_list_pages_filters_and_sorts_stably(client: httpx.Client) -> None:
+    tag = f"t{next(_names)}"
+    made = [create(client, name=f"{tag}-{n}", tags=[tag]) for n in (3, 1, 2)]
+    by_name = client.get(ITEMS, params={"tag": tag, "sort": "name", "per_page": 2}).json()
+    assert [i["name"] for i in by_name["items"]] == [f"{tag}-1", f"{tag}-2"]
+    assert (by_name["page"], by_name["per_page"], by_name["total"]) == (1, 2, 3)
+    second = client.get(ITEMS, params={"tag": tag, "sort": "name", "per_page": 2, "page": 2})
+    assert [i["name"] for i in second.json()["items"]] == [f"{tag}-3"]
+    newest = client.get(ITEMS, params={"tag": tag, "sort": "-created_at"}).json()["items"]
+    oldest = client.get(ITEMS, params={"tag": tag, "sort": "created_at"}).json()["items"]
+    assert [i["id"] for i in oldest] == [i["id"] for i in made]
+    assert [i["id"] for i in newest] == [i["id"] for i in reversed(made)]
+    default = client.get(ITEMS, params={"tag": tag}).json()
+    assert (default["page"], default["per_page"]) == (1, 20)
+    assert [i["id"] for i in default["items"]] == [i["id"] for i in newest]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"per_page": 0}, {"per_page": 101}, {"page": 0}, {"page": -5}, {"page": 10**30},
+     {"sort": "version"}, {"sort": "$natural"}, {"tag[$ne]": "x"}, {"tag": ""}, {"page": "x"}],
+)
+def test_list_bad_query_is_422(client: httpx.Client, params: dict[str, Any]) -> None:
+    problem = assert_problem(client.get(ITEMS, params=params), 422)
+    assert problem["errors"][0]["loc"][0] == "query"
+
+
+# --- update ---------------------------------------------------------------------------
+
+
+def test_put_replaces_every_field(client: httpx.Client) -> None:
+    item = create(client, description="old", tags=["x"])
+    response = client.put(f"{ITEMS}/{item['id']}", json={"name": item["name"] + "-new"})
+    assert response.status_code == 200
+    new = response.json()
+    assert (new["description"], new["tags"], new["version"]) == (None, [], 2)
+    assert new["created_at"] == item["created_at"]
+    assert new["updated_at"] >= item["updated_at"]
+    assert response.headers["etag"] == '"2"'
+
+
+def test_patch_changes_only_given_fields(client: httpx.Client) -> None:
+    item = create(client, description="keep")
+    response = client.patch(f"{ITEMS}/{item['id']}", json={"tags": ["new"]})
+    assert response.status_code == 200
+    assert (response.json()["description"], response.json()["tags"]) == ("keep", ["new"])
+    assert response.headers["etag"] == '"2"'
+
+
+def test_patch_can_clear_description(client: httpx.Client) -> None:
+    item = create(client, description="gone soon")
+    response = client.patch(f"{ITEMS}/{item['id']}", json={"description": None})
+    assert response.json()["description"] is None
+
+
+@pytest.mark.parametrize("body", [{}, {"name": None}, {"tags": None}, {"id": MISSING_ID}])
+def test_patch_empty_null_or_unknown_is_422(client: httpx.Client, body: dict[str, Any]) -> None:
+    item = create(client)
+    assert_problem(client.patch(f"{ITEMS}/{item['id']}", json=body), 422)
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH"])
+def test_update_with_stale_if_match_is_412_and_changes_nothing(
+    client: httpx.Client, method: str
+) -> None:
+    item = create(client)
+    url = f"{ITEMS}/{item['id']}"
+    assert client.patch(url, json={"description": "v2"}).status_code == 200
+    response = client.request(method, url, json={"name": item["name"]}, headers={"If-Match": '"1"'})
+    assert_problem(response, 412, title="Precondition Failed")
+    current = client.get(url).json()
+    assert (current["version"], current["description"]) == (2, "v2")
+
+
+@pytest.mark.parametrize("if_match", ['"1"', '"9", "1"', "*"])
+def test_update_with_matching_if_match_succeeds(client: httpx.Client, if_match: str) -> None:
+    item = create(client)
+    response = client.patch(
+        f"{ITEMS}/{item['id']}", json={"description": "ok"}, headers={"If-Match": if_match}
+    )
+    assert response.status_code == 200
+
+
+def test_weak_if_match_never_matches(client: httpx.Client) -> None:
+    item = create(client)
+    response = client.patch(
+        f"{ITEMS}/{item['id']}", json={"description": "x"}, headers={"If-Match": 'W/"1"'}
+    )
+    assert_problem(response, 412)
+
+
+@pytest.mark.parametrize("if_match", ["1", '"1', "bogus, x", '"1""2"'])
+def test_malformed_if_match_is_400(client: httpx.Client, if_match: str) -> None:
+    item = create(client)
+    response = client.patch(
+        f"{ITEMS}/{item['id']}", json={"description": "x"}, headers={"If-Match": if_match}
+    )
+    assert_problem(response, 400)
+
+
+def test_update_unknown_item_is_404(client: httpx.Client) -> None:
+    assert_problem(client.put(f"{ITEMS}/{MISSING_ID}", json={"name": "x"}), 404)
+    assert_problem(client.patch(f"{ITEMS}/{MISSING_ID}", json={"name": "x"}), 404)
+
+
+def test_rename_onto_existing_name_is_409(client: httpx.Client) -> None:
+    first, second = create(client), create(client)
+    response = client.patch(f"{ITEMS}/{second['id']}", json={"name": first["name"]})
+    assert_problem(response, 409)
+
+
+# --- delete ---------------------------------------------------------------------------
+
+
+def test_delete_is_204_then_404(client: httpx.Client) -> None:
+    item = create(client)
+    response = client.delete(f"{ITEMS}/{item['id']}")
+    assert response.status_code == 204
+    assert response.content == b""
+    assert_problem(client.get(f"{ITEMS}/{item['id']}"), 404)
+    assert_problem(client.delete(f"{ITEMS}/{item['id']}"), 404)
+
+
+def test_delete_with_stale_if_match_is_412_and_keeps_item(client: httpx.Client) -> None:
+    item = create(client)
+    response = client.delete(f"{ITEMS}/{item['id']}", headers={"If-Match": '"2"'})
+    assert_problem(response, 412)
+    assert client.get(f"{ITEMS}/{item['id']}").status_code == 200
+    assert client.delete(f"{ITEMS}/{item['id']}", headers={"If-Match": '"1"'}).status_code == 204
+
+
+# --- routing, headers, operations -------------------------------------------------------
+
+
+def test_unknown_route_is_404_problem(client: httpx.Client) -> None:
+    body = assert_problem(client.get("/no/such/route"), 404)
+    assert body["detail"] == "No route matches /no/such/route."
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("DELETE", ITEMS, "GET, HEAD, POST"),
+        ("POST", f"{ITEMS}/{MISSING_ID}", "DELETE, GET, HEAD, PATCH, PUT"),
+        ("POST", "/health/live", "GET, HEAD"),
+    ],
+)
+def test_wrong_method_is_405_with_full_allow(
+    client: httpx.Client, method: str, path: str, allow: str
+) -> None:
+    response = client.request(method, path, json={"name": "x"})
+    assert_problem(response, 405, title="Method Not Allowed")
+    assert response.headers["allow"] == allow
+
+
+def test_every_response_carries_request_id_and_nosniff(client: httpx.Client) -> None:
+    for response in (
+        client.get("/health/live"),
+        client.get("/nope"),
+        client.post(ITEMS, json={}),
+        client.get("/metrics"),
+    ):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert re.fullmatch(r"[A-Za-z0-9._:-]{8,128}", response.headers["x-request-id"])
+
+
+def test_sane_request_id_is_echoed_and_insane_replaced(client: httpx.Client) -> None:
+    assert client.get("/health/live", headers={"X-Request-ID": "req-42"}).headers[
+        "x-request-id"
+    ] == "req-42"
+    replaced = client.get("/health/live", headers={"X-Request-ID": "bad id\t{}"})
+    assert replaced.headers["x-request-id"] != "bad id\t{}"
+
+
+def test_cors_is_closed_by_default(client: httpx.Client) -> None:
+    response = client.get(ITEMS, headers={"Origin": "https://elsewhere.example"})
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_liveness_and_readiness(client: httpx.Client) -> None:
+    live = client.get("/health/live")
+    assert live.status_code == 200
+    assert set(live.json()) == {"status", "uptime_seconds"} and live.json()["status"] == "ok"
+    ready = client.get("/health/ready")
+    assert ready.json() == {"status": "ok", "checks": {"mongodb": "ok"}}
+
+
+def test_metrics_expose_counter_and_histogram_by_route(client: httpx.Client) -> None:
+    item = create(client)
+    client.get(f"{ITEMS}/{item['id']}")
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    assert re.search(
+        r'http_requests_total\{method="GET",route="/api/v1/items/\{item_id\}",status="200"\} \d',
+        text,
+    )
+    assert 'http_request_duration_seconds_bucket{le="0.005",method="POST",route="/api/v1/items",status="201"}' in text
+    assert 'route="/metrics"' not in text
+
+
+def test_docs_and_openapi_are_served(client: httpx.Client) -> None:
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    document = client.get("/openapi.json").json()
+    assert set(document["paths"]) == {
+        ITEMS, f"{ITEMS}/{{item_id}}", "/health/live", "/health/ready"
+    }
+
+
+def test_stored_documents_hold_only_schema_fields(
+    client: httpx.Client, service: tuple[httpx.Client, str], mongo: MongoServer
+) -> None:
+    item = create(client, description="d")
+    client.patch(f"{ITEMS}/{item['id']}", json={"tags": ["z"]})
+    mongo_client: MongoClient[dict[str, Any]]
+    with MongoClient(mongo.uri) as mongo_client:
+        for document in mongo_client[service[1]]["items"].find():
+            assert set(document) == {
+                "_id", "name", "description", "tags", "created_at", "updated_at", "version"
+            }
+            assert isinstance(document["created_at"], datetime)
