@@ -1,8 +1,15 @@
 """Settings: environment variables, validation and secrecy."""
 
+from pathlib import Path
+
 import pytest
 
-from {{ cookiecutter.package_name }}.settings import ENV_PREFIX, SettingsError, load_settings
+from {{ cookiecutter.package_name }}.settings import (
+    ENV_PREFIX,
+    Settings,
+    SettingsError,
+    load_settings,
+)
 
 
 def test_defaults_are_production_safe(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -57,3 +64,15 @@ def test_log_format_follows_environment_unless_set() -> None:
     assert load_settings(environment="development", log_format="json").resolved_log_format == (
         "json"
     )
+
+
+def test_env_example_lists_every_setting_and_loads() -> None:
+    example = Path(__file__).resolve().parent.parent / ".env.example"
+    names = {
+        line.split("=", 1)[0]
+        for line in example.read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    assert {f"{ENV_PREFIX}{field.upper()}" for field in Settings.model_fields} <= names
+    settings = Settings(_env_file=example)
+    assert settings.max_body_bytes == 1_048_576
