@@ -20,7 +20,7 @@ test-containers: install  ## Build and run every variant's image and compose sta
 	FLASKFAST_CONTAINERS=1 $(BIN)/pytest tests/test_containers.py -v -rs -p no:cacheprovider
 
 demo: install  ## Bake a FastAPI service and serve it on 127.0.0.1:8000 with an embedded DB
-	$(BIN)/python -m tests.demo
+	$(BIN)/python -m tests.demo $(DEMO_ARGS)
 
 bench: install  ## Benchmark generated services vs bare apps, every variant (~30 min); see bench/README.md
 	$(BIN)/python -m bench $(BENCH_ARGS)

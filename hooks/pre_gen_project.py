@@ -57,6 +57,8 @@ def problems(context: dict) -> list[str]:
             "async_driver applies to FastAPI only: Flask uses the sync pymongo client, "
             "so leave async_driver at its default (pymongo)"
         )
+    if context.get("kubernetes", "no") not in ("no", "yes"):
+        found.append("kubernetes must be yes or no")
     return found
 
 

@@ -196,10 +196,18 @@ class ServiceProcess:
 
 @contextlib.contextmanager
 def gunicorn_service(
-    project: Path, mongo_uri: str, *, workers: int = 2, env: dict[str, str] | None = None
+    project: Path,
+    mongo_uri: str,
+    *,
+    workers: int = 2,
+    env: dict[str, str] | None = None,
+    port: int | None = None,
 ) -> Iterator[ServiceProcess]:
-    """Serve `project` with its own gunicorn.conf.py; wait for /health/live (at most 60 s)."""
-    port = free_port()
+    """Serve `project` with its own gunicorn.conf.py on 127.0.0.1:`port` (default: a free one).
+
+    Waits for /health/live (at most 60 s); stops gunicorn at the end of the block.
+    """
+    port = port or free_port()
     log_path = project / f"gunicorn-{port}.log"
     metrics_dir = project / f".metrics-{port}"
     full_env = {

@@ -116,3 +116,15 @@ def test_bad_answers_abort_with_one_clear_line(
     assert len(errors) == 1
     assert message in errors[0]
     assert not any(tmp_path.iterdir()), "a failed bake must leave no output behind"
+
+
+@pytest.mark.parametrize(
+    "answers", [{"kubernetes": "maybe"}, {"python_version": "3.9"}, {"framework": "django"}]
+)
+def test_answers_outside_a_choice_are_refused_before_generation(
+    tmp_path: Path, answers: dict[str, str]
+) -> None:
+    """Cookiecutter itself refuses them (the pre-gen hook re-checks, for replayed answers)."""
+    with pytest.raises(ValueError, match="but the choices are"):
+        bake(tmp_path, **answers)
+    assert not any(tmp_path.iterdir())

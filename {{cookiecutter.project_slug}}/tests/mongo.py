@@ -86,12 +86,12 @@ def _container() -> Iterator[str]:
     for its second "Waiting for connections" line, then ping with retries.
     """
     from testcontainers.community.mongodb import MongoDbContainer
-    from testcontainers.core.waiting_utils import wait_for_logs
+    from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
-    with MongoDbContainer(MONGO_IMAGE) as container:
-        wait_for_logs(
-            container, lambda logs: logs.count("Waiting for connections") >= 2, timeout=60
-        )
+    container = MongoDbContainer(MONGO_IMAGE).waiting_for(
+        LogMessageWaitStrategy("Waiting for connections", times=2).with_startup_timeout(60)
+    )
+    with container:
         uri = str(container.get_connection_url())
         _ping_until_ready(uri, timeout=30)
         yield uri
