@@ -28,9 +28,9 @@ bench: install  ## Benchmark generated services vs bare apps, every variant (~30
 bench-smoke: install  ## The benchmark with a few requests per step (what CI runs); results in build/bench/smoke
 	$(BIN)/python -m bench --smoke --out build/bench/smoke $(BENCH_ARGS)
 
-lint: install
-	$(BIN)/uvx --version >/dev/null 2>&1 || true
-	$(BIN)/python -m ruff check hooks tests || true
+lint: install  ## ruff on the template's own Python (hooks, tests, bench)
+	$(BIN)/ruff check hooks tests bench
+	$(BIN)/ruff format --check hooks tests bench
 
 clean:
 	rm -rf $(VENV) .cache build

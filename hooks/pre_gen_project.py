@@ -41,9 +41,7 @@ def problems(context: dict) -> list[str]:
     elif keyword.iskeyword(package) or keyword.issoftkeyword(package):
         found.append(f"package_name {package!r} is a Python keyword")
     elif package in sys.stdlib_module_names:
-        found.append(
-            f"package_name {package!r} shadows the standard-library module of that name"
-        )
+        found.append(f"package_name {package!r} shadows the standard-library module of that name")
     if not EMAIL_RE.match(context["author_email"]):
         found.append(f"author_email {context['author_email']!r} is not an e-mail address")
     if context["framework"] not in FRAMEWORKS:

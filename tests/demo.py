@@ -35,9 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())
-    with mongo_server() as mongo, gunicorn_service(
-        project, mongo.uri, port=options.port, env={"ITEM_SERVICE_MONGO_DATABASE": "demo"}
-    ) as service:
+    with (
+        mongo_server() as mongo,
+        gunicorn_service(
+            project, mongo.uri, port=options.port, env={"ITEM_SERVICE_MONGO_DATABASE": "demo"}
+        ) as service,
+    ):
         print(
             f"\n{options.framework} service ready at {service.url}\n"
             f"  API docs:  {service.url}/docs\n"

@@ -143,11 +143,15 @@ class MongoServer:
         self.proc = subprocess.Popen(
             [
                 str(BIN / "secantusd-py"),
-                "--host", "127.0.0.1",
-                "--port", str(self.port),
-                "--storage-path", self.storage,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--storage-path",
+                self.storage,
                 "--standalone",
-                "--log-level", "WARNING",
+                "--log-level",
+                "WARNING",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -223,8 +227,10 @@ def gunicorn_service(
         proc = subprocess.Popen(
             [
                 str(project / ".venv" / "bin" / "gunicorn"),
-                "--config", "gunicorn.conf.py",
-                "--bind", f"127.0.0.1:{port}",
+                "--config",
+                "gunicorn.conf.py",
+                "--bind",
+                f"127.0.0.1:{port}",
             ],
             cwd=project,
             env=full_env,

@@ -38,8 +38,11 @@ def test_template_python_parses_with_jinja_only_in_strings_and_import_paths(path
 
 def _non_string_text(node: ast.AST) -> list[str]:
     """Return identifiers of a node (Jinja that parsed would show up here)."""
-    return [value for key, value in ast.iter_fields(node) if key in ("id", "name", "module")
-            and isinstance(value, str)]
+    return [
+        value
+        for key, value in ast.iter_fields(node)
+        if key in ("id", "name", "module") and isinstance(value, str)
+    ]
 
 
 def _strip_strings(source: str) -> str:
@@ -92,7 +95,10 @@ def test_flask_bake_has_only_flask_files(tmp_path: Path) -> None:
 def test_derived_names_follow_the_project_name(tmp_path: Path) -> None:
     project = bake(tmp_path, project_name="Billing API")
     assert project.name == "billing-api"
-    assert 'ENV_PREFIX = "BILLING_API_"' in (project / "src" / "billing_api" / "settings.py").read_text()
+    assert (
+        'ENV_PREFIX = "BILLING_API_"'
+        in (project / "src" / "billing_api" / "settings.py").read_text()
+    )
 
 
 @pytest.mark.parametrize(

@@ -38,9 +38,11 @@ def service(
         with httpx.Client(base_url=EXTERNAL_URL, timeout=10) as client:
             yield client, ""
         return
-    with gunicorn_service(baked(request.param), mongo.uri) as running:
-        with httpx.Client(base_url=running.url, timeout=10) as client:
-            yield client, f"test_{running.port}"
+    with (
+        gunicorn_service(baked(request.param), mongo.uri) as running,
+        httpx.Client(base_url=running.url, timeout=10) as client,
+    ):
+        yield client, f"test_{running.port}"
 
 
 @pytest.fixture
@@ -61,7 +63,9 @@ def create(client: httpx.Client, **fields: Any) -> dict[str, Any]:
     return created
 
 
-def assert_problem(response: httpx.Response, status: int, *, title: str | None = None) -> dict[str, Any]:
+def assert_problem(
+    response: httpx.Response, status: int, *, title: str | None = None
+) -> dict[str, Any]:
     """Assert an RFC 9457 problem response with `status`; return its body."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
@@ -125,7 +129,9 @@ def test_post_invalid_body_is_422_with_errors(client: httpx.Client, body: Any) -
 
 
 def test_post_malformed_json_is_400(client: httpx.Client) -> None:
-    response = client.post(ITEMS, content=b'{"name": ', headers={"Content-Type": "application/json"})
+    response = client.post(
+        ITEMS, content=b'{"name": ', headers={"Content-Type": "application/json"}
+    )
     assert_problem(response, 400, title="Bad Request")
 
 
@@ -182,8 +188,18 @@ def test_list_pages_filters_and_sorts_stably(client: httpx.Client) -> None:
 
 @pytest.mark.parametrize(
     "params",
-    [{"per_page": 0}, {"per_page": 101}, {"page": 0}, {"page": -5}, {"page": 10**30},
-     {"sort": "version"}, {"sort": "$natural"}, {"tag[$ne]": "x"}, {"tag": ""}, {"page": "x"}],
+    [
+        {"per_page": 0},
+        {"per_page": 101},
+        {"page": 0},
+        {"page": -5},
+        {"page": 10**30},
+        {"sort": "version"},
+        {"sort": "$natural"},
+        {"tag[$ne]": "x"},
+        {"tag": ""},
+        {"page": "x"},
+    ],
 )
 def test_list_bad_query_is_422(client: httpx.Client, params: dict[str, Any]) -> None:
     problem = assert_problem(client.get(ITEMS, params=params), 422)
@@ -330,9 +346,10 @@ def test_every_response_carries_request_id_and_nosniff(client: httpx.Client) -> 
 
 
 def test_sane_request_id_is_echoed_and_insane_replaced(client: httpx.Client) -> None:
-    assert client.get("/health/live", headers={"X-Request-ID": "req-42"}).headers[
-        "x-request-id"
-    ] == "req-42"
+    assert (
+        client.get("/health/live", headers={"X-Request-ID": "req-42"}).headers["x-request-id"]
+        == "req-42"
+    )
     replaced = client.get("/health/live", headers={"X-Request-ID": "bad id\t{}"})
     assert replaced.headers["x-request-id"] != "bad id\t{}"
 
@@ -361,7 +378,10 @@ def test_metrics_expose_counter_and_histogram_by_route(client: httpx.Client) -> 
         r'http_requests_total\{method="GET",route="/api/v1/items/\{item_id\}",status="200"\} \d',
         text,
     )
-    assert 'http_request_duration_seconds_bucket{le="0.005",method="POST",route="/api/v1/items",status="201"}' in text
+    assert (
+        'http_request_duration_seconds_bucket{le="0.005",method="POST",route="/api/v1/items",status="201"}'
+        in text
+    )
     assert 'route="/metrics"' not in text
 
 
@@ -370,7 +390,10 @@ def test_docs_and_openapi_are_served(client: httpx.Client) -> None:
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
     document = client.get("/openapi.json").json()
     assert set(document["paths"]) == {
-        ITEMS, f"{ITEMS}/{{item_id}}", "/health/live", "/health/ready"
+        ITEMS,
+        f"{ITEMS}/{{item_id}}",
+        "/health/live",
+        "/health/ready",
     }
 
 
@@ -385,6 +408,12 @@ def test_stored_documents_hold_only_schema_fields(
     with MongoClient(mongo.uri) as mongo_client:
         for document in mongo_client[service[1]]["items"].find():
             assert set(document) == {
-                "_id", "name", "description", "tags", "created_at", "updated_at", "version"
+                "_id",
+                "name",
+                "description",
+                "tags",
+                "created_at",
+                "updated_at",
+                "version",
             }
             assert isinstance(document["created_at"], datetime)

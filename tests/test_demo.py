@@ -28,8 +28,15 @@ def test_make_demo_serves_the_contract(tmp_path) -> None:  # type: ignore[no-unt
         )
         assert f"service ready at {base}" in log_path.read_text()
         contract = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-             "tests/test_contract.py"],
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "tests/test_contract.py",
+            ],
             cwd=TEMPLATE_ROOT,
             env={**os.environ, "CONTRACT_BASE_URL": base},
             capture_output=True,

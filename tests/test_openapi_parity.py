@@ -1,4 +1,4 @@
-"""The variants publish the same OpenAPI contract (paths, parameters, bodies, responses, schemas)."""
+"""The variants publish the same OpenAPI contract: paths, parameters, bodies, responses."""
 
 import json
 from collections.abc import Callable
@@ -91,7 +91,9 @@ def test_flask_and_fastapi_publish_the_same_contract(documents: dict[str, Any]) 
             assert set(operation["responses"]) == set(other["responses"]), (route, method)
             for status, response in operation["responses"].items():
                 assert response.get("content") == other["responses"][status].get("content"), (
-                    route, method, status,
+                    route,
+                    method,
+                    status,
                 )
     assert fastapi["components"]["schemas"] == flask["components"]["schemas"]
     assert fastapi == flask, "a difference outside NOISE_KEYS"
@@ -104,5 +106,8 @@ def test_error_responses_are_problem_json(documents: dict[str, Any]) -> None:
                 for status, response in operation["responses"].items():
                     if status[0] in "45":
                         assert list(response["content"]) == ["application/problem+json"], (
-                            variant, route, method, status,
+                            variant,
+                            route,
+                            method,
+                            status,
                         )

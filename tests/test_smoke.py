@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.readme_commands import readme_commands
 from tests.support import VARIANTS, free_port, http, port_open, stop, wait_for
 
 
@@ -18,7 +19,11 @@ def make_target(project: Path, args: list[str], env: dict[str, str]) -> Iterator
     log_path = project / f"make-{args[0]}-{free_port()}.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            ["make", *args], cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT,
+            ["make", *args],
+            cwd=project,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     try:
@@ -41,9 +46,10 @@ def test_served_service_answers_crud_health_and_metrics(
         "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{http_port}",
         "WEB_CONCURRENCY": "2",
     }
-    with make_target(project, ["db", f"DB_PORT={db_port}"], env), make_target(
-        project, ["run"], env
-    ) as run_log:
+    with (
+        make_target(project, ["db", f"DB_PORT={db_port}"], env),
+        make_target(project, ["run"], env) as run_log,
+    ):
         base = f"http://127.0.0.1:{http_port}"
         wait_for(lambda: port_open(db_port), timeout=30, what="make db")
         wait_for(
@@ -65,5 +71,16 @@ def test_served_service_answers_crud_health_and_metrics(
         metrics = http("GET", f"{base}/metrics")[2].decode()
         assert 'route="/api/v1/items/{item_id}"' in metrics
         assert item["id"] not in metrics
+        # The README's curl examples, run as written but against this port.
+        for command in readme_commands(project / "README.md"):
+            if command.startswith("curl "):
+                done = subprocess.run(
+                    ["bash", "-c", command.replace("localhost:8000", f"127.0.0.1:{http_port}")],
+                    capture_output=True,
+                    text=True,
+                    timeout=30,
+                    check=False,
+                )
+                assert done.returncode == 0, (command, done.stdout, done.stderr)
         log_lines = run_log.read_text().splitlines()
         assert any('"event": "request"' in line for line in log_lines)
