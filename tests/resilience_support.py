@@ -256,9 +256,7 @@ def metric_total(exposition: str, name: str, **labels: str) -> float:
         if not line.startswith(name + "{"):
             continue
         label_text, _, value = line[len(name) + 1 :].rpartition("} ")
-        found = dict(
-            part.split("=", 1) for part in _split_labels(label_text)
-        )
+        found = dict(part.split("=", 1) for part in _split_labels(label_text))
         if all(found.get(key) == json.dumps(value_) for key, value_ in labels.items()):
             total += float(value)
     return total

@@ -75,14 +75,20 @@ def test_database_outage_answers_503_then_recovers_without_losing_acknowledged_w
     try:
         with gunicorn_service(project, server.uri, env=OUTAGE_ENV) as service:
             client = httpx.Client(base_url=service.url, timeout=MONGO_TIMEOUT_S * 4)
-            wait_for(lambda: client.get("/health/ready").status_code == 200, timeout=15,
-                     what="readiness before the outage")
+            wait_for(
+                lambda: client.get("/health/ready").status_code == 200,
+                timeout=15,
+                what="readiness before the outage",
+            )
             names = [unique_name("durable") for _ in range(60)]
             created = parallel(
                 [lambda n=n: client.post(ITEMS, json={"name": n, "tags": ["burst"]}) for n in names]
             )
-            acknowledged = {r.json()["id"]: r.json()["name"] for r in created
-                            if isinstance(r, httpx.Response) and r.status_code == 201}
+            acknowledged = {
+                r.json()["id"]: r.json()["name"]
+                for r in created
+                if isinstance(r, httpx.Response) and r.status_code == 201
+            }
             assert len(acknowledged) == len(names), [getattr(r, "status_code", r) for r in created]
 
             server.kill()
@@ -115,12 +121,14 @@ def test_database_outage_answers_503_then_recovers_without_losing_acknowledged_w
             server.start()
             restarted_at = time.monotonic()
             wait_for(lambda: ready_status() == 200, timeout=30, what="ready after restart")
-            wait_for(lambda: client.get(ITEMS).status_code == 200, timeout=30,
-                     what="items after restart")
+            wait_for(
+                lambda: client.get(ITEMS).status_code == 200, timeout=30, what="items after restart"
+            )
             recovery = time.monotonic() - restarted_at
 
             missing = [
-                item_id for item_id, name in acknowledged.items()
+                item_id
+                for item_id, name in acknowledged.items()
                 if (r := client.get(f"{ITEMS}/{item_id}")).status_code != 200
                 or r.json()["name"] != name
             ]
@@ -132,9 +140,12 @@ def test_database_outage_answers_503_then_recovers_without_losing_acknowledged_w
     finally:
         server.stop()
     record_figures(
-        "database_outage", project,
-        acknowledged_writes=len(acknowledged), survived=len(acknowledged) - len(missing),
-        ready_503_after_s=round(ready_503_after, 3), slowest_503_s=round(slowest, 3),
+        "database_outage",
+        project,
+        acknowledged_writes=len(acknowledged),
+        survived=len(acknowledged) - len(missing),
+        ready_503_after_s=round(ready_503_after, 3),
+        slowest_503_s=round(slowest, 3),
         recovery_s=round(recovery, 3),
     )
 
@@ -147,11 +158,18 @@ def test_sigterm_completes_every_accepted_request_and_exits_within_graceful_time
 ) -> None:
     """SIGTERM under load: requests sent before it all succeed; the master exits in time."""
     graceful_timeout = 10
-    with mongo_server() as db, gunicorn_service(
-        project, db.uri, env={"GUNICORN_GRACEFUL_TIMEOUT": str(graceful_timeout)}
-    ) as service:
-        load = Load(service.url, concurrency=24, max_seconds=60,
-                    weights={"create": 60, "get": 20, "list": 20}).start()
+    with (
+        mongo_server() as db,
+        gunicorn_service(
+            project, db.uri, env={"GUNICORN_GRACEFUL_TIMEOUT": str(graceful_timeout)}
+        ) as service,
+    ):
+        load = Load(
+            service.url,
+            concurrency=24,
+            max_seconds=60,
+            weights={"create": 60, "get": 20, "list": 20},
+        ).start()
         time.sleep(2.0)
         assert sum(1 for o in load.outcomes if o.status in {200, 201}) > 20, "load never ran"
         signalled = time.monotonic()
@@ -171,8 +189,10 @@ def test_sigterm_completes_every_accepted_request_and_exits_within_graceful_time
     assert exit_code == 0, log[-2000:]
     assert exited_after < graceful_timeout, exited_after
     record_figures(
-        "graceful_shutdown", project,
-        sent_before_sigterm=len(before), in_flight_at_sigterm=len(in_flight),
+        "graceful_shutdown",
+        project,
+        sent_before_sigterm=len(before),
+        in_flight_at_sigterm=len(in_flight),
         completed_after_sigterm=len([o for o in outcomes if o.done > signalled and o.status]),
         refused_after_sigterm=len([o for o in after if o.error]),
         master_exit_s=round(exited_after, 3),
@@ -184,16 +204,23 @@ def test_sigterm_completes_every_accepted_request_and_exits_within_graceful_time
 
 def test_concurrent_patches_lose_no_update(project: Path) -> None:
     """20 PATCHes with one If-Match: one wins; unconditional ones on distinct fields all apply."""
-    with mongo_server() as db, gunicorn_service(project, db.uri) as service, httpx.Client(
-        base_url=service.url, timeout=30, limits=httpx.Limits(max_connections=40)
-    ) as client:
+    with (
+        mongo_server() as db,
+        gunicorn_service(project, db.uri) as service,
+        httpx.Client(
+            base_url=service.url, timeout=30, limits=httpx.Limits(max_connections=40)
+        ) as client,
+    ):
         item = client.post(ITEMS, json={"name": unique_name()}).json()
         url = f"{ITEMS}/{item['id']}"
-        answers = parallel([
-            lambda i=i: client.patch(url, json={"description": f"writer {i}"},
-                                     headers={"If-Match": '"1"'})
-            for i in range(20)
-        ])
+        answers = parallel(
+            [
+                lambda i=i: client.patch(
+                    url, json={"description": f"writer {i}"}, headers={"If-Match": '"1"'}
+                )
+                for i in range(20)
+            ]
+        )
         statuses = sorted(a.status_code for a in answers)
         assert statuses == [200] + [412] * 19, statuses
         assert client.get(url).json()["version"] == 2
@@ -211,16 +238,20 @@ def test_concurrent_patches_lose_no_update(project: Path) -> None:
                 ((field, make),) = change.items()
                 value = make(item_["id"])
                 expected[item_["id"]][field] = value
-                calls.append(lambda i=item_["id"], f=field, v=value:
-                             client.patch(f"{ITEMS}/{i}", json={f: v}))
+                calls.append(
+                    lambda i=item_["id"], f=field, v=value: client.patch(
+                        f"{ITEMS}/{i}", json={f: v}
+                    )
+                )
         answers = parallel(calls)
         assert sorted({a.status_code for a in answers}) == [200]
         for item_id, fields in expected.items():
             stored = client.get(f"{ITEMS}/{item_id}").json()
             assert {f: stored[f] for f in fields} == fields, stored
             assert stored["version"] == 1 + len(changes), stored
-    record_figures("concurrent_patches", project, if_match_writers=20,
-                   unconditional_patches=len(calls))
+    record_figures(
+        "concurrent_patches", project, if_match_writers=20, unconditional_patches=len(calls)
+    )
 
 
 # 4. Sustained load -------------------------------------------------------------------
@@ -241,8 +272,13 @@ def test_sustained_mixed_load_has_no_5xx_and_loses_no_item(project: Path) -> Non
         assert reads == {200: len(created)}, reads
     latencies = [o.seconds for o in outcomes]
     record_figures(
-        "sustained_load", project, seconds=seconds, concurrency=32, requests=len(outcomes),
-        requests_per_s=round(len(outcomes) / seconds, 1), created=len(created),
+        "sustained_load",
+        project,
+        seconds=seconds,
+        concurrency=32,
+        requests=len(outcomes),
+        requests_per_s=round(len(outcomes) / seconds, 1),
+        created=len(created),
         p50_ms=round(percentile(latencies, 0.50) * 1000, 1),
         p99_ms=round(percentile(latencies, 0.99) * 1000, 1),
         max_ms=round(max(latencies) * 1000, 1),
@@ -283,10 +319,12 @@ def test_metrics_count_every_request_across_workers_and_recycling(project: Path)
         # A new connection per request spreads them over the workers.
         answers = []
         for _ in range(6):
-            answers += parallel([
-                lambda: httpx.get(f"{service.url}{ITEMS}/{item_id}", timeout=30)
-                for _ in range(25)
-            ])
+            answers += parallel(
+                [
+                    lambda: httpx.get(f"{service.url}{ITEMS}/{item_id}", timeout=30)
+                    for _ in range(25)
+                ]
+            )
         served = sum(1 for a in answers if isinstance(a, httpx.Response))
         assert {a.status_code for a in answers if isinstance(a, httpx.Response)} == {200}
         # uvicorn closes a connection it accepted but had not read yet when its worker
@@ -302,9 +340,16 @@ def test_metrics_count_every_request_across_workers_and_recycling(project: Path)
         booted = service.log().count("Booting worker")
     assert workers_before - workers_after, "no worker was recycled: max_requests not applied"
     assert scrapes == [float(served)] * len(scrapes), (served, scrapes)
-    record_figures("metrics", project, requests=len(answers), served=served, dropped=dropped,
-                   scrapes=scrapes, workers_booted=booted,
-                   recycled=len(workers_before - workers_after))
+    record_figures(
+        "metrics",
+        project,
+        requests=len(answers),
+        served=served,
+        dropped=dropped,
+        scrapes=scrapes,
+        workers_booted=booted,
+        recycled=len(workers_before - workers_after),
+    )
 
 
 # 6. Hostile input --------------------------------------------------------------------
@@ -327,17 +372,22 @@ def test_hostile_input_never_reaches_mongodb_unvalidated(project: Path) -> None:
     """Operators, odd keys, deep or huge bodies, bad headers and pages get 4xx; DB stays clean."""
     import pymongo
 
-    with mongo_server() as db, gunicorn_service(project, db.uri) as service, httpx.Client(
-        base_url=service.url, timeout=30
-    ) as client:
+    with (
+        mongo_server() as db,
+        gunicorn_service(project, db.uri) as service,
+        httpx.Client(base_url=service.url, timeout=30) as client,
+    ):
         item = client.post(ITEMS, json={"name": unique_name(), "tags": ["x"]}).json()
         url = f"{ITEMS}/{item['id']}"
         seen: dict[str, int] = {}
 
         def expect(label: str, response: httpx.Response, statuses: set[int]) -> None:
             seen[label] = response.status_code
-            assert response.status_code in statuses, (label, response.status_code,
-                                                      response.text[:300])
+            assert response.status_code in statuses, (
+                label,
+                response.status_code,
+                response.text[:300],
+            )
             assert response.headers["content-type"].startswith(PROBLEM_JSON), label
             assert response.headers["x-content-type-options"] == "nosniff", label
 
@@ -347,36 +397,75 @@ def test_hostile_input_never_reaches_mongodb_unvalidated(project: Path) -> None:
             expect(f"PATCH {label}", client.patch(url, json=body), statuses)
         json_headers = {"content-type": "application/json"}
         deep = b'{"name": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
-        expect("deep nesting", client.post(ITEMS, content=deep, headers=json_headers), {400, 413,
-                                                                                         422})
-        deep_small = ("{\"name\": \"d\", \"description\": " + "[" * 500 + "]" * 500 + "}").encode()
-        expect("deep nesting (small)", client.post(ITEMS, content=deep_small,
-                                                   headers=json_headers), {400, 422})
-        expect("invalid UTF-8", client.post(ITEMS, content=b'{"name": "\xff\xfe\xfa"}',
-                                            headers=json_headers), {400, 422})
-        expect("truncated JSON", client.post(ITEMS, content=b'{"name": ',
-                                             headers=json_headers), {400})
-        expect("over the body limit", client.post(
-            ITEMS, content=b'{"name": "' + b"x" * (2 * 1024 * 1024) + b'"}',
-            headers=json_headers), {413})
+        expect(
+            "deep nesting", client.post(ITEMS, content=deep, headers=json_headers), {400, 413, 422}
+        )
+        deep_small = ('{"name": "d", "description": ' + "[" * 500 + "]" * 500 + "}").encode()
+        expect(
+            "deep nesting (small)",
+            client.post(ITEMS, content=deep_small, headers=json_headers),
+            {400, 422},
+        )
+        expect(
+            "invalid UTF-8",
+            client.post(ITEMS, content=b'{"name": "\xff\xfe\xfa"}', headers=json_headers),
+            {400, 422},
+        )
+        expect(
+            "truncated JSON", client.post(ITEMS, content=b'{"name": ', headers=json_headers), {400}
+        )
+        expect(
+            "over the body limit",
+            client.post(
+                ITEMS,
+                content=b'{"name": "' + b"x" * (2 * 1024 * 1024) + b'"}',
+                headers=json_headers,
+            ),
+            {413},
+        )
         chunks = (b'{"name": "' + b"x" * 65536 for _ in range(40))
-        expect("over the limit, chunked", client.post(ITEMS, content=chunks,
-                                                      headers=json_headers), {413})
-        for content_type in ["text/plain", "application/x-www-form-urlencoded",
-                             "multipart/form-data; boundary=x", "application/xml"]:
-            expect(f"content type {content_type}", client.post(
-                ITEMS, content=b'{"name": "x-ct"}', headers={"content-type": content_type}),
-                {415})
+        expect(
+            "over the limit, chunked",
+            client.post(ITEMS, content=chunks, headers=json_headers),
+            {413},
+        )
+        for content_type in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "application/xml",
+        ]:
+            expect(
+                f"content type {content_type}",
+                client.post(
+                    ITEMS, content=b'{"name": "x-ct"}', headers={"content-type": content_type}
+                ),
+                {415},
+            )
         expect("no content type", client.post(ITEMS, content=b'{"name": "x-ct"}'), {415})
-        for if_match in ['3', '"3', 'W/', '"1", junk', '"1" "2"', '"' + "9" * 50 + '"x']:
-            expect(f"If-Match {if_match!r}", client.patch(
-                url, json={"description": "y"}, headers={"If-Match": if_match}), {400})
-        for query in [{"page": "-1"}, {"page": "0"}, {"page": str(10**30)}, {"per_page": "0"},
-                      {"per_page": "-5"}, {"per_page": "1000000"}, {"page": "1e3"},
-                      {"sort": "$natural"}, {"sort": "-_id"}, {"tag[$ne]": "x"},
-                      {"tag": "x" * 10_000}, {"$where": "1"}, {"tag": ""}]:
+        for if_match in ["3", '"3', "W/", '"1", junk', '"1" "2"', '"' + "9" * 50 + '"x']:
+            expect(
+                f"If-Match {if_match!r}",
+                client.patch(url, json={"description": "y"}, headers={"If-Match": if_match}),
+                {400},
+            )
+        for query in [
+            {"page": "-1"},
+            {"page": "0"},
+            {"page": str(10**30)},
+            {"per_page": "0"},
+            {"per_page": "-5"},
+            {"per_page": "1000000"},
+            {"page": "1e3"},
+            {"sort": "$natural"},
+            {"sort": "-_id"},
+            {"tag[$ne]": "x"},
+            {"tag": "x" * 10_000},
+            {"$where": "1"},
+            {"tag": ""},
+        ]:
             expect(f"query {query}", client.get(ITEMS, params=query), {422})
-        for bad_id in ["not-an-id", "0" * 23, "{\"$gt\": \"\"}", "%24ne"]:
+        for bad_id in ["not-an-id", "0" * 23, '{"$gt": ""}', "%24ne"]:
             expect(f"id {bad_id!r}", client.get(f"{ITEMS}/{bad_id}"), {404, 422})
 
         with pymongo.MongoClient(db.uri) as mongo:
@@ -386,35 +475,66 @@ def test_hostile_input_never_reaches_mongodb_unvalidated(project: Path) -> None:
     for document in stored:
         assert set(document) <= STORED_FIELDS, document
     assert "Traceback" not in log
-    record_figures("hostile_input", project, explicit_cases=len(seen),
-                   statuses=sorted(set(seen.values())))
+    record_figures(
+        "hostile_input", project, explicit_cases=len(seen), statuses=sorted(set(seen.values()))
+    )
 
 
 def test_schemathesis_finds_no_5xx_and_no_schema_violation(project: Path, tmp_path: Path) -> None:
     """Schemathesis fuzzes the service's own /openapi.json: no 5xx, responses match it."""
     examples = int(env_number("RESILIENCE_FUZZ_EXAMPLES", 50))
-    checks = ",".join([
-        "not_a_server_error", "status_code_conformance", "content_type_conformance",
-        "response_headers_conformance", "response_schema_conformance",
-        "negative_data_rejection",
-    ])
+    checks = ",".join(
+        [
+            "not_a_server_error",
+            "status_code_conformance",
+            "content_type_conformance",
+            "response_headers_conformance",
+            "response_schema_conformance",
+            "negative_data_rejection",
+        ]
+    )
     with mongo_server() as db, gunicorn_service(project, db.uri) as service:
         report = tmp_path / "schemathesis.json"
         done = subprocess.run(
-            [str(BIN / "schemathesis"), "run", f"{service.url}/openapi.json",
-             "--checks", checks, "--max-examples", str(examples), "--seed", "20261122",
-             "--workers", "2", "--request-timeout", "30", "--phases", "examples,fuzzing",
-             "--report", "junit", "--report-junit-path", str(report)],
-            capture_output=True, text=True, timeout=600, check=False,
-            env={**os.environ, "NO_COLOR": "1"}, cwd=tmp_path,
+            [
+                str(BIN / "schemathesis"),
+                "run",
+                f"{service.url}/openapi.json",
+                "--checks",
+                checks,
+                "--max-examples",
+                str(examples),
+                "--seed",
+                "20261122",
+                "--workers",
+                "2",
+                "--request-timeout",
+                "30",
+                "--phases",
+                "examples,fuzzing",
+                "--report",
+                "junit",
+                "--report-junit-path",
+                str(report),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+            env={**os.environ, "NO_COLOR": "1"},
+            cwd=tmp_path,
         )
         log = service.log()
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-6000:]
     assert "Traceback" not in log
     generated = re.search(r"(\d+) generated", output)
-    record_figures("schemathesis", project, max_examples=examples,
-                   test_cases=int(generated.group(1)) if generated else output[-400:])
+    record_figures(
+        "schemathesis",
+        project,
+        max_examples=examples,
+        test_cases=int(generated.group(1)) if generated else output[-400:],
+    )
 
 
 # 7. Secrets and exposure -------------------------------------------------------------
@@ -433,9 +553,10 @@ def test_secrets_stay_hidden_and_exposure_is_closed(project: Path, tmp_path: Pat
     bodies: list[str] = []
     env = {**OUTAGE_ENV, f"{ENV_PREFIX}LOG_LEVEL": "DEBUG", "FLASK_DEBUG": "1"}
     try:
-        with gunicorn_service(project, uri, env=env) as service, httpx.Client(
-            base_url=service.url, timeout=30
-        ) as client:
+        with (
+            gunicorn_service(project, uri, env=env) as service,
+            httpx.Client(base_url=service.url, timeout=30) as client,
+        ):
             responses = [
                 client.get("/health/ready"),
                 client.post(ITEMS, json={"name": unique_name()}),
@@ -453,8 +574,13 @@ def test_secrets_stay_hidden_and_exposure_is_closed(project: Path, tmp_path: Pat
             assert responses[-1].status_code == 503
             responses.append(client.get("/metrics"))
             cors = [
-                client.options(ITEMS, headers={"Origin": "https://evil.example",
-                                               "Access-Control-Request-Method": "POST"}),
+                client.options(
+                    ITEMS,
+                    headers={
+                        "Origin": "https://evil.example",
+                        "Access-Control-Request-Method": "POST",
+                    },
+                ),
                 client.get("/health/live", headers={"Origin": "https://evil.example"}),
             ]
             bodies = [r.text for r in responses + cors]
@@ -468,16 +594,36 @@ def test_secrets_stay_hidden_and_exposure_is_closed(project: Path, tmp_path: Pat
     assert PASSWORD not in log
     assert "Traceback" not in log
 
-    settings_env = {f"{ENV_PREFIX}MONGO_URI": uri, f"{ENV_PREFIX}ENVIRONMENT": "production",
-                    "FLASK_DEBUG": "1", "PATH": str(project / ".venv" / "bin")}
-    shown = run([str(project / ".venv" / "bin" / "python"), "-c",
-                 f"from {PACKAGE}.settings import load_settings; s = load_settings(); "
-                 f"print(repr(s)); print(str(s)); print(s.model_dump())"],
-                cwd=tmp_path, env=settings_env).stdout
+    settings_env = {
+        f"{ENV_PREFIX}MONGO_URI": uri,
+        f"{ENV_PREFIX}ENVIRONMENT": "production",
+        "FLASK_DEBUG": "1",
+        "PATH": str(project / ".venv" / "bin"),
+    }
+    shown = run(
+        [
+            str(project / ".venv" / "bin" / "python"),
+            "-c",
+            f"from {PACKAGE}.settings import load_settings; s = load_settings(); "
+            f"print(repr(s)); print(str(s)); print(s.model_dump())",
+        ],
+        cwd=tmp_path,
+        env=settings_env,
+    ).stdout
     assert PASSWORD not in shown
-    debug = run([str(project / ".venv" / "bin" / "python"), "-c",
-                 f"from {PACKAGE}.app import create_app; print(create_app().debug)"],
-                cwd=tmp_path, env=settings_env).stdout.strip().splitlines()[-1]
+    debug = (
+        run(
+            [
+                str(project / ".venv" / "bin" / "python"),
+                "-c",
+                f"from {PACKAGE}.app import create_app; print(create_app().debug)",
+            ],
+            cwd=tmp_path,
+            env=settings_env,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     assert debug == "False", "debug is on outside development"
     record_figures("secrets", project, responses_checked=len(bodies), log_bytes=len(log))
 
