@@ -43,14 +43,23 @@ def ablate(package: str, names: str) -> None:
 
         middleware.access_log = Silent()
     if "metrics" in chosen:
-        importlib.import_module(f"{package}.metrics").HttpMetrics.observe = (
-            lambda self, *args: None
-        )
+        importlib.import_module(f"{package}.metrics").HttpMetrics.observe = lambda self, *args: None
     if "request_id" in chosen:
         middleware.request_id_from = lambda header: "0" * 32
-        middleware.structlog = type("S", (), {"contextvars": type("C", (), {
-            "clear_contextvars": staticmethod(lambda: None),
-            "bind_contextvars": staticmethod(lambda **kw: None)})})
+        middleware.structlog = type(
+            "S",
+            (),
+            {
+                "contextvars": type(
+                    "C",
+                    (),
+                    {
+                        "clear_contextvars": staticmethod(lambda: None),
+                        "bind_contextvars": staticmethod(lambda **kw: None),
+                    },
+                )
+            },
+        )
     if "context_mw" in chosen:
 
         async def passthrough(self, scope, receive, send):  # type: ignore[no-untyped-def]
@@ -94,7 +103,9 @@ def ablate(package: str, names: str) -> None:
             if children is None:
                 labels = (method, route, str(status))
                 children = cache[(method, route, status)] = (
-                    self.requests.labels(*labels), self.duration.labels(*labels))
+                    self.requests.labels(*labels),
+                    self.duration.labels(*labels),
+                )
             children[0].inc()
             children[1].observe(seconds)
 
@@ -112,21 +123,27 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.ablate")
     parser.add_argument("--variant", default="fastapi-pymongo")
     parser.add_argument("--requests", type=int, default=50)
-    parser.add_argument("--layers", default=",".join(LAYERS),
-                        help="comma-separated runs; join layers of one run with +")
+    parser.add_argument(
+        "--layers",
+        default=",".join(LAYERS),
+        help="comma-separated runs; join layers of one run with +",
+    )
     parser.add_argument("--endpoints", default="GET /health/live,GET /api/v1/items/{id}")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: stop servers by pid
-    project = next((harness.WORK_DIR / "projects").glob(
-        harness.package_of(args.variant).replace("_", "-")))
+    project = next(
+        (harness.WORK_DIR / "projects").glob(harness.package_of(args.variant).replace("_", "-"))
+    )
     endpoints = args.endpoints.split(",")
-    plan = harness.Plan(variants=[args.variant], callgrind_warmup=20,
-                        callgrind_requests=args.requests)
+    plan = harness.Plan(
+        variants=[args.variant], callgrind_warmup=20, callgrind_requests=args.requests
+    )
     rows: dict[str, dict[str, float]] = {}
     with mongo_server() as server:
         item_id = harness.seed(server.uri)
-        generated, bare = harness.apps_for(args.variant, project, server.uri, workers=1,
-                                           timeout=600)
+        generated, bare = harness.apps_for(
+            args.variant, project, server.uri, workers=1, timeout=600
+        )
         bare = dataclasses.replace(bare, role="B-ablate")  # its own callgrind folder
         rows["bare"] = harness.measure_instructions(bare, item_id, plan, endpoints)
         for layers in ["", *args.layers.split(",")]:
@@ -134,9 +151,12 @@ def main() -> int:
                 generated,
                 role=f"G-{layers or 'full'}",
                 argv=[generated.argv[0], "--config", str(harness.BENCH_DIR / "ablate_conf.py")],
-                env={**generated.env, "BENCH_ABLATE": layers.replace("+", ","),
-                     "BENCH_PACKAGE": harness.package_of(args.variant),
-                     "PYTHONPATH": str(harness.TEMPLATE_ROOT)},
+                env={
+                    **generated.env,
+                    "BENCH_ABLATE": layers.replace("+", ","),
+                    "BENCH_PACKAGE": harness.package_of(args.variant),
+                    "PYTHONPATH": str(harness.TEMPLATE_ROOT),
+                },
             )
             rows[layers or "full"] = harness.measure_instructions(app, item_id, plan, endpoints)
     full = rows["full"]

@@ -12,7 +12,7 @@ globals().update(
 )
 
 
-def post_fork(server, worker):  # noqa: ARG001
+def post_fork(server, worker):
     """Patch the layers out before the worker imports the app."""
     from bench.ablate import ablate
 

@@ -36,8 +36,9 @@ async def live():
 @app.get("/api/v1/items")
 async def get_items(request: Request, page: int = 1, per_page: int = 20):
     items = request.app.state.items
-    cursor = items.find({}, sort=[("created_at", -1), ("_id", -1)],
-                        skip=(page - 1) * per_page, limit=per_page)
+    cursor = items.find(
+        {}, sort=[("created_at", -1), ("_id", -1)], skip=(page - 1) * per_page, limit=per_page
+    )
     docs = [to_item(doc) async for doc in cursor]
     total = await items.count_documents({})
     return {"items": docs, "page": page, "per_page": per_page, "total": total}
@@ -61,7 +62,8 @@ async def create_item(request: Request):
 async def update_item(request: Request, item_id: str):
     changes = {**await request.json(), "updated_at": datetime.now(UTC)}
     doc = await request.app.state.items.find_one_and_update(
-        {"_id": ObjectId(item_id)}, {"$set": changes, "$inc": {"version": 1}},
-        return_document=ReturnDocument.AFTER)
+        {"_id": ObjectId(item_id)},
+        {"$set": changes, "$inc": {"version": 1}},
+        return_document=ReturnDocument.AFTER,
+    )
     return to_item(doc)
-

@@ -12,7 +12,8 @@ STARTED = time.monotonic()
 app = Flask(__name__)
 # Created when each gunicorn worker imports the module (no preload: not fork-safe).
 items = MongoClient(os.environ["BARE_MONGO_URI"], tz_aware=True)[
-    os.environ.get("BARE_MONGO_DATABASE", "bench")]["items"]
+    os.environ.get("BARE_MONGO_DATABASE", "bench")
+]["items"]
 
 
 def to_item(doc):
@@ -31,11 +32,11 @@ def live():
 def get_items():
     page = request.args.get("page", 1, type=int)
     per_page = request.args.get("per_page", 20, type=int)
-    cursor = items.find({}, sort=[("created_at", -1), ("_id", -1)],
-                        skip=(page - 1) * per_page, limit=per_page)
+    cursor = items.find(
+        {}, sort=[("created_at", -1), ("_id", -1)], skip=(page - 1) * per_page, limit=per_page
+    )
     docs = [to_item(doc) for doc in cursor]
-    return {"items": docs, "page": page, "per_page": per_page,
-            "total": items.count_documents({})}
+    return {"items": docs, "page": page, "per_page": per_page, "total": items.count_documents({})}
 
 
 @app.get("/api/v1/items/<item_id>")
@@ -56,6 +57,8 @@ def create_item():
 def update_item(item_id):
     changes = {**request.get_json(), "updated_at": datetime.now(UTC)}
     doc = items.find_one_and_update(
-        {"_id": ObjectId(item_id)}, {"$set": changes, "$inc": {"version": 1}},
-        return_document=ReturnDocument.AFTER)
+        {"_id": ObjectId(item_id)},
+        {"$set": changes, "$inc": {"version": 1}},
+        return_document=ReturnDocument.AFTER,
+    )
     return to_item(doc)

@@ -18,8 +18,15 @@ def main() -> None:
     arbiter = Arbiter(WSGIApplication("%(prog)s [OPTIONS] [APP_MODULE]"))
     arbiter.start()
     # The worker exits when its parent changes: our parent is the one it must watch.
-    worker = arbiter.worker_class(1, os.getppid(), arbiter.LISTENERS, arbiter.app,
-                                  arbiter.timeout / 2.0, arbiter.cfg, arbiter.log)
+    worker = arbiter.worker_class(
+        1,
+        os.getppid(),
+        arbiter.LISTENERS,
+        arbiter.app,
+        arbiter.timeout / 2.0,
+        arbiter.cfg,
+        arbiter.log,
+    )
     arbiter.cfg.pre_fork(arbiter, worker)
     worker.pid = os.getpid()
     arbiter.cfg.post_fork(arbiter, worker)

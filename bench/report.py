@@ -31,7 +31,8 @@ def markdown(data: dict[str, Any]) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in meta["versions"].items())
     plan = meta["plan"]
     lines = [
-        f"# flaskfast benchmark{' (smoke run: too few requests to mean anything)' if plan['smoke'] else ''}",
+        "# flaskfast benchmark"
+        + (" (smoke run: too few requests to mean anything)" if plan["smoke"] else ""),
         "",
         f"- Date: {meta['date']}",
         f"- Machine: {meta['cpu']}, {meta['cpus']} CPUs, Linux {meta['kernel']}",
@@ -43,7 +44,8 @@ def markdown(data: dict[str, Any]) -> str:
         "same gunicorn settings and library versions.",
         "",
         "## Instructions per request (callgrind, one worker, "
-        f"{plan['callgrind_requests']} sequential requests after {plan['callgrind_warmup']} warm-up)",
+        f"{plan['callgrind_requests']} sequential requests after "
+        f"{plan['callgrind_warmup']} warm-up)",
         "",
         "| Endpoint | Variant | G kIr/req | B kIr/req | G/B | Target | |",
         "|---|---|---:|---:|---:|---:|---|",
@@ -58,11 +60,14 @@ def markdown(data: dict[str, Any]) -> str:
                 continue
             ratio = g / b
             verdict = "ok" if ratio <= target else "MISS"
-            lines.append(f"| `{endpoint}` | {variant} | {g / 1000:,.0f} | {b / 1000:,.0f} | "
-                         f"{ratio:.2f} | {target:.2f} | {verdict} |")
+            lines.append(
+                f"| `{endpoint}` | {variant} | {g / 1000:,.0f} | {b / 1000:,.0f} | "
+                f"{ratio:.2f} | {target:.2f} | {verdict} |"
+            )
     lines += [
         "",
-        f"## Database operations per request (serverStatus opcounters, {plan['dbops_requests']} requests)",
+        "## Database operations per request (serverStatus opcounters, "
+        f"{plan['dbops_requests']} requests)",
         "",
         "| Endpoint | Variant | G ops/req | B ops/req | G by kind | |",
         "|---|---|---:|---:|---|---|",
@@ -76,8 +81,10 @@ def markdown(data: dict[str, Any]) -> str:
                 continue
             kinds = ", ".join(f"{k} {v:.2f}" for k, v in g.items() if k != "total" and v >= 0.01)
             verdict = "ok" if g["total"] <= b["total"] + DBOPS_TOLERANCE else "MORE"
-            lines.append(f"| `{endpoint}` | {variant} | {g['total']:.2f} | {b['total']:.2f} | "
-                         f"{kinds} | {verdict} |")
+            lines.append(
+                f"| `{endpoint}` | {variant} | {g['total']:.2f} | {b['total']:.2f} | "
+                f"{kinds} | {verdict} |"
+            )
     if data["load"]:
         lines += [
             "",
@@ -115,14 +122,18 @@ def problems(data: dict[str, Any], *, gate_instructions: bool) -> list[str]:
         for endpoint, ops in endpoints.items():
             bare = data["dbops"].get(f"{variant}/B", {}).get(endpoint)
             if bare is not None and ops["total"] > bare["total"] + DBOPS_TOLERANCE:
-                found.append(f"{app} {endpoint}: {ops['total']:.2f} DB ops/request, "
-                             f"bare app {bare['total']:.2f}")
+                found.append(
+                    f"{app} {endpoint}: {ops['total']:.2f} DB ops/request, "
+                    f"bare app {bare['total']:.2f}"
+                )
     for row in data["load"]:
         for role in ("G", "B"):
             failed = sum(trial.get("failed", 0) for trial in row["trials"][role])
             if failed:
-                found.append(f"{row['variant']}/{role} {row['endpoint']} c={row['connections']}: "
-                             f"{failed} requests failed (non-2xx, socket error or timeout)")
+                found.append(
+                    f"{row['variant']}/{role} {row['endpoint']} c={row['connections']}: "
+                    f"{failed} requests failed (non-2xx, socket error or timeout)"
+                )
     if gate_instructions:
         for app, endpoints in data["instructions"].items():
             variant, role = app.split("/")
@@ -142,8 +153,11 @@ def chart(data: dict[str, Any], png: Path, python: str | None = None) -> None:
         with png.with_suffix(".tmp.json").open("w") as handle:
             json.dump(data, handle)
         try:
-            subprocess.run([python, __file__, str(png.with_suffix(".tmp.json")), str(png)],
-                           check=True, timeout=300)
+            subprocess.run(
+                [python, __file__, str(png.with_suffix(".tmp.json")), str(png)],
+                check=True,
+                timeout=300,
+            )
         finally:
             png.with_suffix(".tmp.json").unlink(missing_ok=True)
         return
@@ -162,8 +176,9 @@ def chart(data: dict[str, Any], png: Path, python: str | None = None) -> None:
         ax.bar([x + i * width for x in range(len(endpoints))], values, width, label=app)
     ax.set_ylabel("million instructions / request")
     ax.set_title("Instructions per request (callgrind; lower is better)")
-    ax.set_xticks([x + width * (len(apps) - 1) / 2 for x in range(len(endpoints))], endpoints,
-                  fontsize=8)
+    ax.set_xticks(
+        [x + width * (len(apps) - 1) / 2 for x in range(len(endpoints))], endpoints, fontsize=8
+    )
     ax.legend(fontsize=8, ncols=3)
     ax = axes[1]
     load = data["load"]
@@ -172,16 +187,27 @@ def chart(data: dict[str, Any], png: Path, python: str | None = None) -> None:
         for i, app in enumerate(apps):
             variant, role = app.split("/")
             values = [
-                next((row[f"{role}_rps"] for row in load if row["variant"] == variant
-                      and row["endpoint"] == e and row["connections"] == connections), 0)
+                next(
+                    (
+                        row[f"{role}_rps"]
+                        for row in load
+                        if row["variant"] == variant
+                        and row["endpoint"] == e
+                        and row["connections"] == connections
+                    ),
+                    0,
+                )
                 for e in endpoints
             ]
             ax.bar([x + i * width for x in range(len(endpoints))], values, width, label=app)
-        ax.set_title(f"Requests per second, wrk, {connections} connections "
-                     "(2 workers on one CPU; shared VM: +-30%)")
+        ax.set_title(
+            f"Requests per second, wrk, {connections} connections "
+            "(2 workers on one CPU; shared VM: +-30%)"
+        )
         ax.set_ylabel("requests / s")
-        ax.set_xticks([x + width * (len(apps) - 1) / 2 for x in range(len(endpoints))], endpoints,
-                      fontsize=8)
+        ax.set_xticks(
+            [x + width * (len(apps) - 1) / 2 for x in range(len(endpoints))], endpoints, fontsize=8
+        )
         ax.legend(fontsize=8, ncols=3)
     fig.suptitle(f"flaskfast: generated (G) vs bare (B), {data['meta']['date']}")
     fig.tight_layout()

@@ -22,7 +22,7 @@ TOOLS = ("valgrind", "callgrind_control", "wrk", "taskset")
 
 
 def smoke_variants() -> list[str]:
-    """Return one variant per framework whose overlay exists (the harness's slow part is per app)."""
+    """Return one variant per framework whose overlay exists (each app costs time)."""
     sys.path.insert(0, str(TEMPLATE_ROOT))
     from bench.harness import available_variants
 
@@ -41,9 +41,21 @@ def test_bench_smoke_measures_every_step(tmp_path):
     """`python -m bench --smoke` exits 0 and reports instructions, DB ops and load for G and B."""
     variants = smoke_variants()
     done = subprocess.run(
-        [sys.executable, "-m", "bench", "--smoke", "--variants", ",".join(variants),
-         "--out", str(tmp_path)],
-        cwd=TEMPLATE_ROOT, capture_output=True, text=True, timeout=560, check=False,
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--smoke",
+            "--variants",
+            ",".join(variants),
+            "--out",
+            str(tmp_path),
+        ],
+        cwd=TEMPLATE_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=560,
+        check=False,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     results = json.loads((tmp_path / "results.json").read_text())
