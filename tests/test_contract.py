@@ -148,6 +148,32 @@ def test_post_body_over_one_mebibyte_is_413(client: httpx.Client) -> None:
     assert_problem(response, 413, title="Content Too Large")
 
 
+def test_post_chunked_body_over_the_limit_is_413(client: httpx.Client) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"name": "chunked", "description": "'
+        for _ in range(17):
+            yield b"x" * 65536
+        yield b'"}'
+
+    response = client.post(ITEMS, content=chunks(), headers={"Content-Type": "application/json"})
+    assert_problem(response, 413)
+
+
+def test_post_small_chunked_body_is_accepted(client: httpx.Client) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"name": "contract-chunked-'
+        yield str(next(_names)).encode() + b'"}'
+
+    response = client.post(ITEMS, content=chunks(), headers={"Content-Type": "application/json"})
+    assert response.status_code == 201, response.text
+
+
+def test_post_deeply_nested_json_is_400(client: httpx.Client) -> None:
+    body = b'{"name": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    response = client.post(ITEMS, content=body, headers={"Content-Type": "application/json"})
+    assert_problem(response, 400)
+
+
 # --- read -----------------------------------------------------------------------------
 
 

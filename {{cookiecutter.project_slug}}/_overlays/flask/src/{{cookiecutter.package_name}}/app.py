@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     app.register_api(health.bp)
     register_error_handlers(app)
     metrics = HttpMetrics()
-    middleware.init_app(app, metrics)
+    middleware.init_app(app, metrics, settings.max_body_bytes)
     register_docs(app)
 
     @app.get(METRICS_PATH, doc_ui=False)

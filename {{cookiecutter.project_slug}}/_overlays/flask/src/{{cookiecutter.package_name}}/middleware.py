@@ -4,12 +4,15 @@ gthread workers reuse threads, so the log context is cleared at the start of eve
 request, before anything is bound.
 """
 
+import io
 import re
 import time
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from flask import Flask, Response, abort, g, request
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from .handlers import problem_response
 from .logs import request_id_from
@@ -17,7 +20,11 @@ from .metrics import METRICS_PATH, UNMATCHED_ROUTE, HttpMetrics
 from .problems import require_json, validation_problem
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+BODY_TOO_LARGE = "{{ cookiecutter.package_name }}.body_too_large"  # WSGI environ key
 _CONVERTER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 access_log = structlog.get_logger("access")
 
@@ -38,12 +45,48 @@ def start_request() -> Response | None:
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=g.request_id)
     if request.method in BODY_METHODS and request.routing_exception is None:
+        if request.environ.get(BODY_TOO_LARGE):
+            raise RequestEntityTooLarge
         require_json(request.headers.get("Content-Type"))
         # Parse once here (Werkzeug caches it): invalid JSON raises BadRequest (400),
         # and a body that is not an object fails like FastAPI's (422).
-        if not isinstance(request.get_json(), dict):
+        try:
+            body = request.get_json()
+        except RecursionError:
+            # json.loads gives up on deeply nested input with RecursionError, which
+            # Werkzeug does not turn into a 400 (it catches ValueError only).
+            raise BadRequest from None
+        if not isinstance(body, dict):
             abort(problem_response(not_an_object_problem()))
     return None
+
+
+class ChunkedBodyLimit:
+    """WSGI middleware: hold a chunked request body (no Content-Length) to the limit.
+
+    Werkzeug enforces MAX_CONTENT_LENGTH on a declared length (413), but silently cuts
+    a chunked body at the limit, which then fails as broken JSON. Here such a body is
+    read up to the limit plus one byte: within it, the app gets it with its length;
+    over it, `start_request` answers 413 through the normal error handlers.
+    """
+
+    def __init__(self, wsgi_app: "WSGIApplication", max_body_bytes: int) -> None:
+        """Wrap `wsgi_app`; chunked bodies over `max_body_bytes` bytes get 413."""
+        self.wsgi_app = wsgi_app
+        self.max_body_bytes = max_body_bytes
+
+    def __call__(
+        self, environ: "WSGIEnvironment", start_response: "StartResponse"
+    ) -> Iterable[bytes]:
+        """Buffer a chunked body (at most the limit), then call the app."""
+        if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+            body = environ["wsgi.input"].read(self.max_body_bytes + 1)
+            if len(body) > self.max_body_bytes:
+                environ[BODY_TOO_LARGE] = True
+                body = b""
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+        return self.wsgi_app(environ, start_response)
 
 
 def finish_request(response: Response, metrics: HttpMetrics) -> Response:
@@ -78,7 +121,8 @@ def not_an_object_problem() -> dict[str, Any]:
     )
 
 
-def init_app(app: Flask, metrics: HttpMetrics) -> None:
-    """Install the hooks on `app`, recording into `metrics`."""
+def init_app(app: Flask, metrics: HttpMetrics, max_body_bytes: int) -> None:
+    """Install the hooks on `app`, recording into `metrics`; limit bodies to `max_body_bytes`."""
+    app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, max_body_bytes)  # type: ignore[method-assign]
     app.before_request(start_request)
     app.after_request(lambda response: finish_request(response, metrics))

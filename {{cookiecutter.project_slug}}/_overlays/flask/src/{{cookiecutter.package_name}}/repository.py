@@ -36,8 +36,8 @@ class ItemRepository:
         """Ping the server, and create the indexes if that has not succeeded yet.
 
         Raises:
-            TimeoutError: no answer within `timeout_ms` milliseconds.
-            pymongo.errors.PyMongoError: the server is unreachable or refused.
+            pymongo.errors.PyMongoError: the server is unreachable, refused, or gave no
+                answer within `timeout_ms` milliseconds (`pymongo.timeout`).
         """
         with pymongo.timeout(timeout_ms / 1000):
             self.collection.database.command("ping")
