@@ -83,6 +83,19 @@ def is_database_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, ConnectionFailure) or (isinstance(exc, PyMongoError) and exc.timeout)
 
 
+def not_ready_problem(check: str, exc: BaseException, instance: str) -> dict[str, Any]:
+    """Return the 503 problem of a failed readiness check, naming the check.
+
+    Only the exception's class name is shown: its message can name hosts.
+    """
+    return problem(
+        503,
+        f"Check {check} failed: {type(exc).__name__}.",
+        instance=instance,
+        checks={check: "fail"},
+    )
+
+
 def validation_problem(issues: Iterable[Mapping[str, Any]], instance: str) -> dict[str, Any]:
     """Return a 422 problem listing pydantic validation errors, or a 400 for broken JSON.
 

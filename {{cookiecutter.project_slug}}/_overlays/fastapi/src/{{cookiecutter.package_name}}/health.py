@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from .handlers import problem_response
-from .problems import problem
+from .problems import not_ready_problem
 from .routes import RepositoryDep, problem_responses
 from .schemas import Liveness, Readiness
 
@@ -31,14 +31,6 @@ async def get_readiness(request: Request, repository: RepositoryDep) -> Readines
     try:
         await repository.check(request.app.state.settings.readiness_timeout_ms)
     except Exception as exc:
-        reason = type(exc).__name__
-        log.warning("readiness check failed", check="mongodb", error=reason)
-        return problem_response(
-            problem(
-                503,
-                f"Check mongodb failed: {reason}.",
-                instance=request.url.path,
-                checks={"mongodb": "fail"},
-            )
-        )
+        log.warning("readiness check failed", check="mongodb", error=type(exc).__name__)
+        return problem_response(not_ready_problem("mongodb", exc, request.url.path))
     return Readiness(checks={"mongodb": "ok"})

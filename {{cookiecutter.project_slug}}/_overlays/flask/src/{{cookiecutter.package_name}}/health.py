@@ -8,7 +8,7 @@ from flask_openapi.blueprint import APIBlueprint
 from flask_openapi.models.tag import Tag
 
 from .handlers import problem_response
-from .problems import problem
+from .problems import not_ready_problem
 from .routes import get_repository, json_response, problem_responses
 from .schemas import Liveness, Readiness
 
@@ -33,14 +33,6 @@ def get_readiness() -> Response:
     try:
         get_repository().check(current_app.config["SETTINGS"].readiness_timeout_ms)
     except Exception as exc:
-        reason = type(exc).__name__
-        log.warning("readiness check failed", check="mongodb", error=reason)
-        return problem_response(
-            problem(
-                503,
-                f"Check mongodb failed: {reason}.",
-                instance=request.path,
-                checks={"mongodb": "fail"},
-            )
-        )
+        log.warning("readiness check failed", check="mongodb", error=type(exc).__name__)
+        return problem_response(not_ready_problem("mongodb", exc, request.path))
     return json_response(Readiness(checks={"mongodb": "ok"}))

@@ -1,50 +1,17 @@
-"""Fixtures: a MongoDB server per session, a fresh database per test, the app and its lifespan."""
+"""App fixtures for FastAPI: the app, an HTTP client with the lifespan running, a repository."""
 
-import uuid
-from collections.abc import AsyncIterator, Iterator
-from functools import cache
-from typing import Any
+from collections.abc import AsyncIterator
 
 import httpx2
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
-from pymongo import MongoClient
 
 from {{ cookiecutter.package_name }} import db
 from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.documents import COLLECTION
 from {{ cookiecutter.package_name }}.repository import ItemRepository
 from {{ cookiecutter.package_name }}.settings import Settings
-from tests import mongo
-
-
-@cache
-def backend() -> str:
-    """Return the MongoDB backend for this session (see tests/mongo.py)."""
-    return mongo.choose_backend()
-
-
-def pytest_report_header() -> str:
-    """Say in the pytest header which MongoDB server the tests use."""
-    return mongo.describe(backend())
-
-
-@pytest.fixture(scope="session")
-def mongo_uri() -> Iterator[str]:
-    """Start (or reach) the session's MongoDB server; yield its URI."""
-    with mongo.mongo_uri(backend()) as uri:
-        yield uri
-
-
-@pytest.fixture
-def settings(mongo_uri: str) -> Iterator[Settings]:
-    """Return settings for a fresh database, dropped after the test."""
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    yield Settings(mongo_uri=mongo_uri, mongo_database=name, environment="test")
-    client: MongoClient[dict[str, Any]]
-    with MongoClient(mongo_uri) as client:
-        client.drop_database(name)
 
 
 @pytest.fixture
