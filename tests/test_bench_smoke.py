@@ -8,6 +8,7 @@ round trips than the bare app for the same route.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -52,6 +53,8 @@ def test_bench_smoke_measures_every_step(tmp_path):
             str(tmp_path),
         ],
         cwd=TEMPLATE_ROOT,
+        # Its own work folder, so it never collides with a `make bench` running alongside.
+        env={**os.environ, "BENCH_WORK_DIR": str(tmp_path / "work")},
         capture_output=True,
         text=True,
         timeout=560,
