@@ -159,6 +159,16 @@ def test_post_chunked_body_over_the_limit_is_413(client: httpx.Client) -> None:
     assert_problem(response, 413)
 
 
+def test_connection_keeps_serving_after_a_413(client: httpx.Client) -> None:
+    big = b'{"name": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    json_type = {"Content-Type": "application/json"}
+    for _ in range(2):
+        assert client.post(ITEMS, content=big, headers=json_type).status_code == 413
+        chunked = (b'{"name": "' + b"x" * 65536 for _ in range(40))
+        assert client.post(ITEMS, content=chunked, headers=json_type).status_code == 413
+        assert client.get("/health/live").status_code == 200
+
+
 def test_post_small_chunked_body_is_accepted(client: httpx.Client) -> None:
     def chunks() -> Iterator[bytes]:
         yield b'{"name": "contract-chunked-'

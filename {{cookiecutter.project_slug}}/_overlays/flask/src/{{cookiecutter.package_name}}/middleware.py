@@ -61,32 +61,50 @@ def start_request() -> Response | None:
     return None
 
 
-class ChunkedBodyLimit:
-    """WSGI middleware: hold a chunked request body (no Content-Length) to the limit.
+class BodyLimit:
+    """WSGI middleware: hold request bodies to `max_body_bytes`, keeping keep-alive sound.
 
-    Werkzeug enforces MAX_CONTENT_LENGTH on a declared length (413), but silently cuts
-    a chunked body at the limit, which then fails as broken JSON. Here such a body is
-    read up to the limit plus one byte: within it, the app gets it with its length;
-    over it, `start_request` answers 413 through the normal error handlers.
+    A body over the limit (declared by Content-Length, or chunked and counted while
+    read) is read and dropped, up to `DRAIN_FACTOR` times the limit, so the connection
+    can serve the next request (gunicorn closes a connection whose last body was left
+    unread, after answering it keep-alive); `start_request` then answers 413 through
+    the normal error handlers. Werkzeug alone would cut a chunked body at the limit
+    silently, and it would fail as broken JSON.
     """
 
+    DRAIN_FACTOR = 16
+
     def __init__(self, wsgi_app: "WSGIApplication", max_body_bytes: int) -> None:
-        """Wrap `wsgi_app`; chunked bodies over `max_body_bytes` bytes get 413."""
+        """Wrap `wsgi_app`; bodies over `max_body_bytes` bytes get 413."""
         self.wsgi_app = wsgi_app
         self.max_body_bytes = max_body_bytes
 
     def __call__(
         self, environ: "WSGIEnvironment", start_response: "StartResponse"
     ) -> Iterable[bytes]:
-        """Buffer a chunked body (at most the limit), then call the app."""
+        """Check the body against the limit, then call the app."""
+        stream = environ["wsgi.input"]
+        declared = environ.get("CONTENT_LENGTH", "")
         if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
-            body = environ["wsgi.input"].read(self.max_body_bytes + 1)
+            body = stream.read(self.max_body_bytes + 1)
             if len(body) > self.max_body_bytes:
-                environ[BODY_TOO_LARGE] = True
-                body = b""
-            environ["wsgi.input"] = io.BytesIO(body)
-            environ["CONTENT_LENGTH"] = str(len(body))
+                self._refuse(environ)
+            else:
+                environ["wsgi.input"] = io.BytesIO(body)
+                environ["CONTENT_LENGTH"] = str(len(body))
+        elif declared.isdigit() and int(declared) > self.max_body_bytes:
+            self._refuse(environ)
         return self.wsgi_app(environ, start_response)
+
+    def _refuse(self, environ: "WSGIEnvironment") -> None:
+        """Drop the body (reading at most DRAIN_FACTOR x the limit) and flag a 413."""
+        stream = environ["wsgi.input"]
+        budget = self.DRAIN_FACTOR * self.max_body_bytes
+        while budget > 0 and (chunk := stream.read(min(65536, budget))):
+            budget -= len(chunk)
+        environ[BODY_TOO_LARGE] = True
+        environ["wsgi.input"] = io.BytesIO(b"")
+        environ["CONTENT_LENGTH"] = "0"
 
 
 def finish_request(response: Response, metrics: HttpMetrics) -> Response:
@@ -123,6 +141,6 @@ def not_an_object_problem() -> dict[str, Any]:
 
 def init_app(app: Flask, metrics: HttpMetrics, max_body_bytes: int) -> None:
     """Install the hooks on `app`, recording into `metrics`; limit bodies to `max_body_bytes`."""
-    app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, max_body_bytes)  # type: ignore[method-assign]
+    app.wsgi_app = BodyLimit(app.wsgi_app, max_body_bytes)  # type: ignore[method-assign]
     app.before_request(start_request)
     app.after_request(lambda response: finish_request(response, metrics))
