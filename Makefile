@@ -13,7 +13,7 @@ $(BIN)/pytest: pyproject.toml
 
 install: $(BIN)/pytest  ## Create .venv with the template's tooling
 
-test: install  ## Bake every variant and run the whole template suite
+test: install lint  ## Lint the template, bake every variant and run the whole template suite
 	$(BIN)/pytest
 
 test-containers: install  ## Build and run every variant's image and compose stack in a private Docker engine (root; apt: docker.io mmdebstrap)
