@@ -701,6 +701,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--gate", action="store_true", help="exit 1 when an instruction target is missed"
     )
+    parser.add_argument(
+        "--callgrind-requests",
+        type=int,
+        help="requests per endpoint under callgrind (default 100; Flask is slow there)",
+    )
     args = parser.parse_args(argv)
     # On SIGTERM unwind normally, so every server started so far is stopped by pid.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -709,6 +714,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown variants: {sorted(unknown)}")
     plan = Plan.smoke_plan(variants) if args.smoke else Plan(variants=variants)
+    if args.callgrind_requests:
+        plan = dataclasses.replace(plan, callgrind_requests=args.callgrind_requests)
     skip = set(filter(None, args.skip.split(",")))
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     print(f"bench: preparing {', '.join(variants)}", flush=True)

@@ -1,13 +1,18 @@
-"""Structured logging (structlog over the standard library), shared by app and gunicorn.
+"""Structured logging (structlog), shared by the app and gunicorn.
 
-One `logging` configuration renders every record, ours and the servers', as JSON lines
-(or readable console lines in development). Request-scoped values such as
+Every line, ours and the servers', is rendered by the same structlog processors as a
+JSON line (or a readable console line in development). The app's own events are
+rendered by structlog directly (the access event runs on every request, and the
+standard library's record and handler machinery would cost about as much again);
+the standard library's records (gunicorn, uvicorn, pymongo) go through a
+`ProcessorFormatter` with the same processors. Request-scoped values such as
 `request_id` come from `structlog.contextvars` and appear on every line of a request.
 """
 
 import logging.config
+import os
 import re
-import uuid
+import sys
 from typing import Any
 
 import structlog
@@ -23,7 +28,7 @@ def _drop_color_message(_: Any, __: str, event_dict: EventDict) -> EventDict:
 
 
 def _shared_processors() -> list[Processor]:
-    """Return the processors every record passes, structlog's and stdlib's alike."""
+    """Return the processors every line passes, structlog's and stdlib's alike."""
     return [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -33,6 +38,39 @@ def _shared_processors() -> list[Processor]:
     ]
 
 
+def _renderer(fmt: str) -> Processor:
+    """Return the final processor: JSON lines, or console lines in development."""
+    if fmt == "json":
+        return structlog.processors.JSONRenderer()
+    return structlog.dev.ConsoleRenderer(colors=False)
+
+
+class _Stdout:
+    """Write to whatever `sys.stdout` is at the time (test runners swap it per test)."""
+
+    def write(self, text: str) -> int:
+        """Write `text` to the current stdout."""
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        """Flush the current stdout: one line per event reaches a pipe at once."""
+        sys.stdout.flush()
+
+
+class _NamedWriteLogger(structlog.WriteLogger):
+    """structlog's line writer, named like a stdlib logger (for `add_logger_name`)."""
+
+    def __init__(self, name: str) -> None:
+        """Write lines to stdout under logger `name`."""
+        super().__init__(_Stdout())  # type: ignore[arg-type]
+        self.name = name
+
+
+def _logger_factory(*args: Any) -> _NamedWriteLogger:
+    """Create the logger for `structlog.get_logger(name)`."""
+    return _NamedWriteLogger(str(args[0]) if args else "")
+
+
 def logging_config(level: str, fmt: str) -> dict[str, Any]:
     """Return a `logging.config.dictConfig` dict; gunicorn uses it as `logconfig_dict`.
 
@@ -40,11 +78,6 @@ def logging_config(level: str, fmt: str) -> dict[str, Any]:
         level: Lowest level logged, e.g. "INFO".
         fmt: "json" or "console".
     """
-    renderer: Processor = (
-        structlog.processors.JSONRenderer()
-        if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=False)
-    )
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -55,7 +88,7 @@ def logging_config(level: str, fmt: str) -> dict[str, Any]:
                 "processors": [
                     structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                     structlog.processors.format_exc_info,
-                    renderer,
+                    _renderer(fmt),
                 ],
             }
         },
@@ -97,9 +130,10 @@ def configure_logging(level: str, fmt: str) -> None:
     structlog.configure(
         processors=[
             *_shared_processors(),
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+            structlog.processors.format_exc_info,
+            _renderer(fmt),
         ],
-        logger_factory=structlog.stdlib.LoggerFactory(),
+        logger_factory=_logger_factory,
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         cache_logger_on_first_use=True,
     )
@@ -113,4 +147,4 @@ def request_id_from(header: str | None) -> str:
     """
     if header and _SANE_REQUEST_ID.match(header):
         return header
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()

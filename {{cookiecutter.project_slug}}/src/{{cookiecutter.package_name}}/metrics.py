@@ -39,12 +39,20 @@ class HttpMetrics:
             _LABELS,
             registry=self.registry,
         )
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one request and record its duration in seconds."""
-        labels = (method, route, str(status))
-        self.requests.labels(*labels).inc()
-        self.duration.labels(*labels).observe(seconds)
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            # `labels()` looks its child up under a lock on every call; the label sets
+            # are few (routes x methods x statuses), so keep the children at hand.
+            labels = (method, route, str(status))
+            children = (self.requests.labels(*labels), self.duration.labels(*labels))
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self) -> tuple[bytes, str]:
         """Return the exposition (text format) and its content type.
