@@ -8,7 +8,10 @@ Names and labels (one dashboard serves either variant):
 switches prometheus_client to multiprocess mode (see gunicorn.conf.py).
 """
 
+import contextlib
+import glob
 import os
+from collections.abc import Iterable
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -17,6 +20,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
 UNMATCHED_ROUTE = "<unmatched>"
@@ -61,6 +65,24 @@ class HttpMetrics:
         """
         if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
             registry = CollectorRegistry()
-            MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            _WorkerFilesCollector(registry)  # type: ignore[no-untyped-call]
             return generate_latest(registry), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class _WorkerFilesCollector(MultiProcessCollector):
+    """Merge every worker's metric files, skipping files still being created.
+
+    prometheus_client creates a worker's `.db` file before sizing it, so a scrape that
+    lands in that instant fails on a 0-byte file and loses every metric
+    (prometheus/client_python#1199, open in 0.26). Such a file holds nothing yet.
+    """
+
+    def collect(self) -> Iterable[Metric]:
+        """Return the merged metrics of all non-empty worker files."""
+        files = []
+        for path in glob.glob(os.path.join(self._path, "*.db")):
+            with contextlib.suppress(OSError):  # a dead worker's gauge file may vanish
+                if os.path.getsize(path) > 0:
+                    files.append(path)
+        return self.merge(files, accumulate=True)  # type: ignore[no-any-return, no-untyped-call]
