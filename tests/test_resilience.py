@@ -259,8 +259,12 @@ def test_concurrent_patches_lose_no_update(project: Path) -> None:
 
 def test_sustained_mixed_load_has_no_5xx_and_loses_no_item(project: Path) -> None:
     """Mixed CRUD at concurrency 32: zero 5xx, every 201 readable afterwards; p99 reported."""
-    seconds = env_number("RESILIENCE_LOAD_SECONDS", 60, ci_default=20)
-    with mongo_server() as db, gunicorn_service(project, db.uri) as service:
+    seconds = env_number("RESILIENCE_LOAD_SECONDS", 60)
+    # The test database is a Python server: a list's total count over a growing tag
+    # can take seconds under this load, so the service gets more Mongo time here than
+    # its 5 s default. What is checked is the service: no 5xx, no lost item.
+    env = {f"{ENV_PREFIX}MONGO_TIMEOUT_MS": "15000"}
+    with mongo_server() as db, gunicorn_service(project, db.uri, env=env) as service:
         outcomes = Load(service.url, concurrency=32, max_seconds=seconds).run()
         failed = [o for o in outcomes if o.error or (o.status or 0) >= 500]
         assert not failed, f"{len(failed)} of {len(outcomes)} failed: {failed[:5]}"
