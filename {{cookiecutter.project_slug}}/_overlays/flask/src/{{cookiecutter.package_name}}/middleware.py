@@ -36,7 +36,7 @@ def route_template() -> str:
 
 
 def start_request() -> Response | None:
-    """Bind a request id, then refuse non-JSON (415) or broken JSON (400) bodies.
+    """Bind a request id, then refuse bodies too large (413), not JSON (415) or broken (400).
 
     Runs after routing: unknown routes and wrong methods are left to their 404/405.
     """
