@@ -5,6 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from flask.testing import FlaskClient
 
+from {{ cookiecutter.package_name }}.routes import IfMatchHeader, ItemListQuery, SchemaOnce
 from tests.builders import item_body
 
 ITEMS = "/api/v1/items"
@@ -226,3 +227,11 @@ def test_delete_with_stale_if_match_is_412_and_keeps_item(
     response = client.delete(f"{ITEMS}/{item['id']}", headers={"If-Match": '"7"'})
     assert response.status_code == 412
     assert (client.get(f"{ITEMS}/{item['id']}")).status_code == 200
+
+
+@pytest.mark.parametrize("model", [IfMatchHeader, ItemListQuery])
+def test_request_part_schemas_are_built_once_and_match_pydantic(model: type[SchemaOnce]) -> None:
+    # flask-openapi asks for these on every request; the cache must not change them.
+    schema = model.model_json_schema()
+    assert model.model_json_schema() is schema
+    assert schema == model.model_json_schema(by_alias=None)  # explicit arguments: built anew

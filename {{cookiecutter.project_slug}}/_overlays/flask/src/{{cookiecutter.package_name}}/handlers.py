@@ -25,7 +25,7 @@ log = structlog.get_logger(__name__)
 _LOCATION_BY_MODEL = {
     "ItemCreate": "body",
     "ItemUpdate": "body",
-    "ItemQuery": "query",
+    "ItemListQuery": "query",
     "ItemPath": "path",
     "IfMatchHeader": "header",
 }

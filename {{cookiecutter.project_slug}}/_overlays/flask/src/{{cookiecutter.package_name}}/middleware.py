@@ -4,6 +4,7 @@ gthread workers reuse threads, so the log context is cleared at the start of eve
 request, before anything is bound.
 """
 
+import functools
 import io
 import re
 import time
@@ -32,7 +33,16 @@ access_log = structlog.get_logger("access")
 def route_template() -> str:
     """Return the matched route in OpenAPI form (`/api/v1/items/{item_id}`), as FastAPI does."""
     rule = request.url_rule
-    return UNMATCHED_ROUTE if rule is None else _CONVERTER.sub(r"{\1}", rule.rule)
+    return UNMATCHED_ROUTE if rule is None else openapi_path(rule.rule)
+
+
+@functools.cache
+def openapi_path(rule: str) -> str:
+    """Return Werkzeug's `rule` (`/items/<item_id>`) in OpenAPI form (`/items/{item_id}`).
+
+    Cached: the rules are the app's few routes, and this runs on every request.
+    """
+    return _CONVERTER.sub(r"{\1}", rule)
 
 
 def start_request() -> Response | None:
@@ -110,17 +120,16 @@ class BodyLimit:
 def finish_request(response: Response, metrics: HttpMetrics) -> Response:
     """Add the request id and nosniff headers; record metrics; log one access event."""
     request_id = g.get("request_id") or request_id_from(None)
-    response.headers["X-Request-ID"] = request_id
-    response.headers["X-Content-Type-Options"] = "nosniff"
+    headers = response.headers
+    headers["X-Request-ID"] = request_id
+    headers["X-Content-Type-Options"] = "nosniff"
     seconds = time.perf_counter() - g.get("started_at", time.perf_counter())
-    if request.path != METRICS_PATH:
-        metrics.observe(request.method, route_template(), response.status_code, seconds)
+    # `request` is a context-local proxy: read each attribute once.
+    method, path, status = request.method, request.path, response.status_code
+    if path != METRICS_PATH:
+        metrics.observe(method, route_template(), status, seconds)
     access_log.info(
-        "request",
-        method=request.method,
-        path=request.path,
-        status=response.status_code,
-        duration_ms=round(seconds * 1000, 3),
+        "request", method=method, path=path, status=status, duration_ms=round(seconds * 1000, 3)
     )
     return response
 
