@@ -9,6 +9,7 @@ the standard library's records (gunicorn, uvicorn, pymongo) go through a
 `request_id` come from `structlog.contextvars` and appear on every line of a request.
 """
 
+import json
 import logging.config
 import os
 import re
@@ -34,14 +35,25 @@ def _shared_processors() -> list[Processor]:
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        _drop_color_message,
     ]
+
+
+_ENCODER = json.JSONEncoder(default=repr)
+
+
+def _dumps(event_dict: Any, **_: Any) -> str:
+    """Serialise one event as JSON; values JSON cannot hold are written as their repr.
+
+    One encoder serves every line: `json.dumps` with a `default` (structlog passes its
+    own) builds a new encoder per call. structlog's keyword arguments are ignored.
+    """
+    return _ENCODER.encode(event_dict)
 
 
 def _renderer(fmt: str) -> Processor:
     """Return the final processor: JSON lines, or console lines in development."""
     if fmt == "json":
-        return structlog.processors.JSONRenderer()
+        return structlog.processors.JSONRenderer(serializer=_dumps)
     return structlog.dev.ConsoleRenderer(colors=False)
 
 
@@ -84,7 +96,7 @@ def logging_config(level: str, fmt: str) -> dict[str, Any]:
         "formatters": {
             "structlog": {
                 "()": structlog.stdlib.ProcessorFormatter,
-                "foreign_pre_chain": _shared_processors(),
+                "foreign_pre_chain": [*_shared_processors(), _drop_color_message],
                 "processors": [
                     structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                     structlog.processors.format_exc_info,

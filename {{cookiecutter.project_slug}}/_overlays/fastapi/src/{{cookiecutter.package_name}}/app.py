@@ -89,8 +89,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.openapi = lambda: problem_openapi(app)  # type: ignore[method-assign]
     app.state.started_at = time.monotonic()
+    health.add_health_routes(app)
     app.include_router(routes.router)
-    app.include_router(health.router)
     register_error_handlers(app)
 
     @app.get(METRICS_PATH, include_in_schema=False)

@@ -45,6 +45,9 @@ class RequestContextMiddleware:
         """Wrap `app`; record into `metrics`."""
         self.app = app
         self.metrics = metrics
+        # Resolved once (Starlette builds middleware after `configure_logging`): the
+        # module-level lazy proxy would re-resolve on every event.
+        self.access_log = access_log.bind()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one connection event; non-HTTP scopes pass through untouched."""
@@ -85,7 +88,7 @@ class RequestContextMiddleware:
                 route = scope.get("route")
                 template = getattr(route, "path", UNMATCHED_ROUTE)
                 self.metrics.observe(scope["method"], template, status, seconds)
-            access_log.info(
+            self.access_log.info(
                 "request",
                 method=scope["method"],
                 path=path,

@@ -61,8 +61,8 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     app.extensions["started_at"] = time.monotonic()
     app.components_schemas["Problem"] = Schema(**Problem.model_json_schema())
     init_db(app, settings)
+    app.register_api(health.bp)  # same order as the FastAPI variant's OpenAPI document
     app.register_api(routes.bp)
-    app.register_api(health.bp)
     register_error_handlers(app)
     metrics = HttpMetrics()
     middleware.init_app(app, metrics, settings.max_body_bytes)

@@ -117,8 +117,8 @@ class BodyLimit:
         environ["CONTENT_LENGTH"] = "0"
 
 
-def finish_request(response: Response, metrics: HttpMetrics) -> Response:
-    """Add the request id and nosniff headers; record metrics; log one access event."""
+def finish_request(response: Response, metrics: HttpMetrics, log: Any = access_log) -> Response:
+    """Add the request id and nosniff headers; record metrics; log one access event to `log`."""
     request_id = g.get("request_id") or request_id_from(None)
     headers = response.headers
     headers["X-Request-ID"] = request_id
@@ -128,7 +128,7 @@ def finish_request(response: Response, metrics: HttpMetrics) -> Response:
     method, path, status = request.method, request.path, response.status_code
     if path != METRICS_PATH:
         metrics.observe(method, route_template(), status, seconds)
-    access_log.info(
+    log.info(
         "request", method=method, path=path, status=status, duration_ms=round(seconds * 1000, 3)
     )
     return response
@@ -152,4 +152,7 @@ def init_app(app: Flask, metrics: HttpMetrics, max_body_bytes: int) -> None:
     """Install the hooks on `app`, recording into `metrics`; limit bodies to `max_body_bytes`."""
     app.wsgi_app = BodyLimit(app.wsgi_app, max_body_bytes)  # type: ignore[method-assign]
     app.before_request(start_request)
-    app.after_request(lambda response: finish_request(response, metrics))
+    # The access logger resolved once (`configure_logging` has run): the module-level
+    # lazy proxy would re-resolve on every event.
+    log = access_log.bind()
+    app.after_request(lambda response: finish_request(response, metrics, log))
