@@ -38,7 +38,7 @@ def ablate(package: str, names: str) -> None:
     if "access_log" in chosen:
 
         class Silent:
-            def bind(self, **kwargs: object) -> "Silent":
+            def bind(self, **kwargs: object) -> Silent:
                 return self
 
             def info(self, *args: object, **kwargs: object) -> None:
