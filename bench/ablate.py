@@ -1,4 +1,7 @@
-"""Profile the generated FastAPI service by ablation: Ir/request with one layer removed at a time.
+"""Profile a generated service by ablation: Ir/request with one layer removed at a time.
+
+`context_mw` and `body_limit` patch FastAPI's ASGI middleware; the other layers apply to
+Flask too (`--variant flask`).
 
 `python -m bench.ablate [--variant fastapi-pymongo] [--requests 50]` after a `make bench`
 (it reuses build/bench). Each line is the instructions a layer costs per request: the
