@@ -1,7 +1,7 @@
 """Profile a generated service by ablation: Ir/request with one layer removed at a time.
 
-`context_mw` and `body_limit` patch FastAPI's ASGI middleware; the other layers apply to
-Flask too (`--variant flask`).
+`context_mw` and `body_limit` patch FastAPI's ASGI middleware classes, so a Flask run
+(`--variant flask`) leaves them out by default and refuses them if asked.
 
 `python -m bench.ablate [--variant fastapi-pymongo] [--requests 50]` after a `make bench`
 (it reuses build/bench). Each line is the instructions a layer costs per request: the
@@ -32,6 +32,8 @@ LAYERS = {
     "access_native": "(tuning) access event through structlog's own JSON writer, not stdlib",
     "metrics_cached": "(tuning) labelled Prometheus children cached per (method, route, status)",
 }
+# Layers that patch classes only the FastAPI variant has.
+FASTAPI_ONLY = {"context_mw", "body_limit"}
 
 
 def ablate(package: str, names: str) -> None:
@@ -124,18 +126,23 @@ def ablate(package: str, names: str) -> None:
 def main() -> int:
     """Measure the full service and each ablation; print the table."""
     from bench import harness
-    from tests.support import mongo_server
+    from tests.support import VARIANTS, mongo_server
 
     parser = argparse.ArgumentParser(prog="python -m bench.ablate")
-    parser.add_argument("--variant", default="fastapi-pymongo")
+    parser.add_argument("--variant", default="fastapi-pymongo", choices=list(VARIANTS))
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument(
         "--layers",
-        default=",".join(LAYERS),
-        help="comma-separated runs; join layers of one run with +",
+        help="comma-separated runs; join layers of one run with + (default: every layer "
+        "the variant has)",
     )
     parser.add_argument("--endpoints", default="GET /health/live,GET /api/v1/items/{id}")
     args = parser.parse_args()
+    fastapi = VARIANTS[args.variant]["framework"] == "fastapi"
+    if args.layers is None:
+        args.layers = ",".join(name for name in LAYERS if fastapi or name not in FASTAPI_ONLY)
+    elif not fastapi and (wrong := FASTAPI_ONLY & set(args.layers.replace("+", ",").split(","))):
+        parser.error(f"{', '.join(sorted(wrong))}: FastAPI-only layers, not in {args.variant}")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: stop servers by pid
     project = next(
         (harness.WORK_DIR / "projects").glob(harness.package_of(args.variant).replace("_", "-"))
