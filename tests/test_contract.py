@@ -5,7 +5,9 @@ driven over real HTTP. A variant that drifts from the contract fails here.
 """
 
 import os
+import random
 import re
+import unicodedata
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -101,6 +103,15 @@ def test_post_duplicate_name_is_409(client: httpx.Client) -> None:
     assert_problem(client.post(ITEMS, json={"name": item["name"]}), 409, title="Conflict")
 
 
+def test_names_are_equal_in_nfc_and_trimmed(client: httpx.Client) -> None:
+    name = f"Cafe\u0301 contract-{next(_names)}"  # "Café" with a combining accent (NFD)
+    item = create(client, name=f" {name}\u200b")
+    assert item["name"] == unicodedata.normalize("NFC", name)
+    again = client.post(ITEMS, json={"name": unicodedata.normalize("NFC", name)})
+    assert_problem(again, 409, title="Conflict")
+    assert client.post(ITEMS, json={"name": name.upper()}).status_code == 201  # case counts
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -109,6 +120,8 @@ def test_post_duplicate_name_is_409(client: httpx.Client) -> None:
         {"name": "x", "a.b": 1},
         {"name": "x", "version": 5},
         {"name": ""},
+        {"name": " "},
+        {"name": "\u200b\u3000"},
         {"name": "n" * 201},
         {"name": "x", "description": "d" * 2001},
         {"name": "x", "tags": ["t"] * 21},
@@ -419,6 +432,30 @@ def test_metrics_expose_counter_and_histogram_by_route(client: httpx.Client) -> 
         in text
     )
     assert 'route="/metrics"' not in text
+
+
+def test_no_request_creates_a_metric_series_outside_fixed_label_sets(
+    client: httpx.Client,
+) -> None:
+    rng = random.Random(20261202)
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    for _ in range(60):
+        method = "".join(rng.choices(letters, k=rng.randint(3, 10)))
+        path = rng.choice(["/health/live", ITEMS, f"{ITEMS}/{MISSING_ID}", f"/x{rng.random()}"])
+        client.request(method, path)
+        client.get(f"/random-{rng.random()}")
+    assert client.get("/docs").status_code == 200
+    document = client.get("/openapi.json").json()
+    routes = {*document["paths"], "/docs", "/openapi.json", "<unmatched>"}
+    methods = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"}
+    series = re.findall(
+        r'^http_requests_total\{method="([^"]*)",route="([^"]*)",status="(\d+)"\}',
+        client.get("/metrics").text,
+        re.MULTILINE,
+    )
+    assert ("GET", "/docs", "200") in series and ("GET", "/openapi.json", "200") in series
+    for method, route, _ in series:
+        assert method in methods and route in routes, (method, route)
 
 
 def test_docs_and_openapi_are_served(client: httpx.Client) -> None:

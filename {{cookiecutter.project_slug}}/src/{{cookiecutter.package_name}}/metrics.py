@@ -3,8 +3,10 @@
 Names and labels (one dashboard serves either variant):
 - `http_requests_total{method, route, status}`: counter.
 - `http_request_duration_seconds{method, route, status}`: histogram (seconds).
-`route` is the route template (`/api/v1/items/{item_id}`), or `<unmatched>` for
-404s, so the label set stays small. Under gunicorn, `PROMETHEUS_MULTIPROC_DIR`
+Every label takes values from a fixed set, whatever clients send, so no request can
+create new series: `route` is a route template (`/api/v1/items/{item_id}`, `/docs`)
+or `<unmatched>` for paths no route serves; `method` is one of `KNOWN_METHODS` or
+`other`; `status` is an HTTP status code. Under gunicorn, `PROMETHEUS_MULTIPROC_DIR`
 switches prometheus_client to multiprocess mode (see gunicorn.conf.py).
 """
 
@@ -25,6 +27,10 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 UNMATCHED_ROUTE = "<unmatched>"
 METRICS_PATH = "/metrics"
+# The methods of RFC 9110 section 9 and PATCH (RFC 5789); any other token a client
+# sends is counted as `OTHER_METHOD`.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "other"
 _LABELS = ("method", "route", "status")
 
 
@@ -46,7 +52,17 @@ class HttpMetrics:
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        """Count one request and record its duration in seconds."""
+        """Count one request and record its duration in seconds.
+
+        Args:
+            method: The request method as sent; one outside `KNOWN_METHODS` counts as
+                `other`.
+            route: The matched route template, or `UNMATCHED_ROUTE`.
+            status: The response status code.
+            seconds: How long the request took.
+        """
+        if method not in KNOWN_METHODS:
+            method = OTHER_METHOD
         key = (method, route, status)
         children = self._children.get(key)
         if children is None:

@@ -1,21 +1,73 @@
 """Request and response schemas of the HTTP API (pydantic v2), shared by both frameworks."""
 
+import re
+import unicodedata
 from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
 from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import PydanticCustomError
 
 OBJECT_ID_PATTERN = r"^[0-9a-fA-F]{24}$"
 
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+# Characters that show nothing by themselves: controls (Unicode category Cc), every
+# white space (Zs, Zl, Zp), the format characters of the Basic Multilingual Plane (Cf:
+# zero-width spaces and joiners, bidi marks, the BOM...) and the blank fillers (Hangul
+# fillers, braille blank). Written as \\uXXXX escapes, which pydantic's regex engine,
+# Python's `re` and ECMA-262 (OpenAPI clients) all read the same way.
+INVISIBLE_CHARACTERS = (
+    r"\u0000-\u0020\u007f-\u00a0\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891"
+    r"\u08e2\u115f\u1160\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f-\u2064"
+    r"\u2066-\u206f\u2800\u3000\u3164\ufeff\uffa0\ufff9-\ufffb"
+)
+VISIBLE_PATTERN = f"[^{INVISIBLE_CHARACTERS}]"
+"""A string matches (anywhere) when it holds at least one visible character."""
+
+_VISIBLE = re.compile(VISIBLE_PATTERN)
+_INVISIBLE_ENDS = re.compile(f"^[{INVISIBLE_CHARACTERS}]+|[{INVISIBLE_CHARACTERS}]+$")
+
+
+def normalize_name(value: str) -> str:
+    """Return `value` in Unicode NFC without invisible characters at either end.
+
+    Two names are the same name when these forms are equal, character for character:
+    "Café" typed with a combining accent (NFD) equals "Café" typed precomposed (NFC),
+    and " lamp\u200b" equals "lamp"; invisible characters inside a name are kept (a
+    zero-width joiner inside an emoji sequence means something), and case stays
+    significant ("Lamp" is not "lamp"). (Unicode Standard Annex #15, "Unicode
+    Normalization Forms".)
+
+    Raises:
+        PydanticCustomError: `value` holds only invisible characters (no match of
+            `VISIBLE_PATTERN`); the client gets a 422.
+    """
+    if _VISIBLE.search(value) is None:
+        raise PydanticCustomError(
+            "string_invisible", "String should hold a visible character, not only invisible ones"
+        )
+    return _INVISIBLE_ENDS.sub("", unicodedata.normalize("NFC", value))
+
+
+# The bounds and the pattern apply to the name as sent, so the OpenAPI schema states
+# exactly what the server accepts; the stored name is the normalised one.
+Name = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=200),
+    AfterValidator(normalize_name),
+    WithJsonSchema(
+        {"type": "string", "minLength": 1, "maxLength": 200, "pattern": VISIBLE_PATTERN}
+    ),
+]
 Description = Annotated[str, StringConstraints(max_length=2000)]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=50)]
 Tags = Annotated[list[Tag], Field(max_length=20)]
