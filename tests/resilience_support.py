@@ -8,7 +8,7 @@ time, completion time and outcome. `record_figures` keeps the numbers each test 
 Knobs (environment):
 - `RESILIENCE_LOAD_SECONDS`: length of the sustained-load test (default 60, as the
   issue asks; lower it for quick local iterations).
-- `RESILIENCE_FUZZ_EXAMPLES`: Schemathesis examples per operation (default 50).
+- `RESILIENCE_FUZZ_EXAMPLES`: Schemathesis examples per operation (default 100).
 - `RESILIENCE_BAKED_DIR`: reuse projects baked and installed earlier at
   `DIR/<variant>/item-service` instead of baking (for fast local iterations, and
   for checking that a test fails when a baked project is broken on purpose).

@@ -319,6 +319,30 @@ def test_weak_if_match_never_matches(client: httpx.Client) -> None:
     assert_problem(response, 412)
 
 
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+def test_if_match_compares_etags_strongly_not_as_numbers(client: httpx.Client, method: str) -> None:
+    """`"03"` is another ETag than `"3"` (RFC 9110 section 8.8.3.2): 412, nothing changes."""
+    item = create(client)
+    url = f"{ITEMS}/{item['id']}"
+    for description in ["v2", "v3"]:
+        assert client.patch(url, json={"description": description}).status_code == 200
+    body = None if method == "DELETE" else {"name": item["name"]}
+    response = client.request(method, url, json=body, headers={"If-Match": '"03"'})
+    assert_problem(response, 412, title="Precondition Failed")
+    current = client.get(url).json()
+    assert (current["version"], current["description"]) == (3, "v3")
+
+
+def test_if_match_tag_with_a_comma_is_one_tag(client: httpx.Client) -> None:
+    """A comma inside a quoted ETag belongs to it; the list still matches on its other tag."""
+    item = create(client)
+    url = f"{ITEMS}/{item['id']}"
+    response = client.patch(url, json={"description": "x"}, headers={"If-Match": '"a,1", "1"'})
+    assert response.status_code == 200, response.text
+    assert_problem(client.patch(url, json={"description": "y"}, headers={"If-Match": '"2,3"'}), 412)
+    assert client.get(url).json()["description"] == "x"
+
+
 @pytest.mark.parametrize("if_match", ["1", '"1', "bogus, x", '"1""2"'])
 def test_malformed_if_match_is_400(client: httpx.Client, if_match: str) -> None:
     item = create(client)

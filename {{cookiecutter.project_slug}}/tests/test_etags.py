@@ -1,9 +1,14 @@
 """ETag formatting and If-Match parsing (RFC 9110)."""
 
+import re
+
 import pytest
 
 from {{ cookiecutter.package_name }}.errors import MalformedHeaderError
-from {{ cookiecutter.package_name }}.etags import etag, parse_if_match
+from {{ cookiecutter.package_name }}.etags import IF_MATCH_PATTERN, etag, parse_if_match
+
+# Values outside the grammar (RFC 9110 section 13.1.1), or lists with no tag at all.
+MALFORMED = ["3", '"3', "", '"3";x', "null", ",", '"3" "4"', '"3",x', 'w/"3"', '"\u0663"', "* ,"]
 
 
 def test_etag_is_the_quoted_version() -> None:
@@ -15,18 +20,64 @@ def test_etag_is_the_quoted_version() -> None:
     [
         (None, None),
         ("*", None),
+        (" * ", None),
         ('"3"', [3]),
         ('"1", "2"', [1, 2]),
+        ('"1",\t"2" ,"3"', [1, 2, 3]),
         ('W/"3"', []),
         ('"abc"', []),
+        ('""', []),
         ('"' + "9" * 30 + '"', []),
+        ('"\xe9"', []),
     ],
 )
 def test_if_match_yields_accepted_versions(header: str | None, versions: list[int] | None) -> None:
     assert parse_if_match(header) == versions
 
 
-@pytest.mark.parametrize("header", ["3", '"3', "", '"3";x'])
+@pytest.mark.parametrize("tag", ['"03"', '"003"', '"+3"', '"3.0"', '"0x3"', '"3_0"'])
+def test_if_match_compares_strongly_so_a_number_spelled_otherwise_is_no_match(tag: str) -> None:
+    """`"03"` is not the ETag `"3"`: strong comparison is character by character."""
+    assert parse_if_match(tag) == []
+    assert parse_if_match(f"{tag}, {etag(3)}") == [3]
+
+
+@pytest.mark.parametrize(
+    ("header", "versions"),
+    [
+        ('"a,b"', []),
+        ('"a,b", "3"', [3]),
+        ('"3,4"', []),
+        ('",", "3"', [3]),
+        ('"3", W/"4,5", "6"', [3, 6]),
+    ],
+)
+def test_if_match_tags_may_contain_commas(header: str, versions: list[int]) -> None:
+    """A comma inside a quoted tag belongs to the tag (etagc includes it), not to the list."""
+    assert parse_if_match(header) == versions
+
+
+@pytest.mark.parametrize(
+    ("header", "versions"), [('"1", , "2"', [1, 2]), (', "1",', [1]), ('"1",,,"2"', [1, 2])]
+)
+def test_if_match_ignores_empty_list_elements(header: str, versions: list[int]) -> None:
+    """Recipients must accept empty list elements (RFC 9110 section 5.6.1.2)."""
+    assert parse_if_match(header) == versions
+
+
+@pytest.mark.parametrize("header", MALFORMED)
 def test_malformed_if_match_raises(header: str) -> None:
     with pytest.raises(MalformedHeaderError):
         parse_if_match(header)
+
+
+@pytest.mark.parametrize("header", ['"3"', '"a,b", W/"c"', "*", '"1", , "2"', *MALFORMED])
+def test_the_openapi_pattern_accepts_exactly_what_the_parser_accepts(header: str) -> None:
+    """The documents declare `IF_MATCH_PATTERN`; a value it allows is never refused."""
+    try:
+        parse_if_match(header)
+    except MalformedHeaderError:
+        parsed = False
+    else:
+        parsed = True
+    assert (re.search(IF_MATCH_PATTERN, header) is not None) is parsed

@@ -7,8 +7,30 @@ import re
 
 from .errors import MalformedHeaderError
 
-_ENTITY_TAG = re.compile(r'\s*(W/)?"([\x21\x23-\x7e]*)"\s*')
-_MAX_VERSION_DIGITS = 18  # fits MongoDB's 64-bit integers; longer tags never match
+# RFC 9110 section 8.8.3: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE, where
+# etagc = %x21 / %x23-7E / obs-text: any visible character but `"`, so `,` too.
+_ENTITY_TAG = r'(?:W/)?"[\x21\x23-\x7e\x80-\xff]*"'
+IF_MATCH_PATTERN = rf"^(?:\*|(?:,[ \t]*)*{_ENTITY_TAG}(?:[ \t]*,(?:[ \t]*{_ENTITY_TAG})?)*)$"
+"""The `If-Match` field values this service accepts: `*` or a list of entity tags.
+
+RFC 9110 section 13.1.1: `"*" / #entity-tag`, a comma-separated list (section 5.6.1)
+with spaces or tabs around the commas and empty elements, which recipients must
+accept (`"1", , "2"`); at least one tag, since a list of none could never match. The
+OpenAPI documents declare it as the header's `pattern` and `parse_if_match` parses with
+it, so both accept exactly the same values. Written in the regex subset that ECMA-262
+(JSON Schema `pattern`) and Python's `re` read alike; no two ways to match a value, so
+matching takes time linear in its length.
+"""
+IF_MATCH_DESCRIPTION = (
+    'Change only if the ETag is still one of these, e.g. `"3"` or `"3", "4"`, compared '
+    'character by character (`"03"` is not `"3"`); `*`: whatever the version.'
+)
+
+_IF_MATCH = re.compile(IF_MATCH_PATTERN)
+_TAG = re.compile(r'(W/)?"([^"]*)"')
+# What `etag` makes of a version: decimal without leading zeros, at most 18 digits
+# (MongoDB's 64-bit integers). Any other tag differs from every ETag this service sends.
+_VERSION = re.compile(r"[1-9][0-9]{0,17}")
 
 
 def etag(version: int) -> str:
@@ -19,24 +41,28 @@ def etag(version: int) -> str:
 def parse_if_match(value: str | None) -> list[int] | None:
     """Parse an `If-Match` header into the versions it accepts.
 
+    If-Match uses strong comparison (RFC 9110 section 8.8.3.2): two tags match when
+    neither is weak and their opaque strings are identical, character by character.
+    So `"03"` does not match `"3"`, and `W/"3"` matches nothing.
+
     Returns:
         None when there is no condition (header absent or `*`); otherwise the
-        versions named by strong ETags, possibly empty. Weak (`W/`) and foreign
-        tags never match (If-Match uses strong comparison), so they add nothing.
+        versions whose ETag is one of the listed strong tags, possibly empty.
 
     Raises:
-        MalformedHeaderError: the value is not a comma-separated list of entity tags.
+        MalformedHeaderError: the value does not match `IF_MATCH_PATTERN`.
     """
-    if value is None or value.strip() == "*":
+    if value is None:
         return None
-    versions: list[int] = []
-    for part in value.split(","):
-        match = _ENTITY_TAG.fullmatch(part)
-        if match is None:
-            raise MalformedHeaderError(
-                'If-Match must be "*" or a list of quoted ETags such as "3".'
-            )
-        weak, tag = match.groups()
-        if not weak and tag.isdigit() and len(tag) <= _MAX_VERSION_DIGITS:
-            versions.append(int(tag))
-    return versions
+    # A field value has no leading or trailing whitespace (RFC 9110 section 5.5);
+    # gunicorn strips it, uvicorn's httptools parser does not.
+    value = value.strip(" \t")
+    if _IF_MATCH.fullmatch(value) is None:
+        raise MalformedHeaderError('If-Match must be "*" or a list of quoted ETags such as "3".')
+    if value == "*":
+        return None
+    return [
+        int(tag)
+        for weak, tag in _TAG.findall(value)
+        if not weak and _VERSION.fullmatch(tag) is not None
+    ]

@@ -7,8 +7,9 @@ from flask_openapi.blueprint import APIBlueprint
 from flask_openapi.models.tag import Tag
 from flask_openapi.types import ResponseDict
 from pydantic import BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
 
-from .etags import etag, parse_if_match
+from .etags import IF_MATCH_DESCRIPTION, IF_MATCH_PATTERN, etag, parse_if_match
 from .problems import TITLES
 from .repository import ItemRepository
 from .schemas import OBJECT_ID_PATTERN, ItemCreate, ItemPage, ItemQuery, ItemRead, ItemUpdate
@@ -56,8 +57,13 @@ class ItemListQuery(SchemaOnce, ItemQuery):
 class IfMatchHeader(SchemaOnce):
     """The optional `If-Match` request header."""
 
-    if_match: str | None = Field(
-        None, alias="If-Match", description='Change only if the ETag is still this, e.g. "3".'
+    # The pattern is declared for clients, not checked by pydantic: `parse_if_match` checks
+    # it and answers a mismatch with 400 (a malformed header), not 422.
+    if_match: str | SkipJsonSchema[None] = Field(
+        None,
+        alias="If-Match",
+        description=IF_MATCH_DESCRIPTION,
+        json_schema_extra={"pattern": IF_MATCH_PATTERN},
     )
 
 
