@@ -523,6 +523,12 @@ def test_one_mebibyte_header_is_431_and_the_service_keeps_answering(
     assert client.get("/health/live").status_code == 200
 
 
+def test_twenty_thousand_header_fields_are_431(client: httpx.Client) -> None:
+    fields = [f"X-{n}: v".encode() for n in range(20_000)]
+    assert exchange(client, request_head(fields=fields))[0] == 431
+    assert client.get("/health/live").status_code == 200
+
+
 def test_head_is_served_wherever_get_is(client: httpx.Client) -> None:
     item = create(client)
     for path in ("/health/live", "/health/ready", ITEMS, f"{ITEMS}/{item['id']}", "/docs"):

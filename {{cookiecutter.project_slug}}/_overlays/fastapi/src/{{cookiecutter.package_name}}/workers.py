@@ -42,11 +42,12 @@ class HeadLimitedProtocol(HttpToolsProtocol):
     The limits are those of gunicorn's parser (gunicorn 27 `http/message.py`): a
     request line of at most `max_request_line` bytes, at most `max_header_fields`
     header fields, each line (`Name: value` and CRLF) at most `max_header_field_bytes`.
-    A complete head is checked once, when httptools reports it complete (cheaper than
-    a check per header: measured with `bench/`). A head still arriving is cut off once
-    the bytes received for it pass `max_head_bytes` (what the limits allow in all), or
-    its fields pass `max_header_fields`: what a connection makes the worker hold stays
-    bounded by that plus one read (at most 256 KiB with uvloop).
+    A complete head is checked once, when httptools reports it complete: about 17k
+    instructions per request (`GET /health/live` 756k -> 773k, callgrind), where a
+    check in every `on_url` / `on_header` callback cost 28k. A head still arriving is
+    cut off once the bytes received for it pass `max_head_bytes` (what the limits
+    allow in all), or its fields pass `max_header_fields`: what a connection makes the
+    worker hold stays bounded by that plus one read (uvloop reads at most 256,000 bytes).
     """
 
     max_request_line: ClassVar[int] = 8190
