@@ -4,14 +4,17 @@ Each variant is served by gunicorn (2 workers) against a real SecantusDB process
 driven over real HTTP. A variant that drifts from the contract fails here.
 """
 
+import contextlib
 import os
 import random
 import re
+import socket
 import unicodedata
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import httpx
 import pytest
@@ -514,3 +517,115 @@ def test_stored_documents_hold_only_schema_fields(
                 "version",
             }
             assert isinstance(document["created_at"], datetime)
+
+
+# --- request heads, HEAD, redirects, offline docs (issue 15) ---------------------------
+
+# The bounds of docs/operations.md, gunicorn's limit_request_* in gunicorn.conf.py.
+MAX_REQUEST_LINE = 8190
+MAX_HEADER_FIELDS = 100
+MAX_HEADER_FIELD = 8190
+
+
+def exchange(client: httpx.Client, head: bytes) -> tuple[int, bytes]:
+    """Send raw `head` on a new connection; return the status and the response bytes.
+
+    Raw bytes because httpx cannot send an oversized head; the server may stop reading
+    and close early, so a failed send still reads whatever answer came back.
+    """
+    url = client.base_url
+    with socket.create_connection((url.host, url.port or 80), timeout=10) as sock:
+        with contextlib.suppress(OSError):
+            sock.sendall(head)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    return int(received.split(b" ", 2)[1]), received
+
+
+def request_head(target: str = "/health/live", fields: list[bytes] | None = None) -> bytes:
+    """Return a GET request head for `target` with Host, Connection: close and `fields`."""
+    lines = [f"GET {target} HTTP/1.1".encode(), b"Host: contract", b"Connection: close"]
+    return b"\r\n".join([*lines, *(fields or [])]) + b"\r\n\r\n"
+
+
+@pytest.mark.parametrize(("extra", "status"), [(0, 200), (1, 414)])
+def test_request_line_over_the_limit_is_414(client: httpx.Client, extra: int, status: int) -> None:
+    # "GET " + target + " HTTP/1.1" is exactly MAX_REQUEST_LINE bytes, plus `extra`.
+    target = "/health/live?q=" + "a" * (MAX_REQUEST_LINE + extra - 4 - 15 - 9)
+    assert exchange(client, request_head(target))[0] == status
+
+
+@pytest.mark.parametrize(
+    ("count", "status"), [(MAX_HEADER_FIELDS, 200), (MAX_HEADER_FIELDS + 1, 431)]
+)
+def test_more_header_fields_than_the_limit_is_431(
+    client: httpx.Client, count: int, status: int
+) -> None:
+    fields = [f"X-Field-{n}: v".encode() for n in range(count - 2)]  # + Host, Connection
+    assert exchange(client, request_head(fields=fields))[0] == status
+
+
+@pytest.mark.parametrize(("extra", "status"), [(0, 200), (1, 431)])
+def test_header_field_over_the_limit_is_431(client: httpx.Client, extra: int, status: int) -> None:
+    # "X-Big: " + value + CRLF is exactly MAX_HEADER_FIELD bytes, plus `extra`.
+    field = b"X-Big: " + b"v" * (MAX_HEADER_FIELD + extra - 9)
+    assert exchange(client, request_head(fields=[field]))[0] == status
+
+
+@pytest.mark.parametrize("ended", [True, False])
+def test_one_mebibyte_header_is_431_and_the_service_keeps_answering(
+    client: httpx.Client, ended: bool
+) -> None:
+    head = request_head(fields=[b"X-Big: " + b"v" * 2**20])
+    status, received = exchange(client, head if ended else head[:-4])
+    assert status == 431
+    assert b"Traceback" not in received
+    assert client.get("/health/live").status_code == 200
+
+
+def test_twenty_thousand_header_fields_are_431(client: httpx.Client) -> None:
+    fields = [f"X-{n}: v".encode() for n in range(20_000)]
+    assert exchange(client, request_head(fields=fields))[0] == 431
+    assert client.get("/health/live").status_code == 200
+
+
+def test_head_is_served_wherever_get_is(client: httpx.Client) -> None:
+    item = create(client)
+    for path in ("/health/live", "/health/ready", ITEMS, f"{ITEMS}/{item['id']}", "/docs"):
+        got, head = client.get(path), client.head(path)
+        assert (head.status_code, head.content) == (got.status_code, b""), path
+        assert head.headers["content-type"] == got.headers["content-type"], path
+    assert client.head(f"{ITEMS}/{item['id']}").headers["etag"] == '"1"'
+    missing = client.head(f"{ITEMS}/{MISSING_ID}")
+    assert (missing.status_code, missing.content) == (404, b"")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [f"{ITEMS}/", f"{ITEMS}/{MISSING_ID}/", "/health/live/", "//health/live", "/docs/", "/swagger"],
+)
+def test_no_redirect_is_built_from_the_host_header(client: httpx.Client, path: str) -> None:
+    response = client.get(path, headers={"Host": "evil.example"})
+    location = response.headers.get("location", "")
+    assert "evil.example" not in location and not location.startswith(("http", "//"))
+    if path.startswith(f"{ITEMS}/"):
+        assert_problem(response, 404)  # a trailing slash is not the same resource
+
+
+CONTENT_TYPES = {".js": "javascript", ".css": "text/css", ".png": "image/", ".svg": "image/"}
+
+
+def test_docs_load_every_asset_from_the_service_itself(client: httpx.Client) -> None:
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    links = re.findall(r'(?:src|href)="([^"]+)"', docs.text)
+    assert any(link.endswith(".js") for link in links)
+    for link in links:
+        assert "://" not in link and not link.startswith("//"), link
+        url = urljoin(str(docs.url), link)
+        assert url.startswith(str(client.base_url)), link
+        asset = client.get(url)
+        assert asset.status_code == 200, link
+        kind = CONTENT_TYPES[link[link.rindex(".") :]]
+        assert kind in asset.headers["content-type"], (link, asset.headers["content-type"])

@@ -7,11 +7,14 @@ time. The figures each test saw go to `build/resilience-figures.jsonl`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import signal
+import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -696,3 +699,97 @@ def test_docker_image_runs_as_non_root(project: Path) -> None:
     users = re.findall(r"(?im)^USER\s+(\S+)", final_stage)
     assert users, "the final stage never sets USER: the container runs as root"
     assert users[-1].split(":")[0] not in {"root", "0"}, users[-1]
+
+
+# 9. Oversized request heads (issue 15) ------------------------------------------------
+
+HEAD_ATTACKERS = 8  # connections at once, each sending one 1 MiB header
+HEAD_ROUNDS = 3
+ENDLESS_HEADER_BYTES = 16 * 2**20  # a header that never ends, cut off here by the client
+# Peak memory growth per worker. Seen: FastAPI 5 MB, Flask (gthread, 4 threads) 12 MB;
+# FastAPI without head limits 34-50 MB (Dec 2026).
+WORKER_GROWTH_LIMIT_MB = 24.0
+
+
+def peak_rss_mb(pid: int) -> float:
+    """Return the peak resident memory of process `pid` so far in MB (Linux /proc, VmHWM)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024  # type: ignore[union-attr]
+
+
+def send_big_header(base_url: str, size: int, *, ended: bool) -> int | str:
+    """Send a GET with one `size`-byte header (its head unfinished unless `ended`).
+
+    Returns the answer's status, or the error's name when none came within 10 s.
+    """
+    url = httpx.URL(base_url)
+    head = b"GET /health/live HTTP/1.1\r\nHost: attacker\r\nX-Big: "
+    try:
+        with socket.create_connection((url.host, url.port), timeout=10) as sock:
+            sock.sendall(head)
+            chunk = b"v" * 65536
+            with contextlib.suppress(OSError):  # the server may stop reading: answer below
+                for _ in range(size // len(chunk)):
+                    sock.sendall(chunk)
+                if ended:
+                    sock.sendall(b"\r\n\r\n")
+            answer = sock.recv(65536)
+        return int(answer.split(b" ", 2)[1])
+    except (OSError, IndexError, ValueError) as exc:
+        return type(exc).__name__
+
+
+def test_oversized_request_heads_are_refused_and_workers_stay_small(project: Path) -> None:
+    """1 MiB and endless headers get 431 at once; probes keep answering; peak memory holds."""
+    with mongo_server() as db, gunicorn_service(project, db.uri) as service:
+        workers = children(service.proc.pid)
+        before = {pid: peak_rss_mb(pid) for pid in workers}
+        probes: list[float] = []
+        stop = threading.Event()
+
+        def probe() -> None:
+            with httpx.Client(base_url=service.url, timeout=5) as client:
+                while not stop.is_set():
+                    sent = time.monotonic()
+                    try:
+                        ok = client.get("/health/live").status_code == 200
+                    except httpx.HTTPError:
+                        ok = False
+                    probes.append(time.monotonic() - sent if ok else float("inf"))
+                    time.sleep(0.05)
+
+        prober = threading.Thread(target=probe, daemon=True)
+        prober.start()
+        started = time.monotonic()
+        statuses: list[int | str] = []
+        try:
+            for _ in range(HEAD_ROUNDS):
+                statuses += parallel(
+                    [lambda: send_big_header(service.url, 2**20, ended=True)] * HEAD_ATTACKERS
+                    + [lambda: send_big_header(service.url, ENDLESS_HEADER_BYTES, ended=False)]
+                )
+            attack_s = time.monotonic() - started
+            time.sleep(0.3)
+        finally:
+            stop.set()
+            prober.join(10)
+        growth = {
+            pid: peak_rss_mb(pid) - before[pid]
+            for pid in workers
+            if pid in children(service.proc.pid)
+        }
+    record_figures(
+        "oversized_heads",
+        project,
+        connections=len(statuses),
+        statuses=sorted({str(status) for status in statuses}),
+        attack_s=round(attack_s, 2),
+        worker_peak_rss_before_mb=[round(mb, 1) for mb in before.values()],
+        worker_peak_rss_growth_mb=[round(mb, 1) for mb in growth.values()],
+        probes=len(probes),
+        probe_max_ms=round(max(probes) * 1000, 1),
+    )
+    assert statuses == [431] * len(statuses), statuses
+    assert len(growth) == len(workers), "a worker died (gunicorn replaced it)"
+    assert max(growth.values()) < WORKER_GROWTH_LIMIT_MB, growth
+    assert probes and max(probes) < 2.0, f"/health/live stalled: max {max(probes):.2f} s"

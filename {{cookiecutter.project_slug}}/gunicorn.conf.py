@@ -32,10 +32,14 @@ bind = [f"0.0.0.0:{os.environ.get('PORT', '8000')}"]
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 keepalive = 5
-# gunicorn's own HTTP parser (gthread) answers a request line over 4094 bytes with a
-# bare HTML 414 that never reaches the app; accept up to its maximum, 8190 (as common
-# proxies do), so long query strings get the app's problem+json 422 instead.
+# Bounds on the request head, the same in both variants (docs/operations.md): gunicorn's
+# parser applies them under gthread, `workers.UvicornWorker` under uvicorn (which has
+# none of its own). A request line over 8190 bytes is a 414 (gunicorn's maximum, as
+# common proxies allow: long query strings get the app's 422 instead); more than 100
+# header fields, or one over 8190 bytes, is a 431.
 limit_request_line = 8190
+limit_request_fields = 100
+limit_request_field_size = 8190
 # Recycle workers now and then to contain leaks; jitter avoids all restarting at once.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
 max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "1000"))

@@ -1,6 +1,7 @@
 """App-wide behaviour: problem details, limits, headers, request ids, CORS, docs."""
 
 import json
+import re
 
 import httpx2
 import pytest
@@ -127,7 +128,25 @@ async def test_openapi_documents_every_route_and_problem_responses(
     assert "application/problem+json" in not_found["content"]
 
 
-async def test_docs_page_is_served(client: httpx2.AsyncClient) -> None:
+async def test_docs_page_loads_its_assets_from_the_app(client: httpx2.AsyncClient) -> None:
     response = await client.get("/docs")
     assert response.status_code == 200
     assert "swagger" in response.text.lower()
+    links = re.findall(r'(?:src|href)="([^"]+)"', response.text)
+    assert any(link.endswith(".js") for link in links)
+    for link in links:
+        assert "//" not in link, link
+        assert (await client.get(f"/{link}")).status_code == 200, link
+
+
+async def test_head_is_answered_wherever_get_is(client: httpx2.AsyncClient) -> None:
+    for path in ("/health/live", ITEMS, "/docs"):
+        response = await client.head(path)
+        assert response.status_code == 200, path
+        assert response.headers["content-type"] == (await client.get(path)).headers["content-type"]
+
+
+async def test_trailing_slash_is_404_not_a_redirect(client: httpx2.AsyncClient) -> None:
+    response = await client.get(f"{ITEMS}/", headers={"Host": "evil.example"})
+    assert response.status_code == 404
+    assert "location" not in response.headers

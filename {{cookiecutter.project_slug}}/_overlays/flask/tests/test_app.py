@@ -1,6 +1,7 @@
 """App-wide behaviour: problem details, limits, headers, request ids, CORS, docs."""
 
 import json
+import re
 
 import pytest
 from flask.testing import FlaskClient
@@ -118,7 +119,26 @@ def test_openapi_documents_every_route_and_problem_responses(
     assert "application/problem+json" in not_found["content"]
 
 
-def test_docs_page_is_served(client: FlaskClient) -> None:
+def test_docs_page_loads_its_assets_from_the_app(client: FlaskClient) -> None:
     response = client.get("/docs")
     assert response.status_code == 200
     assert "swagger" in response.text.lower()
+    links = re.findall(r'(?:src|href)="([^"]+)"', response.text)
+    assert any(link.endswith(".js") for link in links)
+    for link in links:
+        assert "//" not in link, link
+        with client.get(f"/{link}") as asset:  # closes the file it streams
+            assert asset.status_code == 200, link
+
+
+def test_head_is_answered_wherever_get_is(client: FlaskClient) -> None:
+    for path in ("/health/live", ITEMS, "/docs"):
+        response = client.head(path)
+        assert response.status_code == 200, path
+        assert response.headers["content-type"] == (client.get(path)).headers["content-type"]
+
+
+def test_trailing_slash_is_404_not_a_redirect(client: FlaskClient) -> None:
+    response = client.get(f"{ITEMS}/", headers={"Host": "evil.example"})
+    assert response.status_code == 404
+    assert "location" not in response.headers

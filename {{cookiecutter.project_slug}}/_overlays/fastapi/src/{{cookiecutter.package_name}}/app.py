@@ -7,11 +7,16 @@ Run it with gunicorn (see gunicorn.conf.py) or, in development,
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
+import fastapi_offline
 import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 from . import __version__, db, health, routes
 from .documents import COLLECTION
@@ -82,9 +87,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="{{ cookiecutter.description }}",
         version=__version__,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served by `register_docs`, without a CDN
         redoc_url=None,
         openapi_url="/openapi.json",
+        # No redirect from `/path/` to `/path`: Starlette builds its Location from the
+        # Host header (an open redirect). A trailing slash is a 404, as in Flask.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.openapi = lambda: problem_openapi(app)  # type: ignore[method-assign]
@@ -110,4 +118,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    register_docs(app)
     return app
+
+
+def register_docs(app: FastAPI) -> None:
+    """Serve Swagger UI at /docs, its assets from the fastapi-offline package (no CDN).
+
+    FastAPI's own /docs page loads Swagger UI from a public CDN: blank without internet
+    access. Registered after the API routes, so API requests never try these first.
+    """
+    assets = Path(fastapi_offline.__file__).parent / "static"
+    app.mount("/swagger", StaticFiles(directory=assets), name="swagger_ui")
+
+    @app.get("/docs", include_in_schema=False)
+    async def get_docs() -> HTMLResponse:
+        """Return the Swagger UI page."""
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=f"{app.title} - Swagger UI",
+            swagger_js_url="swagger/swagger-ui-bundle.js",
+            swagger_css_url="swagger/swagger-ui.css",
+            swagger_favicon_url="swagger/favicon.png",
+        )

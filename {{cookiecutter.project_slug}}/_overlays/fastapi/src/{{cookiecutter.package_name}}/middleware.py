@@ -39,6 +39,8 @@ class RequestContextMiddleware:
     - One `request` access event: method, path, status, duration_ms, request_id.
     - Metrics by route template (not `/metrics` itself).
     - An exception nothing else handled becomes a logged 500 problem, never a trace.
+    - `HEAD` is served wherever `GET` is (RFC 9110 9.3.2): the app sees a GET, and the
+      server sends the headers without the body (FastAPI routes answer GET only).
     """
 
     def __init__(self, app: ASGIApp, *, metrics: HttpMetrics) -> None:
@@ -75,8 +77,10 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", ()), *extra_headers]
             await send(message)
 
+        # A copy: the server keeps its own scope, whose "HEAD" makes it drop the body.
+        app_scope = {**scope, "method": "GET"} if scope["method"] == "HEAD" else scope
         try:
-            await self.app(scope, receive, send_with_headers)
+            await self.app(app_scope, receive, send_with_headers)
         except Exception as exc:
             error_log.exception("unhandled exception", path=scope["path"])
             if not started:
@@ -85,7 +89,7 @@ class RequestContextMiddleware:
             path = scope["path"]
             seconds = time.perf_counter() - start
             if path != METRICS_PATH:
-                route = scope.get("route")
+                route = app_scope.get("route")
                 template = getattr(route, "path", UNMATCHED_ROUTE)
                 self.metrics.observe(scope["method"], template, status, seconds)
             self.access_log.info(
