@@ -15,8 +15,8 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__, db, health, routes
 from .documents import COLLECTION
@@ -89,7 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # served by `register_docs`, without a CDN
         redoc_url=None,
-        openapi_url="/openapi.json",
+        openapi_url=None,  # served by `register_docs`, as a route the metrics can label
         # No redirect from `/path/` to `/path`: Starlette builds its Location from the
         # Host header (an open redirect). A trailing slash is a 404, as in Flask.
         redirect_slashes=False,
@@ -123,13 +123,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def register_docs(app: FastAPI) -> None:
-    """Serve Swagger UI at /docs, its assets from the fastapi-offline package (no CDN).
+    """Serve the OpenAPI document at /openapi.json and Swagger UI at /docs.
 
     FastAPI's own /docs page loads Swagger UI from a public CDN: blank without internet
-    access. Registered after the API routes, so API requests never try these first.
+    access, so its assets come from the fastapi-offline package. Every docs path is an
+    API route (not a mount), so the metrics label it by its template, as in Flask.
+    Registered after the API routes, so API requests never try these first.
     """
-    assets = Path(fastapi_offline.__file__).parent / "static"
-    app.mount("/swagger", StaticFiles(directory=assets), name="swagger_ui")
+    assets_dir = Path(fastapi_offline.__file__).parent / "static"
+    assets = {path.name: path for path in assets_dir.iterdir() if path.is_file()}
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def get_openapi() -> JSONResponse:
+        """Return the OpenAPI document."""
+        return JSONResponse(app.openapi())
 
     @app.get("/docs", include_in_schema=False)
     async def get_docs() -> HTMLResponse:
@@ -141,3 +148,11 @@ def register_docs(app: FastAPI) -> None:
             swagger_css_url="swagger/swagger-ui.css",
             swagger_favicon_url="swagger/favicon.png",
         )
+
+    @app.get("/swagger/{filename}", include_in_schema=False)
+    async def get_swagger_asset(filename: str) -> FileResponse:
+        """Return one of Swagger UI's files; any other name is a 404."""
+        path = assets.get(filename)
+        if path is None:
+            raise StarletteHTTPException(404)
+        return FileResponse(path)
