@@ -306,7 +306,13 @@ def test_malformed_mongo_uri_stops_gunicorn_with_one_line(
         "WEB_CONCURRENCY": "1",
     }
     done = subprocess.run(
-        [str(project / ".venv" / "bin" / "gunicorn"), "--config", "gunicorn.conf.py"],
+        [
+            str(project / ".venv" / "bin" / "gunicorn"),
+            "--config",
+            "gunicorn.conf.py",
+            "--bind",
+            f"127.0.0.1:{free_port()}",
+        ],
         cwd=project,
         env=env,
         capture_output=True,
