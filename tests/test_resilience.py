@@ -16,6 +16,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,9 @@ from tests.support import (
 pytestmark = pytest.mark.slow
 
 PROBLEM_JSON = "application/problem+json"
+# The 503 details of the generated problems.py (issue 15, item 6).
+DATABASE_UNREACHABLE = "The database cannot be reached; retry later."
+DATABASE_TOO_SLOW = "The database did not answer within the operation timeout; retry later."
 READY_WITHIN_S = 2.0
 # Shorter than the defaults (2 s to find a server, 5 s per operation) to keep the
 # outage tests quick; a request must never wait longer than MONGO_TIMEOUT_S (+1 s).
@@ -154,6 +158,203 @@ def test_database_outage_answers_503_then_recovers_without_losing_acknowledged_w
         slowest_503_s=round(slowest, 3),
         recovery_s=round(recovery, 3),
     )
+
+
+# 1b. How long a request waits while MongoDB is down (issue 15, items 4 and 5) ------
+
+# Each line: the fault, serverSelectionTimeoutMS, timeoutMS, and how many requests are
+# sent at once right after it. "kill" (SIGKILL: the driver sees the server go away)
+# shows the wait moves with the server-selection setting (pymongo alone waits
+# timeoutMS), with more requests than the 8 threads of two gthread workers: short waits
+# keep queued requests, readiness too, within the bounds. "stall" (SIGSTOP: the server
+# still accepts connections but never answers) shows timeoutMS bounds each request, the
+# server-selection setting being longer; no more requests than one worker's 4 threads
+# (a queue behind 1 s waits is longer than 1 s, whatever the database timeouts).
+TIMEOUT_SETTINGS = [("kill", 300, 2500, 12), ("stall", 2000, 1000, 4)]
+# What pymongo adds to a bound: its server-selection loop wakes every 0.5 s, plus HTTP
+# and a busy 2-core machine.
+SLACK_S = 0.9
+
+
+def timed(call: Callable[[], httpx.Response]) -> tuple[httpx.Response, float]:
+    """Return `call()`'s response and how long it took (seconds)."""
+    start = time.monotonic()
+    response = call()
+    return response, time.monotonic() - start
+
+
+@pytest.mark.parametrize(("fault", "selection_ms", "timeout_ms", "burst_size"), TIMEOUT_SETTINGS)
+def test_requests_wait_no_longer_than_the_timeout_settings_while_mongodb_is_down(
+    project: Path, tmp_path: Path, fault: str, selection_ms: int, timeout_ms: int, burst_size: int
+) -> None:
+    """Right after MongoDB dies or stalls no request waits past timeoutMS; then each
+    waits the smaller of serverSelectionTimeoutMS and timeoutMS; readiness keeps its
+    own budget; a stalled server that resumes serves again."""
+    server = MongoServer(port=free_port(), storage=str(tmp_path / "db")).start()
+    env = {
+        f"{ENV_PREFIX}MONGO_SERVER_SELECTION_TIMEOUT_MS": str(selection_ms),
+        f"{ENV_PREFIX}MONGO_TIMEOUT_MS": str(timeout_ms),
+        f"{ENV_PREFIX}READINESS_TIMEOUT_MS": "1000",
+    }
+    down_bound = min(selection_ms, timeout_ms) / 1000
+    try:
+        with gunicorn_service(project, server.uri, env=env) as service:
+            client = httpx.Client(base_url=service.url, timeout=30)
+            wait_for(
+                lambda: client.get("/health/ready").status_code == 200,
+                timeout=15,
+                what="readiness before the outage",
+            )
+            item_id = client.post(ITEMS, json={"name": unique_name()}).json()["id"]
+            if fault == "kill":
+                server.kill()
+            else:
+                os.kill(server.proc.pid, signal.SIGSTOP)
+
+            def fresh(method: str, path: str, **kwargs: Any) -> Callable[[], Any]:
+                def call() -> tuple[httpx.Response, float]:
+                    with httpx.Client(base_url=service.url, timeout=30) as own:
+                        return timed(lambda: own.request(method, path, **kwargs))
+
+                return call
+
+            # Sent together right after the death; readiness among them.
+            kinds = [
+                fresh("POST", ITEMS, json={"name": unique_name()}),
+                fresh("GET", f"{ITEMS}/{item_id}"),
+                fresh("PATCH", f"{ITEMS}/{item_id}", json={"tags": []}),
+            ]
+            calls = [kinds[number % len(kinds)] for number in range(burst_size - 1)]
+            burst = parallel([*calls, fresh("GET", "/health/ready")])
+            for response, _ in burst:
+                assert_problem(response, 503)
+            burst_s = [round(seconds, 3) for _, seconds in burst]
+            assert max(burst_s[:-1]) <= timeout_ms / 1000 + SLACK_S, burst_s
+            assert burst_s[-1] <= 1.0 + SLACK_S, burst_s
+
+            # Now every worker knows the server is down.
+            later = [
+                timed(lambda: client.get(f"{ITEMS}/{item_id}")),
+                timed(lambda: client.post(ITEMS, json={"name": unique_name()})),
+                timed(lambda: client.delete(f"{ITEMS}/{item_id}")),
+                timed(lambda: client.get(ITEMS)),
+                timed(lambda: client.get(f"{ITEMS}/{item_id}")),
+                timed(lambda: client.post(ITEMS, json={"name": unique_name()})),
+            ]
+            details = {response.json()["detail"] for response, _ in later}
+            for response, _ in later:
+                assert_problem(response, 503)
+            if fault == "kill":
+                assert details == {DATABASE_UNREACHABLE}, details
+            else:
+                assert details <= {DATABASE_UNREACHABLE, DATABASE_TOO_SLOW}, details
+            later_s = sorted(round(seconds, 3) for _, seconds in later)
+            assert later_s[-1] <= down_bound + SLACK_S, later_s
+            # The bound is the setting, not something shorter (the median waited it).
+            assert later_s[len(later_s) // 2] >= down_bound - 0.1, later_s
+            if fault == "stall":
+                os.kill(server.proc.pid, signal.SIGCONT)
+                wait_for(
+                    lambda: client.get(f"{ITEMS}/{item_id}").status_code == 200,
+                    timeout=30,
+                    what="items after the stall",
+                )
+            client.close()
+            assert "Traceback" not in service.log()
+    finally:
+        if server.proc is not None and server.proc.poll() is None:
+            os.kill(server.proc.pid, signal.SIGCONT)
+        server.stop()
+    record_figures(
+        "timeout_settings",
+        project,
+        fault=fault,
+        details=sorted(details),
+        server_selection_timeout_ms=selection_ms,
+        timeout_ms=timeout_ms,
+        burst_size=burst_size,
+        burst_after_death_s=burst_s,
+        known_down_s=later_s,
+    )
+
+
+# 1c. Refused credentials and malformed URIs (issue 15, item 6) ------------------------
+
+
+def test_wrong_password_is_a_503_saying_so_at_once_on_every_route(
+    project: Path, tmp_path: Path
+) -> None:
+    """A wrong password: every route and readiness answer 503 "authentication failed" at once."""
+    import pymongo
+
+    server = MongoServer(port=free_port(), storage=str(tmp_path / "db")).start()
+    with pymongo.MongoClient(server.uri) as admin:
+        admin.admin.command("createUser", "svc", pwd=PASSWORD, roles=["root"])
+    uri = f"mongodb://svc:wrong-{PASSWORD}@127.0.0.1:{server.port}/?retryWrites=false&authSource=admin"
+    some_id = "0" * 24
+    try:
+        with (
+            gunicorn_service(project, uri, env=OUTAGE_ENV) as service,
+            httpx.Client(base_url=service.url, timeout=30) as client,
+        ):
+            calls = {
+                "ready": lambda: client.get("/health/ready"),
+                "create": lambda: client.post(ITEMS, json={"name": unique_name()}),
+                "list": lambda: client.get(ITEMS),
+                "get": lambda: client.get(f"{ITEMS}/{some_id}"),
+                "patch": lambda: client.patch(f"{ITEMS}/{some_id}", json={"tags": []}),
+                "delete": lambda: client.delete(f"{ITEMS}/{some_id}"),
+            }
+            seconds: dict[str, list[float]] = {name: [] for name in calls}
+            for _ in range(3):  # each worker meets the refusal at least once
+                for name, call in calls.items():
+                    response, took = timed(call)
+                    assert_problem(response, 503)
+                    assert "authentication failed" in response.json()["detail"], response.text
+                    assert PASSWORD not in response.text
+                    seconds[name].append(round(took, 3))
+            log = service.log()
+    finally:
+        server.stop()
+    slowest = max(max(values) for values in seconds.values())
+    assert slowest <= 1.0, seconds
+    assert "Traceback" not in log
+    assert PASSWORD not in log
+    record_figures("wrong_password", project, seconds=seconds)
+
+
+@pytest.mark.parametrize("uri", ["mongodb://:bad", "http://x"])
+def test_malformed_mongo_uri_stops_gunicorn_with_one_line(
+    project: Path, tmp_path: Path, uri: str
+) -> None:
+    """gunicorn exits non-zero before forking, with one line naming the setting."""
+    env = {
+        **os.environ,
+        f"{ENV_PREFIX}MONGO_URI": uri,
+        f"{ENV_PREFIX}ENVIRONMENT": "production",
+        "WEB_CONCURRENCY": "1",
+    }
+    done = subprocess.run(
+        [
+            str(project / ".venv" / "bin" / "gunicorn"),
+            "--config",
+            "gunicorn.conf.py",
+            "--bind",
+            f"127.0.0.1:{free_port()}",
+        ],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    output = (done.stdout + done.stderr).strip()
+    assert done.returncode != 0, output
+    assert output.count("\n") == 0, output
+    assert f"{ENV_PREFIX}MONGO_URI" in output, output
+    assert "Traceback" not in output
+    record_figures("malformed_uri", project, uri=uri, exit_code=done.returncode, line=output)
 
 
 # 2. Graceful shutdown ----------------------------------------------------------------

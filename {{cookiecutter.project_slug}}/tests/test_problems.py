@@ -1,9 +1,17 @@
 """Problem details bodies (RFC 9457) and the error-to-status mapping."""
 
-from pymongo.errors import DuplicateKeyError, ServerSelectionTimeoutError
+from pymongo.errors import (
+    AutoReconnect,
+    DuplicateKeyError,
+    NetworkTimeout,
+    OperationFailure,
+    ServerSelectionTimeoutError,
+)
 
 from {{ cookiecutter.package_name }}.errors import ItemNotFoundError, PreconditionFailedError
 from {{ cookiecutter.package_name }}.problems import (
+    DATABASE_TOO_SLOW,
+    DATABASE_UNREACHABLE,
     is_json_media_type,
     problem_for_exception,
     validation_problem,
@@ -45,3 +53,28 @@ def test_json_media_types() -> None:
     assert is_json_media_type("application/merge-patch+json")
     assert not is_json_media_type("text/plain")
     assert not is_json_media_type(None)
+
+
+def test_refused_credentials_and_privileges_are_503_saying_which() -> None:
+    # Codes as MongoDB sends them (error_codes.yml): 18 AuthenticationFailed, 13 Unauthorized.
+    # SecantusDB 0.7 enforces no roles, so code 13 is built here rather than provoked.
+    failed = OperationFailure("authentication failed", 18, {"ok": 0, "code": 18})
+    unauthorized = OperationFailure("not authorized on db", 13, {"ok": 0, "code": 13})
+    assert problem_for_exception(failed, "/p")["status"] == 503
+    assert "authentication failed" in problem_for_exception(failed, "/p")["detail"]
+    assert problem_for_exception(unauthorized, "/p")["status"] == 503
+    assert "not authorized" in problem_for_exception(unauthorized, "/p")["detail"]
+    assert "on db" not in str(problem_for_exception(unauthorized, "/p"))
+
+
+def test_unreachable_and_too_slow_databases_are_503_saying_which() -> None:
+    unreachable = problem_for_exception(ServerSelectionTimeoutError("db:27017"), "/p")
+    lost = problem_for_exception(AutoReconnect("db:27017 reset"), "/p")
+    slow = problem_for_exception(NetworkTimeout("db:27017 timed out"), "/p")
+    assert unreachable["detail"] == lost["detail"] == DATABASE_UNREACHABLE
+    assert slow["status"] == 503
+    assert slow["detail"] == DATABASE_TOO_SLOW
+
+
+def test_other_operation_failures_stay_500() -> None:
+    assert problem_for_exception(OperationFailure("bad", 2), "/p")["status"] == 500

@@ -76,3 +76,32 @@ def test_env_example_lists_every_setting_and_loads() -> None:
     assert {f"{ENV_PREFIX}{field.upper()}" for field in Settings.model_fields} <= names
     settings = Settings(_env_file=example)
     assert settings.max_body_bytes == 1_048_576
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "mongodb://:bad",
+        "http://x",
+        "mongodb://u:p%@h",
+        "mongodb+srv://h.example:27017",
+        "mongodb://",
+    ],
+)
+def test_malformed_mongo_uri_fails_with_one_line_naming_it(uri: str) -> None:
+    with pytest.raises(SettingsError) as failure:
+        load_settings(mongo_uri=uri)
+    message = str(failure.value)
+    assert f"{ENV_PREFIX}MONGO_URI" in message
+    assert "\n" not in message
+
+
+def test_a_malformed_uri_error_hides_the_password() -> None:
+    with pytest.raises(SettingsError) as failure:
+        load_settings(mongo_uri="mongodb://svc:hunter2@db.example:notaport/")
+    assert "hunter2" not in str(failure.value)
+
+
+def test_mongo_srv_uri_is_checked_without_dns() -> None:
+    settings = load_settings(mongo_uri="mongodb+srv://svc:pw@cluster0.invalid/?authSource=admin")
+    assert settings.mongo_uri.get_secret_value().startswith("mongodb+srv://")

@@ -7,9 +7,15 @@ validation failure with `validation_problem`; the framework layer only writes it
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pymongo.errors import ConnectionFailure, PyMongoError
+from pymongo.errors import (
+    ConnectionFailure,
+    OperationFailure,
+    PyMongoError,
+    ServerSelectionTimeoutError,
+)
 
 from . import errors
+from .timeouts import AUTHENTICATION_FAILED, UNAUTHORIZED
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -39,7 +45,18 @@ STATUS_BY_ERROR: dict[type[errors.ServiceError], int] = {
     errors.ContentTooLargeError: 413,
 }
 
-DATABASE_UNAVAILABLE = "The database is unavailable or too slow; retry later."
+# Why MongoDB cannot serve a request: the detail of its 503, without driver text
+# (a driver message can name hosts or users).
+DATABASE_UNREACHABLE = "The database cannot be reached; retry later."
+DATABASE_TOO_SLOW = "The database did not answer within the operation timeout; retry later."
+DATABASE_UNAUTHENTICATED = (
+    "The database refused the service's credentials (authentication failed); "
+    "the operator must fix the MongoDB user or password."
+)
+DATABASE_UNAUTHORIZED = (
+    "The database user may not run this operation (not authorized); "
+    "the operator must grant it the missing role."
+)
 INTERNAL_ERROR = "An unexpected error occurred; it has been logged with this request's id."
 
 
@@ -68,31 +85,55 @@ def problem(
 def problem_for_exception(exc: BaseException, instance: str) -> dict[str, Any]:
     """Map a domain or driver exception to a problem body; anything else is a 500.
 
-    `ServiceError` subclasses map through `STATUS_BY_ERROR`; a MongoDB connection
-    failure or timeout (server selection, network, `timeoutMS`) is a 503. The body
+    `ServiceError` subclasses map through `STATUS_BY_ERROR`; a database that cannot
+    serve the request is a 503 saying why (`database_unavailable_detail`). The body
     never holds a stack trace or a driver message (they can name hosts).
     """
     for error_type, status in STATUS_BY_ERROR.items():
         if isinstance(exc, error_type):
             return problem(status, str(exc), instance=instance)
-    if is_database_unavailable(exc):
-        return problem(503, DATABASE_UNAVAILABLE, instance=instance)
+    detail = database_unavailable_detail(exc)
+    if detail is not None:
+        return problem(503, detail, instance=instance)
     return problem(500, INTERNAL_ERROR, instance=instance)
 
 
+def database_unavailable_detail(exc: BaseException) -> str | None:
+    """Return why MongoDB cannot serve the request, or None when `exc` means anything else.
+
+    Unreachable (no server found, connection lost), too slow (`timeoutMS` or a network
+    timeout), unauthenticated (code 18, AuthenticationFailed) or unauthorized (code 13,
+    Unauthorized): each is a 503, the service's fault or the database's, never the
+    client's.
+    """
+    if isinstance(exc, OperationFailure) and exc.code == AUTHENTICATION_FAILED:
+        return DATABASE_UNAUTHENTICATED
+    if isinstance(exc, OperationFailure) and exc.code == UNAUTHORIZED:
+        return DATABASE_UNAUTHORIZED
+    if isinstance(exc, ServerSelectionTimeoutError) or (
+        isinstance(exc, ConnectionFailure) and not exc.timeout
+    ):
+        return DATABASE_UNREACHABLE
+    if isinstance(exc, PyMongoError) and exc.timeout:
+        return DATABASE_TOO_SLOW
+    return None
+
+
 def is_database_unavailable(exc: BaseException) -> bool:
-    """Return True for driver errors that mean "MongoDB is down or too slow"."""
-    return isinstance(exc, ConnectionFailure) or (isinstance(exc, PyMongoError) and exc.timeout)
+    """Return True for driver errors that mean "MongoDB cannot serve this request"."""
+    return database_unavailable_detail(exc) is not None
 
 
 def not_ready_problem(check: str, exc: BaseException, instance: str) -> dict[str, Any]:
-    """Return the 503 problem of a failed readiness check, naming the check.
+    """Return the 503 problem of a failed readiness check, naming the check and why.
 
-    Only the exception's class name is shown: its message can name hosts.
+    The reason is `database_unavailable_detail`'s, else the exception's class name:
+    its message can name hosts.
     """
+    reason = database_unavailable_detail(exc) or f"{type(exc).__name__}."
     return problem(
         503,
-        f"Check {check} failed: {type(exc).__name__}.",
+        f"Check {check} failed: {reason}",
         instance=instance,
         checks={check: "fail"},
     )

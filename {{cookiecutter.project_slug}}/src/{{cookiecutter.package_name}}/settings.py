@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pymongo.uri_parser import parse_uri, parse_userinfo, split_hosts, split_options
 
 ENV_PREFIX = "{{ cookiecutter.package_name|upper }}_"
 
@@ -33,10 +34,13 @@ class Settings(BaseSettings):
     """Database that holds the service's collections."""
 
     mongo_server_selection_timeout_ms: int = Field(2000, gt=0)
-    """How long (ms) an operation waits for a reachable server before failing with 503."""
+    """How long (ms) a request waits for MongoDB while no server is known to be up
+    (database down, unreachable): then 503. Capped by `mongo_timeout_ms`."""
 
     mongo_timeout_ms: int = Field(5000, gt=0)
-    """Upper bound (ms) on every MongoDB operation (the driver's `timeoutMS`)."""
+    """Upper bound (ms) on the MongoDB calls of one request, driver retries included
+    (the driver's `timeoutMS`): a request in flight when the database dies, or one
+    the database is too slow for, answers 503 after at most this."""
 
     mongo_write_concern: Annotated[str, Field(pattern=r"^(majority|[0-9]+)$")] = "majority"
     """Write concern `w`: `majority` or a node count. With `mongo_journal`, an
@@ -59,6 +63,21 @@ class Settings(BaseSettings):
 
     cors_origins: Annotated[list[str], NoDecode] = []
     """Origins allowed by CORS, comma-separated; empty (the default) sends no CORS headers."""
+
+    @field_validator("mongo_uri")
+    @classmethod
+    def _check_mongo_uri(cls, value: SecretStr) -> SecretStr:
+        """Reject a connection string the driver would refuse, without any network I/O."""
+        uri = value.get_secret_value()
+        try:
+            check_mongo_uri(uri)
+        except Exception as exc:  # pymongo raises InvalidURI, ConfigurationError, ValueError
+            reason = " ".join(str(exc).split())
+            _, _, password = uri.partition("://")[2].rpartition("@")[0].partition(":")
+            if password:
+                reason = reason.replace(password, "***")
+            raise ValueError(f"not a MongoDB connection string ({reason})") from None
+        return value
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -90,6 +109,31 @@ class Settings(BaseSettings):
             else self.mongo_write_concern,
             "journal": self.mongo_journal,
         }
+
+
+def check_mongo_uri(uri: str) -> None:
+    """Parse `uri` as `MongoClient` would, without DNS lookups.
+
+    A `mongodb+srv://` URI names a DNS record that is only looked up on connection, so
+    only its form is checked: one host without a port, user info, options.
+
+    Raises:
+        pymongo.errors.InvalidURI, pymongo.errors.ConfigurationError, ValueError: the
+            driver would refuse `uri` (as `MongoClient` does, unknown options only warn).
+    """
+    srv_scheme = "mongodb+srv://"
+    if not uri.startswith(srv_scheme):
+        parse_uri(uri, warn=True)
+        return
+    where, _, options = uri[len(srv_scheme) :].partition("?")
+    user_info, _, hosts = where.partition("/")[0].rpartition("@")
+    if user_info:
+        parse_userinfo(user_info)
+    nodes = split_hosts(hosts, default_port=None)
+    if len(nodes) != 1 or nodes[0][1] is not None:
+        raise ValueError(f"{srv_scheme} URIs must name one host, without a port")
+    if options:
+        split_options(options, warn=True)
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -70,10 +70,10 @@ async def handle_service_error(request: Request, exc: Exception) -> JSONResponse
 
 
 async def handle_database_error(request: Request, exc: Exception) -> JSONResponse:
-    """Render "database down or too slow" as 503; re-raise other driver errors (500)."""
+    """Render "the database cannot serve" (down, too slow, refusing us) as 503; else 500."""
     if not is_database_unavailable(exc):
         raise exc
-    log.warning("database unavailable", error=type(exc).__name__)
+    log.warning("database unavailable", error=type(exc).__name__, code=getattr(exc, "code", None))
     return problem_response(problem_for_exception(exc, request.url.path))
 
 

@@ -7,12 +7,14 @@ never lose a change. It raises domain errors (`errors`), never HTTP ones.
 
 import asyncio
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Any, NoReturn
 
+import pymongo
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from . import documents
+from . import documents, timeouts
 from .db import Collection
 from .errors import DuplicateItemError, ItemNotFoundError, PreconditionFailedError
 from .schemas import ItemCreate, ItemPage, ItemQuery, ItemRead
@@ -37,30 +39,34 @@ class ItemRepository:
 
         Raises:
             TimeoutError: no answer within `timeout_ms` milliseconds.
-            pymongo.errors.PyMongoError: the server is unreachable or refused.
+            pymongo.errors.PyMongoError: the server is unreachable, refused the
+                service's credentials, or gave no answer within the shorter bound of
+                `timeouts.call_timeout`.
         """
         async with asyncio.timeout(timeout_ms / 1000):
-            await self.collection.database.command("ping")
-            if not self.indexes_ready:
-                await self.ensure_indexes()
+            with self._deadline(timeout_ms / 1000):
+                await self.collection.database.command("ping")
+                if not self.indexes_ready:
+                    await self.ensure_indexes()
 
     async def get_all(self, query: ItemQuery) -> ItemPage:
         """Return one page of items, filtered by tag and sorted stably (ties by id)."""
-        filter_ = documents.list_filter(query)
-        cursor = self.collection.find(
-            filter_,
-            sort=documents.sort_spec(query),
-            skip=(query.page - 1) * query.per_page,
-            limit=query.per_page,
-        )
-        found = await cursor.to_list(length=query.per_page)
-        total = await self.collection.count_documents(filter_)
-        return ItemPage(
-            items=[documents.to_item(doc) for doc in found],
-            page=query.page,
-            per_page=query.per_page,
-            total=total,
-        )
+        with self._deadline():
+            filter_ = documents.list_filter(query)
+            cursor = self.collection.find(
+                filter_,
+                sort=documents.sort_spec(query),
+                skip=(query.page - 1) * query.per_page,
+                limit=query.per_page,
+            )
+            found = await cursor.to_list(length=query.per_page)
+            total = await self.collection.count_documents(filter_)
+            return ItemPage(
+                items=[documents.to_item(doc) for doc in found],
+                page=query.page,
+                per_page=query.per_page,
+                total=total,
+            )
 
     async def get(self, item_id: str) -> ItemRead:
         """Return the item.
@@ -68,10 +74,11 @@ class ItemRepository:
         Raises:
             ItemNotFoundError: no item has this id.
         """
-        found = await self.collection.find_one(documents.item_filter(item_id))
-        if found is None:
-            raise ItemNotFoundError(item_id)
-        return documents.to_item(found)
+        with self._deadline():
+            found = await self.collection.find_one(documents.item_filter(item_id))
+            if found is None:
+                raise ItemNotFoundError(item_id)
+            return documents.to_item(found)
 
     async def create(self, item_in: ItemCreate) -> ItemRead:
         """Insert a new item at version 1 and return it.
@@ -79,12 +86,13 @@ class ItemRepository:
         Raises:
             DuplicateItemError: an item with this name exists.
         """
-        document = documents.new_document(item_in)
-        try:
-            await self.collection.insert_one(document)
-        except DuplicateKeyError:
-            raise DuplicateItemError(item_in.name) from None
-        return documents.to_item(document)
+        with self._deadline():
+            document = documents.new_document(item_in)
+            try:
+                await self.collection.insert_one(document)
+            except DuplicateKeyError:
+                raise DuplicateItemError(item_in.name) from None
+            return documents.to_item(document)
 
     async def update(
         self, item_id: str, changes: dict[str, Any], *, versions: Sequence[int] | None = None
@@ -103,17 +111,18 @@ class ItemRepository:
             PreconditionFailedError: its version is not in `versions`.
             DuplicateItemError: the new name belongs to another item.
         """
-        try:
-            updated = await self.collection.find_one_and_update(
-                documents.item_filter(item_id, versions),
-                documents.update_spec(changes),
-                return_document=ReturnDocument.AFTER,
-            )
-        except DuplicateKeyError:
-            raise DuplicateItemError(changes["name"]) from None
-        if updated is None:
-            await self._raise_missing_or_changed(item_id)
-        return documents.to_item(updated)
+        with self._deadline():
+            try:
+                updated = await self.collection.find_one_and_update(
+                    documents.item_filter(item_id, versions),
+                    documents.update_spec(changes),
+                    return_document=ReturnDocument.AFTER,
+                )
+            except DuplicateKeyError:
+                raise DuplicateItemError(changes["name"]) from None
+            if updated is None:
+                await self._raise_missing_or_changed(item_id)
+            return documents.to_item(updated)
 
     async def delete(self, item_id: str, *, versions: Sequence[int] | None = None) -> None:
         """Delete the item, only at one of `versions` when given.
@@ -122,9 +131,19 @@ class ItemRepository:
             ItemNotFoundError: no item has this id.
             PreconditionFailedError: its version is not in `versions`.
         """
-        result = await self.collection.delete_one(documents.item_filter(item_id, versions))
-        if result.deleted_count == 0:
-            await self._raise_missing_or_changed(item_id)
+        with self._deadline():
+            result = await self.collection.delete_one(documents.item_filter(item_id, versions))
+            if result.deleted_count == 0:
+                await self._raise_missing_or_changed(item_id)
+
+    def _deadline(self, limit_s: float | None = None) -> AbstractContextManager[None]:
+        """Bound every MongoDB call in the block by `timeouts.call_timeout` (seconds).
+
+        Raises:
+            pymongo.errors.OperationFailure: the database refused the service's
+                credentials on the last attempt (raised again at once).
+        """
+        return pymongo.timeout(timeouts.call_timeout(self.collection.database.client, limit_s))
 
     async def _raise_missing_or_changed(self, item_id: str) -> NoReturn:
         """After a guarded write matched nothing, raise the error that explains why."""

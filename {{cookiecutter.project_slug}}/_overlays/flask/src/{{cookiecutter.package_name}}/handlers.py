@@ -76,10 +76,10 @@ def handle_service_error(exc: ServiceError) -> Response:
 
 
 def handle_database_error(exc: PyMongoError) -> Response:
-    """Render "database down or too slow" as 503; other driver errors are a 500."""
+    """Render "the database cannot serve" (down, too slow, refusing us) as 503; else 500."""
     if not is_database_unavailable(exc):
         return handle_unexpected_error(exc)
-    log.warning("database unavailable", error=type(exc).__name__)
+    log.warning("database unavailable", error=type(exc).__name__, code=getattr(exc, "code", None))
     return problem_response(problem_for_exception(exc, request.path))
 
 
