@@ -264,7 +264,7 @@ def apps_for(
     common = {
         **os.environ,
         "WEB_CONCURRENCY": str(workers),
-        "GUNICORN_THREADS": "4",
+        "GUNICORN_WORKER_CONNECTIONS": "1000",
         "GUNICORN_TIMEOUT": str(timeout),
         # No worker recycling while measuring: a recycled worker drops its keep-alive
         # connections mid-trial (wrk read errors) and re-imports the app.
@@ -302,7 +302,7 @@ def apps_for(
             "BARE_APP": "bare_fastapi:app" if framework == "fastapi" else "bare_flask:app",
             "BARE_WORKER_CLASS": "uvicorn_worker.UvicornWorker"
             if framework == "fastapi"
-            else "gthread",
+            else "gevent",
         },
     )
     return [generated, bare]

@@ -7,11 +7,15 @@ time. The figures each test saw go to `build/resilience-figures.jsonl`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
+import socket
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -37,8 +41,11 @@ from tests.support import (
     MongoServer,
     free_port,
     gunicorn_service,
+    http,
     mongo_server,
+    process_tree,
     run,
+    start_gunicorn,
     wait_for,
 )
 
@@ -642,3 +649,197 @@ def test_docker_image_runs_as_non_root(project: Path) -> None:
     users = re.findall(r"(?im)^USER\s+(\S+)", final_stage)
     assert users, "the final stage never sets USER: the container runs as root"
     assert users[-1].split(":")[0] not in {"root", "0"}, users[-1]
+
+
+# 9. Slow clients and stopping (issue 15, items 2 and 3) -------------------------------
+
+# Ten times the 8 threads (2 workers x 4) that 8 stalled requests used to starve.
+STALLED_CONNECTIONS = 200
+PROBE_WITHIN_S = 1.0
+
+
+@contextlib.contextmanager
+def stalled_connections(port: int, count: int) -> Iterator[list[socket.socket]]:
+    """Hold `count` connections that never finish their request; close them at the end.
+
+    Half send a POST's headers with `Content-Length: 100` and no body; the other half
+    (slowloris) send a request line, then one more header line every second, forever.
+    """
+    head = (
+        f"POST {ITEMS} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+    ).encode()
+    slow_start = f"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n".encode()
+    socks: list[socket.socket] = []
+    slow: list[socket.socket] = []
+    done = threading.Event()
+
+    def drip() -> None:
+        while not done.wait(1.0):
+            for sock in slow:
+                with contextlib.suppress(OSError):
+                    sock.sendall(b"X-Drip: 1\r\n")
+
+    dripper = threading.Thread(target=drip, daemon=True)
+    try:
+        for number in range(count):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            socks.append(sock)
+            if number % 2:
+                sock.sendall(slow_start)
+                slow.append(sock)
+            else:
+                sock.sendall(head)
+        dripper.start()
+        yield socks
+    finally:
+        done.set()
+        if dripper.is_alive():
+            dripper.join(5)
+        for sock in socks:
+            sock.close()
+
+
+def probe_seconds(url: str, timeout: float = 5.0) -> float:
+    """GET `url` on a new connection; return how long the 200 took (`timeout` if none came)."""
+    start = time.monotonic()
+    try:
+        status = http("GET", url, timeout=timeout)[0]
+    except OSError:  # timed out or refused: report it as the whole timeout
+        return timeout
+    elapsed = time.monotonic() - start
+    return elapsed if status == 200 else timeout
+
+
+def test_stalled_connections_leave_health_probes_answered_within_1s(project: Path) -> None:
+    """200 clients that stall mid-request: every /health/live probe still answers within 1 s."""
+    with mongo_server() as db, gunicorn_service(project, db.uri) as service:
+        with stalled_connections(service.port, STALLED_CONNECTIONS):
+            time.sleep(1.0)  # let the server accept them and block wherever it blocks
+            probes = []
+            for _ in range(10):
+                probes.append(probe_seconds(f"{service.url}/health/live"))
+                time.sleep(0.2)
+        slow = [round(p, 3) for p in probes if p > PROBE_WITHIN_S]
+        assert not slow, f"{len(slow)} of {len(probes)} probes over {PROBE_WITHIN_S} s: {slow}"
+        created = http("POST", f"{service.url}{ITEMS}", {"name": unique_name()}, timeout=5)
+        assert created[0] == 201, created
+        assert http("GET", f"{service.url}/health/ready", timeout=5)[0] == 200
+        assert "Traceback" not in service.log()
+    record_figures(
+        "stalled_connections",
+        project,
+        stalled_connections=STALLED_CONNECTIONS,
+        probes=len(probes),
+        probe_max_ms=round(max(probes) * 1000, 1),
+        probe_p50_ms=round(percentile(probes, 0.5) * 1000, 1),
+    )
+
+
+def alive(pids: set[int]) -> set[int]:
+    """Return the pids in `pids` that are still running (zombies count as gone)."""
+    running = set()
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            if state != "Z":
+                running.add(pid)
+    return running
+
+
+def port_free(port: int) -> bool:
+    """Return True when a new listener could bind 127.0.0.1:`port`."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+STOP_MOMENTS = ["boot", "idle", "busy"]
+STOP_SIGNALS = {"SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM}
+
+
+def test_sigint_and_sigterm_stop_every_process_within_graceful_timeout(project: Path) -> None:
+    """SIGINT or SIGTERM at boot, idle, or under load with stalled clients: all gone in time.
+
+    "Gone" means the master and every worker it forked have exited and the port is
+    free again. Every case must finish within the graceful timeout (plus a margin);
+    SIGINT (quick shutdown, Ctrl-C) on a booted service must not wait for it at all: a
+    worker stuck in its exit (gthread joining threads blocked on stalled sockets) is
+    only ended by the master's SIGKILL at the graceful timeout, and is orphaned, still
+    bound to the port, when something kills the master first (`make demo` did).
+    """
+    graceful_timeout = 4
+    margin = 2.0
+    quick = 2.5
+    env = {"GUNICORN_GRACEFUL_TIMEOUT": str(graceful_timeout)}
+    took: dict[str, float] = {}
+    with mongo_server() as db:
+        for moment in STOP_MOMENTS:
+            for name, sig in STOP_SIGNALS.items():
+                took[f"{name}_{moment}"] = stop_at(project, db.uri, moment, sig, env)
+    record_figures(
+        "stop_signals",
+        project,
+        graceful_timeout_s=graceful_timeout,
+        **{f"{case}_s": round(seconds, 2) for case, seconds in took.items()},
+    )
+    late = {case: s for case, s in took.items() if s > graceful_timeout + margin}
+    assert not late, f"not stopped within {graceful_timeout} + {margin} s: {late}"
+    slow_quit = {case: s for case, s in took.items() if case in {"SIGINT_idle", "SIGINT_busy"}}
+    assert max(slow_quit.values()) <= quick, f"SIGINT took over {quick} s: {slow_quit}"
+
+
+def stop_at(project: Path, mongo_uri: str, moment: str, sig: int, env: dict[str, str]) -> float:
+    """Start gunicorn, send `sig` to its master at `moment`; return seconds until all is gone.
+
+    Returns infinity when something is still running (or the port still bound) after
+    30 s; those processes are SIGKILLed then.
+    """
+    port = free_port()
+    proc, log_path = start_gunicorn(project, mongo_uri, port=port, env=env)
+    seen: set[int] = set()
+
+    def watch() -> bool:
+        seen.update(process_tree(proc.pid) if proc.poll() is None else set())
+        return len(seen) >= 3  # the master and both workers
+
+    load = None
+    with contextlib.ExitStack() as stack:
+        if moment == "boot":
+            wait_for(watch, timeout=30, what=f"workers forked ({log_path})")
+        else:
+            url = f"http://127.0.0.1:{port}"
+            wait_for(lambda: http("GET", f"{url}/health/live")[0] == 200, timeout=60, what="boot")
+            watch()
+        if moment == "busy":
+            load = Load(url, concurrency=8, max_seconds=60).start()
+            stack.enter_context(stalled_connections(port, 40))
+            time.sleep(1.0)
+        watch()
+        signalled = time.monotonic()
+        proc.send_signal(sig)
+        deadline = signalled + 30
+        while time.monotonic() < deadline:
+            watch()
+            if proc.poll() is not None and not alive(seen) and port_free(port):
+                break
+            time.sleep(0.05)
+        took = time.monotonic() - signalled
+    if load is not None:
+        load.stop()
+    left = alive(seen)
+    for pid in left:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait(10)
+    if left or not port_free(port):
+        name = signal.Signals(sig).name
+        print(f"{moment} {name}: still running {left}\n{log_path.read_text()[-3000:]}")
+        return float("inf")
+    return took

@@ -1,7 +1,8 @@
 """gunicorn configuration (read by `gunicorn -c gunicorn.conf.py`).
 
-Environment knobs: WEB_CONCURRENCY (workers, default 2), GUNICORN_THREADS (Flask
-threads per worker, default 4), GUNICORN_TIMEOUT (s, default 30),
+Environment knobs: WEB_CONCURRENCY (workers, default 2), GUNICORN_WORKER_CONNECTIONS
+(Flask: connections one gevent worker serves at once, default 1000), GUNICORN_TIMEOUT
+(s, default 30),
 GUNICORN_GRACEFUL_TIMEOUT (s, default 30), GUNICORN_MAX_REQUESTS (requests a worker
 serves before it is recycled, default 10000; 0 never), GUNICORN_MAX_REQUESTS_JITTER
 (default 1000), PORT (default 8000),
@@ -27,12 +28,16 @@ except SettingsError as exc:
 wsgi_app = "{{ cookiecutter.package_name }}.app:create_app()"
 worker_class = "{{ cookiecutter.__worker_class }}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# Flask runs on gevent workers: every connection is a greenlet, so clients that stall
+# mid-request (slowloris, a body that never comes) wait without holding a thread that
+# health probes need (a gthread pool of 4 was starved by 8 such clients). uvicorn
+# workers ignore this setting.
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))
 bind = [f"0.0.0.0:{os.environ.get('PORT', '8000')}"]
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 keepalive = 5
-# gunicorn's own HTTP parser (gthread) answers a request line over 4094 bytes with a
+# gunicorn's own HTTP parser (Flask's gevent workers) answers a request line over 4094 bytes with a
 # bare HTML 414 that never reaches the app; accept up to its maximum, 8190 (as common
 # proxies do), so long query strings get the app's problem+json 422 instead.
 limit_request_line = 8190
