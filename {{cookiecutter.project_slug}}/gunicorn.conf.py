@@ -11,6 +11,7 @@ The service's own settings are validated here, in the master, so a bad value sto
 start-up with one line before any worker forks.
 """
 
+import logging
 import os
 import shutil
 import sys
@@ -58,6 +59,18 @@ def on_starting(server: Any) -> None:
     if metrics_dir:
         shutil.rmtree(metrics_dir, ignore_errors=True)
         Path(metrics_dir).mkdir(parents=True, exist_ok=True)
+
+
+def worker_int(worker: Any) -> None:
+    """Exit a worker at once on SIGINT or SIGQUIT (quick shutdown, Ctrl-C).
+
+    gunicorn's own exit path then runs atexit hooks and joins threads; a request still
+    in flight there (a stalled client, a closing MongoDB client) kept workers alive
+    until the master's SIGKILL at the graceful timeout, or forever when the master was
+    killed first. SIGTERM (graceful) does not come here.
+    """
+    logging.shutdown()  # flush the log handlers
+    os._exit(0)
 
 
 def child_exit(server: Any, worker: Any) -> None:
