@@ -758,8 +758,11 @@ def port_free(port: int) -> bool:
         return True
 
 
-STOP_MOMENTS = ["boot", "idle", "busy"]
-STOP_SIGNALS = {"SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM}
+# (moment, signal): "ctrl-c" is SIGINT to the master and every worker at once, as a
+# terminal sends it to the foreground process group (`make demo`, `make run`).
+STOP_CASES = [
+    (moment, how) for moment in ("boot", "idle", "busy") for how in ("SIGINT", "SIGTERM")
+] + [("busy", "ctrl-c")]
 
 
 def test_sigint_and_sigterm_stop_every_process_within_graceful_timeout(project: Path) -> None:
@@ -768,19 +771,20 @@ def test_sigint_and_sigterm_stop_every_process_within_graceful_timeout(project: 
     "Gone" means the master and every worker it forked have exited and the port is
     free again. Every case must finish within the graceful timeout (plus a margin);
     SIGINT (quick shutdown, Ctrl-C) on a booted service must not wait for it at all: a
-    worker stuck in its exit (gthread joining threads blocked on stalled sockets) is
-    only ended by the master's SIGKILL at the graceful timeout, and is orphaned, still
-    bound to the port, when something kills the master first (`make demo` did).
+    worker stuck in its exit (gthread joining threads blocked on stalled sockets; a
+    uvicorn worker ignoring SIGQUIT) is only ended by the master's SIGKILL at the
+    graceful timeout, and is orphaned, still bound to the port, when something kills
+    the master first (`make demo` did). The margin covers signal delivery and reaping
+    on a loaded 2-core machine.
     """
-    graceful_timeout = 4
-    margin = 2.0
-    quick = 2.5
+    graceful_timeout = 6
+    margin = 3.0
+    quick = 3.5
     env = {"GUNICORN_GRACEFUL_TIMEOUT": str(graceful_timeout)}
     took: dict[str, float] = {}
     with mongo_server() as db:
-        for moment in STOP_MOMENTS:
-            for name, sig in STOP_SIGNALS.items():
-                took[f"{name}_{moment}"] = stop_at(project, db.uri, moment, sig, env)
+        for moment, how in STOP_CASES:
+            took[f"{how}_{moment}"] = stop_at(project, db.uri, moment, how, env)
     record_figures(
         "stop_signals",
         project,
@@ -789,12 +793,13 @@ def test_sigint_and_sigterm_stop_every_process_within_graceful_timeout(project: 
     )
     late = {case: s for case, s in took.items() if s > graceful_timeout + margin}
     assert not late, f"not stopped within {graceful_timeout} + {margin} s: {late}"
-    slow_quit = {case: s for case, s in took.items() if case in {"SIGINT_idle", "SIGINT_busy"}}
+    quick_cases = {"SIGINT_idle", "SIGINT_busy", "ctrl-c_busy"}
+    slow_quit = {case: s for case, s in took.items() if case in quick_cases}
     assert max(slow_quit.values()) <= quick, f"SIGINT took over {quick} s: {slow_quit}"
 
 
-def stop_at(project: Path, mongo_uri: str, moment: str, sig: int, env: dict[str, str]) -> float:
-    """Start gunicorn, send `sig` to its master at `moment`; return seconds until all is gone.
+def stop_at(project: Path, mongo_uri: str, moment: str, how: str, env: dict[str, str]) -> float:
+    """Start gunicorn, signal it (`how`) at `moment`; return seconds until all is gone.
 
     Returns infinity when something is still running (or the port still bound) after
     30 s; those processes are SIGKILLed then.
@@ -808,38 +813,44 @@ def stop_at(project: Path, mongo_uri: str, moment: str, sig: int, env: dict[str,
         return len(seen) >= 3  # the master and both workers
 
     load = None
-    with contextlib.ExitStack() as stack:
-        if moment == "boot":
-            wait_for(watch, timeout=30, what=f"workers forked ({log_path})")
-        else:
-            url = f"http://127.0.0.1:{port}"
-            wait_for(lambda: http("GET", f"{url}/health/live")[0] == 200, timeout=60, what="boot")
+    left: set[int] = set()
+    try:
+        with contextlib.ExitStack() as stack:
+            if moment == "boot":
+                wait_for(watch, timeout=30, what=f"workers forked ({log_path})")
+            else:
+                url = f"http://127.0.0.1:{port}"
+                wait_for(lambda: http("GET", f"{url}/health/live")[0] == 200, timeout=60, what=url)
+                watch()
+            if moment == "busy":
+                load = Load(url, concurrency=8, max_seconds=60).start()
+                stack.enter_context(stalled_connections(port, 40))
+                time.sleep(1.0)
             watch()
-        if moment == "busy":
-            load = Load(url, concurrency=8, max_seconds=60).start()
-            stack.enter_context(stalled_connections(port, 40))
-            time.sleep(1.0)
-        watch()
-        signalled = time.monotonic()
-        proc.send_signal(sig)
-        deadline = signalled + 30
-        while time.monotonic() < deadline:
-            watch()
-            if proc.poll() is not None and not alive(seen) and port_free(port):
-                break
-            time.sleep(0.05)
-        took = time.monotonic() - signalled
-    if load is not None:
-        load.stop()
-    left = alive(seen)
-    for pid in left:
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGKILL)
-    if proc.poll() is None:
-        proc.kill()
-    proc.wait(10)
+            signalled = time.monotonic()
+            if how == "ctrl-c":
+                for pid in alive(seen):
+                    os.kill(pid, signal.SIGINT)
+            else:
+                proc.send_signal(signal.Signals[how])
+            deadline = signalled + 30
+            while time.monotonic() < deadline:
+                watch()
+                if proc.poll() is not None and not alive(seen) and port_free(port):
+                    break
+                time.sleep(0.05)
+            took = time.monotonic() - signalled
+    finally:
+        if load is not None:
+            load.stop()
+        left = alive(seen)
+        for pid in left:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
     if left or not port_free(port):
-        name = signal.Signals(sig).name
-        print(f"{moment} {name}: still running {left}\n{log_path.read_text()[-3000:]}")
+        print(f"{moment} {how}: still running {left}\n{log_path.read_text()[-3000:]}")
         return float("inf")
     return took

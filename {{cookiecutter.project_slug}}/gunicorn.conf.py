@@ -61,6 +61,22 @@ def on_starting(server: Any) -> None:
         Path(metrics_dir).mkdir(parents=True, exist_ok=True)
 
 
+def post_worker_init(worker: Any) -> None:
+    """Make uvicorn workers honour gunicorn's shutdown signals (other workers already do).
+
+    uvicorn-worker routes SIGQUIT (the master's quick shutdown, sent on SIGINT) to
+    `handle_exit`, which only sets a flag uvicorn never reads (uvicorn-worker issue #2):
+    route it to `handle_quit`, gunicorn's quick exit. And uvicorn waits for open
+    connections without limit on SIGTERM; bound that wait by the graceful timeout
+    (less a second for the lifespan shutdown), so a worker whose master is gone still
+    exits.
+    """
+    config = getattr(worker, "config", None)  # uvicorn's Config, on uvicorn workers only
+    if config is not None:
+        worker.handle_exit = worker.handle_quit
+        config.timeout_graceful_shutdown = max(1, worker.cfg.graceful_timeout - 1)
+
+
 def worker_int(worker: Any) -> None:
     """Exit a worker at once on SIGINT or SIGQUIT (quick shutdown, Ctrl-C).
 
