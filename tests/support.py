@@ -283,6 +283,28 @@ def process_tree(pid: int) -> set[int]:
     return found
 
 
+def alive(pids: set[int]) -> set[int]:
+    """Return the pids in `pids` that are still running (zombies count as gone)."""
+    running: set[int] = set()
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            if state != "Z":
+                running.add(pid)
+    return running
+
+
+def port_free(port: int) -> bool:
+    """Return True when a new listener could bind 127.0.0.1:`port`."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def http(
     method: str,
     url: str,

@@ -11,11 +11,8 @@ import contextlib
 import os
 import re
 import signal
-import socket
 import subprocess
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -32,6 +29,7 @@ from tests.resilience_support import (
     percentile,
     project_fixture,  # noqa: F401 (the session fixture `project`: each variant baked once)
     record_figures,
+    stalled_connections,
     unique_name,
 )
 from tests.support import (
@@ -39,10 +37,12 @@ from tests.support import (
     ENV_PREFIX,
     PACKAGE,
     MongoServer,
+    alive,
     free_port,
     gunicorn_service,
     http,
     mongo_server,
+    port_free,
     process_tree,
     run,
     start_gunicorn,
@@ -658,48 +658,6 @@ STALLED_CONNECTIONS = 200
 PROBE_WITHIN_S = 1.0
 
 
-@contextlib.contextmanager
-def stalled_connections(port: int, count: int) -> Iterator[list[socket.socket]]:
-    """Hold `count` connections that never finish their request; close them at the end.
-
-    Half send a POST's headers with `Content-Length: 100` and no body; the other half
-    (slowloris) send a request line, then one more header line every second, forever.
-    """
-    head = (
-        f"POST {ITEMS} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-        "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
-    ).encode()
-    slow_start = f"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n".encode()
-    socks: list[socket.socket] = []
-    slow: list[socket.socket] = []
-    done = threading.Event()
-
-    def drip() -> None:
-        while not done.wait(1.0):
-            for sock in slow:
-                with contextlib.suppress(OSError):
-                    sock.sendall(b"X-Drip: 1\r\n")
-
-    dripper = threading.Thread(target=drip, daemon=True)
-    try:
-        for number in range(count):
-            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-            socks.append(sock)
-            if number % 2:
-                sock.sendall(slow_start)
-                slow.append(sock)
-            else:
-                sock.sendall(head)
-        dripper.start()
-        yield socks
-    finally:
-        done.set()
-        if dripper.is_alive():
-            dripper.join(5)
-        for sock in socks:
-            sock.close()
-
-
 def probe_seconds(url: str, timeout: float = 5.0) -> float:
     """GET `url` on a new connection; return how long the 200 took (`timeout` if none came)."""
     start = time.monotonic()
@@ -734,28 +692,6 @@ def test_stalled_connections_leave_health_probes_answered_within_1s(project: Pat
         probe_max_ms=round(max(probes) * 1000, 1),
         probe_p50_ms=round(percentile(probes, 0.5) * 1000, 1),
     )
-
-
-def alive(pids: set[int]) -> set[int]:
-    """Return the pids in `pids` that are still running (zombies count as gone)."""
-    running = set()
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-            if state != "Z":
-                running.add(pid)
-    return running
-
-
-def port_free(port: int) -> bool:
-    """Return True when a new listener could bind 127.0.0.1:`port`."""
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 # (moment, signal): "ctrl-c" is SIGINT to the master and every worker at once, as a
