@@ -14,6 +14,7 @@ start-up with one line before any worker forks.
 import logging
 import os
 import shutil
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,19 @@ def on_starting(server: Any) -> None:
     if metrics_dir:
         shutil.rmtree(metrics_dir, ignore_errors=True)
         Path(metrics_dir).mkdir(parents=True, exist_ok=True)
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """Let SIGINT, SIGQUIT or SIGTERM stop a worker that is still booting.
+
+    A forked worker inherits the master's handlers, which only queue the signal for the
+    master's loop, until it installs its own; gevent workers patch the standard library
+    first, so a signal in that window was lost and the worker lived on until the
+    master's SIGKILL at the graceful timeout. The default action ends it at once (it
+    serves nothing yet).
+    """
+    for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 def post_worker_init(worker: Any) -> None:
