@@ -207,6 +207,7 @@ def prepare(variants: list[str]) -> dict[str, Path]:
             "uvicorn[standard]",
             "uvicorn-worker",
             "flask",
+            "gevent",
             "gunicorn",
             "pymongo",
             "matplotlib",
@@ -649,8 +650,8 @@ def measure_load(variant: str, apps: list[App], item_id: str, plan: Plan) -> lis
 _VERSIONS_SCRIPT = """
 import importlib.metadata as m, json, sys
 names = ("fastapi", "starlette", "uvicorn", "uvloop", "httptools", "uvicorn-worker", "gunicorn",
-         "flask", "werkzeug", "flask-openapi", "pymongo", "motor", "pydantic", "structlog",
-         "prometheus-client")
+         "gevent", "flask", "werkzeug", "flask-openapi", "pymongo", "motor", "pydantic",
+         "structlog", "prometheus-client")
 found = {"python": sys.version.split()[0]}
 for name in names:
     try:
