@@ -2,11 +2,10 @@
 
 Environment knobs: WEB_CONCURRENCY (workers, default 2), GUNICORN_WORKER_CONNECTIONS
 (Flask: connections one gevent worker serves at once, default 1000), GUNICORN_TIMEOUT
-(s, default 30),
-GUNICORN_GRACEFUL_TIMEOUT (s, default 30), GUNICORN_MAX_REQUESTS (requests a worker
-serves before it is recycled, default 10000; 0 never), GUNICORN_MAX_REQUESTS_JITTER
-(default 1000), PORT (default 8000),
-PROMETHEUS_MULTIPROC_DIR (metrics across workers; set in the Dockerfile).
+(s, default 30), GUNICORN_GRACEFUL_TIMEOUT (s, default 30; SIGINT and SIGTERM stop
+every process within it), GUNICORN_MAX_REQUESTS (requests a worker serves before it is
+recycled, default 10000; 0 never), GUNICORN_MAX_REQUESTS_JITTER (default 1000), PORT
+(default 8000), PROMETHEUS_MULTIPROC_DIR (metrics across workers; set in the Dockerfile).
 The service's own settings are validated here, in the master, so a bad value stops
 start-up with one line before any worker forks.
 """
@@ -39,9 +38,9 @@ bind = [f"0.0.0.0:{os.environ.get('PORT', '8000')}"]
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 keepalive = 5
-# gunicorn's own HTTP parser (Flask's gevent workers) answers a request line over 4094 bytes with a
-# bare HTML 414 that never reaches the app; accept up to its maximum, 8190 (as common
-# proxies do), so long query strings get the app's problem+json 422 instead.
+# gunicorn's own HTTP parser (Flask's gevent workers use it) answers a request line over
+# 4094 bytes with a bare HTML 414 that never reaches the app; accept up to its maximum,
+# 8190 (as common proxies do), so long query strings get the app's problem+json 422.
 limit_request_line = 8190
 # Recycle workers now and then to contain leaks; jitter avoids all restarting at once.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
@@ -94,10 +93,10 @@ def post_worker_init(worker: Any) -> None:
 def worker_int(worker: Any) -> None:
     """Exit a worker at once on SIGINT or SIGQUIT (quick shutdown, Ctrl-C).
 
-    gunicorn's own exit path then runs atexit hooks and joins threads; a request still
-    in flight there (a stalled client, a closing MongoDB client) kept workers alive
-    until the master's SIGKILL at the graceful timeout, or forever when the master was
-    killed first. SIGTERM (graceful) does not come here.
+    gunicorn's own exit path would run atexit hooks and join threads, which a request
+    still in flight (a stalled client, a MongoDB call) blocks: seen with gthread and
+    gevent workers, it lasted until the master's SIGKILL at the graceful timeout, or
+    forever when the master had been killed first. SIGTERM (graceful) does not come here.
     """
     logging.shutdown()  # flush the log handlers
     os._exit(0)
