@@ -31,8 +31,8 @@ worker_class = "{{ cookiecutter.__worker_class }}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Flask runs on gevent workers: every connection is a greenlet, so clients that stall
 # mid-request (slowloris, a body that never comes) wait without holding a thread that
-# health probes need (a gthread pool of 4 was starved by 8 such clients). uvicorn
-# workers ignore this setting.
+# health probes need (2 workers x 4 gthread threads were starved by 8 such clients).
+# uvicorn workers ignore this setting.
 worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))
 bind = [f"0.0.0.0:{os.environ.get('PORT', '8000')}"]
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
