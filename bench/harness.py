@@ -207,6 +207,7 @@ def prepare(variants: list[str]) -> dict[str, Path]:
             "uvicorn[standard]",
             "uvicorn-worker",
             "flask",
+            "gevent",
             "gunicorn",
             "pymongo",
             "matplotlib",
@@ -264,7 +265,7 @@ def apps_for(
     common = {
         **os.environ,
         "WEB_CONCURRENCY": str(workers),
-        "GUNICORN_THREADS": "4",
+        "GUNICORN_WORKER_CONNECTIONS": "1000",
         "GUNICORN_TIMEOUT": str(timeout),
         # No worker recycling while measuring: a recycled worker drops its keep-alive
         # connections mid-trial (wrk read errors) and re-imports the app.
@@ -302,7 +303,7 @@ def apps_for(
             "BARE_APP": "bare_fastapi:app" if framework == "fastapi" else "bare_flask:app",
             "BARE_WORKER_CLASS": "uvicorn_worker.UvicornWorker"
             if framework == "fastapi"
-            else "gthread",
+            else "gevent",
         },
     )
     return [generated, bare]
@@ -649,8 +650,8 @@ def measure_load(variant: str, apps: list[App], item_id: str, plan: Plan) -> lis
 _VERSIONS_SCRIPT = """
 import importlib.metadata as m, json, sys
 names = ("fastapi", "starlette", "uvicorn", "uvloop", "httptools", "uvicorn-worker", "gunicorn",
-         "flask", "werkzeug", "flask-openapi", "pymongo", "motor", "pydantic", "structlog",
-         "prometheus-client")
+         "gevent", "flask", "werkzeug", "flask-openapi", "pymongo", "motor", "pydantic",
+         "structlog", "prometheus-client")
 found = {"python": sys.version.split()[0]}
 for name in names:
     try:

@@ -3,7 +3,7 @@
 `python one_worker.py <gunicorn arguments>` reads the same configuration as `gunicorn`
 and then does what the master does for a worker, minus the fork: callgrind's control
 channel (vgdb) does not follow a forked child, so measuring gunicorn's real worker
-class (uvicorn or gthread, same settings as in production) needs it in-process.
+class (uvicorn or gevent, same settings as in production) needs it in-process.
 """
 
 import os

@@ -16,8 +16,10 @@ Knobs (environment):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import threading
 import time
 import uuid
@@ -266,3 +268,45 @@ def _split_labels(text: str) -> Iterator[str]:
     """Split `a="x",b="y"` into `a="x"`, `b="y"` (values hold no quotes here)."""
     for part in text.split('",'):
         yield part if part.endswith('"') else part + '"'
+
+
+@contextlib.contextmanager
+def stalled_connections(port: int, count: int) -> Iterator[list[socket.socket]]:
+    """Hold `count` connections that never finish their request; close them at the end.
+
+    Half send a POST's headers with `Content-Length: 100` and no body; the other half
+    (slowloris) send a request line, then one more header line every second, forever.
+    """
+    head = (
+        f"POST {ITEMS} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+    ).encode()
+    slow_start = f"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n".encode()
+    socks: list[socket.socket] = []
+    slow: list[socket.socket] = []
+    done = threading.Event()
+
+    def drip() -> None:
+        while not done.wait(1.0):
+            for sock in slow:
+                with contextlib.suppress(OSError):
+                    sock.sendall(b"X-Drip: 1\r\n")
+
+    dripper = threading.Thread(target=drip, daemon=True)
+    try:
+        for number in range(count):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            socks.append(sock)
+            if number % 2:
+                sock.sendall(slow_start)
+                slow.append(sock)
+            else:
+                sock.sendall(head)
+        dripper.start()
+        yield socks
+    finally:
+        done.set()
+        if dripper.is_alive():
+            dripper.join(5)
+        for sock in socks:
+            sock.close()

@@ -209,9 +209,39 @@ def gunicorn_service(
 ) -> Iterator[ServiceProcess]:
     """Serve `project` with its own gunicorn.conf.py on 127.0.0.1:`port` (default: a free one).
 
-    Waits for /health/live (at most 60 s); stops gunicorn at the end of the block.
+    Waits for /health/live (at most 60 s); stops gunicorn at the end of the block, and
+    SIGKILLs any worker that outlived its master (it would hold the port answering nothing).
     """
     port = port or free_port()
+    proc, log_path = start_gunicorn(project, mongo_uri, port=port, workers=workers, env=env)
+    service = ServiceProcess(port=port, proc=proc, log_path=log_path)
+    try:
+        wait_for(
+            lambda: proc.poll() is None and http("GET", f"{service.url}/health/live")[0] == 200,
+            timeout=60,
+            what=f"gunicorn ({log_path})",
+        )
+        yield service
+    finally:
+        workers_seen = process_tree(proc.pid) - {proc.pid}
+        stop(proc)
+        for pid in workers_seen:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def start_gunicorn(
+    project: Path,
+    mongo_uri: str,
+    *,
+    port: int,
+    workers: int = 2,
+    env: dict[str, str] | None = None,
+) -> tuple[subprocess.Popen[bytes], Path]:
+    """Start gunicorn with `project`'s own gunicorn.conf.py on 127.0.0.1:`port`; do not wait.
+
+    Returns the master process and the path of its log (stdout and stderr).
+    """
     log_path = project / f"gunicorn-{port}.log"
     metrics_dir = project / f".metrics-{port}"
     full_env = {
@@ -237,16 +267,42 @@ def gunicorn_service(
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
-    service = ServiceProcess(port=port, proc=proc, log_path=log_path)
-    try:
-        wait_for(
-            lambda: proc.poll() is None and http("GET", f"{service.url}/health/live")[0] == 200,
-            timeout=60,
-            what=f"gunicorn ({log_path})",
-        )
-        yield service
-    finally:
-        stop(proc)
+    return proc, log_path
+
+
+def process_tree(pid: int) -> set[int]:
+    """Return `pid` and every live descendant of it (Linux /proc)."""
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        found.add(current)
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            with contextlib.suppress(OSError):
+                todo.extend(int(child) for child in (task / "children").read_text().split())
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    """Return the pids in `pids` that are still running (zombies count as gone)."""
+    running: set[int] = set()
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            if state != "Z":
+                running.add(pid)
+    return running
+
+
+def port_free(port: int) -> bool:
+    """Return True when a new listener could bind 127.0.0.1:`port`."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def http(

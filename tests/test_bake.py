@@ -89,7 +89,8 @@ def test_flask_bake_has_only_flask_files(tmp_path: Path) -> None:
     assert not (project / "src" / "item_service" / "lifespan.py").exists()
     pyproject = (project / "pyproject.toml").read_text()
     assert "fastapi" not in pyproject and "motor" not in pyproject
-    assert "gthread" in (project / "gunicorn.conf.py").read_text()
+    assert 'worker_class = "gevent"' in (project / "gunicorn.conf.py").read_text()
+    assert '"gevent>=' in pyproject
 
 
 def test_derived_names_follow_the_project_name(tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ from tests.resilience_support import (
     percentile,
     project_fixture,  # noqa: F401 (the session fixture `project`: each variant baked once)
     record_figures,
+    stalled_connections,
     unique_name,
 )
 from tests.support import (
@@ -42,10 +43,15 @@ from tests.support import (
     PACKAGE,
     TEMPLATE_ROOT,
     MongoServer,
+    alive,
     free_port,
     gunicorn_service,
+    http,
     mongo_server,
+    port_free,
+    process_tree,
     run,
+    start_gunicorn,
     wait_for,
 )
 
@@ -994,3 +1000,145 @@ def test_oversized_request_heads_are_refused_and_workers_stay_small(project: Pat
     assert len(growth) == len(workers), "a worker died (gunicorn replaced it)"
     assert max(growth.values()) < WORKER_GROWTH_LIMIT_MB, growth
     assert probes and max(probes) < 2.0, f"/health/live stalled: max {max(probes):.2f} s"
+
+
+# 10. Slow clients and stopping (issue 15, items 2 and 3) ------------------------------
+
+# Ten times the 8 threads (2 workers x 4) that 8 stalled requests used to starve.
+STALLED_CONNECTIONS = 200
+PROBE_WITHIN_S = 1.0
+
+
+def probe_seconds(url: str, timeout: float = 5.0) -> float:
+    """GET `url` on a new connection; return how long the 200 took (`timeout` if none came)."""
+    start = time.monotonic()
+    try:
+        status = http("GET", url, timeout=timeout)[0]
+    except OSError:  # timed out or refused: report it as the whole timeout
+        return timeout
+    elapsed = time.monotonic() - start
+    return elapsed if status == 200 else timeout
+
+
+def test_stalled_connections_leave_health_probes_answered_within_1s(project: Path) -> None:
+    """200 clients that stall mid-request: every /health/live probe still answers within 1 s."""
+    with mongo_server() as db, gunicorn_service(project, db.uri) as service:
+        with stalled_connections(service.port, STALLED_CONNECTIONS):
+            time.sleep(1.0)  # let the server accept them and block wherever it blocks
+            probes = []
+            for _ in range(10):
+                probes.append(probe_seconds(f"{service.url}/health/live"))
+                time.sleep(0.2)
+        slow = [round(p, 3) for p in probes if p > PROBE_WITHIN_S]
+        assert not slow, f"{len(slow)} of {len(probes)} probes over {PROBE_WITHIN_S} s: {slow}"
+        created = http("POST", f"{service.url}{ITEMS}", {"name": unique_name()}, timeout=5)
+        assert created[0] == 201, created
+        assert http("GET", f"{service.url}/health/ready", timeout=5)[0] == 200
+        assert "Traceback" not in service.log()
+    record_figures(
+        "stalled_connections",
+        project,
+        stalled_connections=STALLED_CONNECTIONS,
+        probes=len(probes),
+        probe_max_ms=round(max(probes) * 1000, 1),
+        probe_p50_ms=round(percentile(probes, 0.5) * 1000, 1),
+    )
+
+
+# (moment, signal): "ctrl-c" is SIGINT to the master and every worker at once, as a
+# terminal sends it to the foreground process group (`make demo`, `make run`).
+STOP_CASES = [
+    (moment, how) for moment in ("boot", "idle", "busy") for how in ("SIGINT", "SIGTERM")
+] + [("busy", "ctrl-c")]
+
+
+def test_sigint_and_sigterm_stop_every_process_within_graceful_timeout(project: Path) -> None:
+    """SIGINT or SIGTERM at boot, idle, or under load with stalled clients: all gone in time.
+
+    "Gone" means the master and every worker it forked have exited and the port is
+    free again. Every case must finish within the graceful timeout (plus a margin for
+    signal delivery and reaping on a loaded 2-core machine). SIGINT (quick shutdown,
+    Ctrl-C) must not wait for that timeout at all: it must be over at least a second
+    before the master's SIGKILL at the graceful timeout could have ended it. A worker
+    stuck in its exit (gthread joining threads blocked on stalled sockets; a uvicorn
+    worker ignoring SIGQUIT; a gevent worker still patching when the signal came) is
+    only ended by that SIGKILL, and is orphaned, still bound to the port, when
+    something kills the master first (`make demo` did).
+    """
+    graceful_timeout = 6
+    margin = 3.0
+    quick = graceful_timeout - 1.0
+    env = {"GUNICORN_GRACEFUL_TIMEOUT": str(graceful_timeout)}
+    took: dict[str, float] = {}
+    with mongo_server() as db:
+        for moment, how in STOP_CASES:
+            took[f"{how}_{moment}"] = stop_at(project, db.uri, moment, how, env)
+    record_figures(
+        "stop_signals",
+        project,
+        graceful_timeout_s=graceful_timeout,
+        **{f"{case}_s": round(seconds, 2) for case, seconds in took.items()},
+    )
+    late = {case: s for case, s in took.items() if s > graceful_timeout + margin}
+    assert not late, f"not stopped within {graceful_timeout} + {margin} s: {late}"
+    quick_cases = {"SIGINT_boot", "SIGINT_idle", "SIGINT_busy", "ctrl-c_busy"}
+    slow_quit = {case: s for case, s in took.items() if case in quick_cases}
+    assert max(slow_quit.values()) <= quick, f"SIGINT took over {quick} s: {slow_quit}"
+
+
+def stop_at(project: Path, mongo_uri: str, moment: str, how: str, env: dict[str, str]) -> float:
+    """Start gunicorn, signal it (`how`) at `moment`; return seconds until all is gone.
+
+    Returns infinity when something is still running (or the port still bound) after
+    30 s; those processes are SIGKILLed then.
+    """
+    port = free_port()
+    proc, log_path = start_gunicorn(project, mongo_uri, port=port, env=env)
+    seen: set[int] = set()
+
+    def watch() -> bool:
+        seen.update(process_tree(proc.pid) if proc.poll() is None else set())
+        return len(seen) >= 3  # the master and both workers
+
+    load = None
+    left: set[int] = set()
+    try:
+        with contextlib.ExitStack() as stack:
+            if moment == "boot":
+                wait_for(watch, timeout=30, what=f"workers forked ({log_path})")
+            else:
+                url = f"http://127.0.0.1:{port}"
+                wait_for(lambda: http("GET", f"{url}/health/live")[0] == 200, timeout=60, what=url)
+                watch()
+            if moment == "busy":
+                load = Load(url, concurrency=8, max_seconds=60).start()
+                stack.enter_context(stalled_connections(port, 40))
+                time.sleep(1.0)
+            watch()
+            signalled = time.monotonic()
+            if how == "ctrl-c":
+                for pid in alive(seen):
+                    os.kill(pid, signal.SIGINT)
+            else:
+                proc.send_signal(signal.Signals[how])
+            deadline = signalled + 30
+            while time.monotonic() < deadline:
+                watch()
+                if proc.poll() is not None and not alive(seen) and port_free(port):
+                    break
+                time.sleep(0.05)
+            took = time.monotonic() - signalled
+    finally:
+        if load is not None:
+            load.stop()
+        left = alive(seen)
+        for pid in left:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+    if left or not port_free(port):
+        print(f"{moment} {how}: still running {left}\n{log_path.read_text()[-3000:]}")
+        return float("inf")
+    return took

@@ -1,6 +1,7 @@
 """MongoDB client lifecycle with PyMongo's sync `MongoClient`, one per worker process.
 
-`MongoClient` is thread-safe (gthread workers share it) but not fork-safe, so the app
+`MongoClient` is thread-safe (the greenlets of a gevent worker share it; pymongo
+supports gevent's monkey-patching) but not fork-safe, so the app
 factory creates it inside each gunicorn worker (no `preload_app`) and it is closed
 when the process exits.
 """

@@ -1,7 +1,8 @@
 """Per-request plumbing as Flask hooks: request ids, body checks, access log, metrics.
 
-gthread workers reuse threads, so the log context is cleared at the start of every
-request, before anything is bound.
+Each greenlet of a gevent worker has its own contextvars, but the context is still
+cleared at the start of every request, before anything is bound (a worker thread or
+greenlet may serve several requests).
 """
 
 import functools
