@@ -5,10 +5,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 
 from .etags import etag, parse_if_match
+from .idempotency import parse_key
 from .problems import TITLES, require_json
 from .repository import ItemRepository
 from .schemas import (
+    IDEMPOTENCY_KEY_DESCRIPTION,
     OBJECT_ID_PATTERN,
+    IdempotencyKey,
     ItemCreate,
     ItemPage,
     ItemQuery,
@@ -38,6 +41,10 @@ RepositoryDep = Annotated[ItemRepository, Depends(get_repository)]
 IfMatchHeader = Annotated[
     str | None,
     Header(alias="If-Match", description='Change only if the ETag is still this, e.g. "3".'),
+]
+IdempotencyKeyHeader = Annotated[
+    IdempotencyKey | None,
+    Header(alias="Idempotency-Key", description=IDEMPOTENCY_KEY_DESCRIPTION),
 ]
 ItemIdPath = Annotated[
     str, Path(pattern=OBJECT_ID_PATTERN, description="The item's id (24 hex digits).")
@@ -79,10 +86,16 @@ async def get_item(item_id: ItemIdPath, repository: RepositoryDep, response: Res
     responses=problem_responses(400, 409, 413, 415, 422, 503),
 )
 async def create_item(
-    item_in: ItemCreate, repository: RepositoryDep, response: Response
+    item_in: ItemCreate,
+    repository: RepositoryDep,
+    response: Response,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> ItemRead:
-    """Create an item; `Location` points at it. A duplicate name is a 409."""
-    item = await repository.create(item_in)
+    """Create an item; `Location` points at it. A duplicate name is a 409.
+
+    With an `Idempotency-Key`, a retry gets the first answer again and never a second item.
+    """
+    item = await repository.create(item_in, idempotency_key=parse_key(idempotency_key))
     item_headers(response, item)
     response.headers["Location"] = f"{router.prefix}/{item.id}"
     return item
