@@ -24,7 +24,7 @@ Tags = Annotated[list[Tag], Field(max_length=20)]
 # Many clients send the key bare, as a token (e.g. a UUID), so a bare RFC 9110 token is
 # accepted too and names the same key as its quoted form (`idempotency.parse_key`).
 # OpenAPI publishes this pattern: it is exactly what the service accepts.
-IDEMPOTENCY_KEY_PATTERN = r'^(?:[!#$%&\'*+.^_`|~0-9A-Za-z-]+|"(?:[ !#-\[\]-~]|\\["\\])+")$'
+IDEMPOTENCY_KEY_PATTERN = r"""^(?:[!#$%&'*+.^_`|~0-9A-Za-z-]+|"(?:[ !#-\[\]-~]|\\["\\])+")$"""
 IdempotencyKey = Annotated[str, StringConstraints(pattern=IDEMPOTENCY_KEY_PATTERN, max_length=255)]
 IDEMPOTENCY_KEY_DESCRIPTION = (
     "Makes a retried POST safe (IETF draft-ietf-httpapi-idempotency-key-header): the first "
