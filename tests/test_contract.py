@@ -10,8 +10,9 @@ import random
 import re
 import socket
 import unicodedata
+import uuid
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
@@ -19,6 +20,7 @@ from urllib.parse import urljoin
 import httpx
 import pytest
 from pymongo import MongoClient
+from pymongo.collection import Collection
 
 from tests.support import VARIANTS, MongoServer, gunicorn_service
 
@@ -629,3 +631,122 @@ def test_docs_load_every_asset_from_the_service_itself(client: httpx.Client) -> 
         assert asset.status_code == 200, link
         kind = CONTENT_TYPES[link[link.rindex(".") :]]
         assert kind in asset.headers["content-type"], (link, asset.headers["content-type"])
+
+
+# --- Idempotency-Key (IETF httpapi draft "The Idempotency-Key HTTP Header Field") -----
+
+_keys = iter(range(1_000_000))
+
+
+def new_key() -> str:
+    """Return an Idempotency-Key no other test uses (unique per run too)."""
+    return f"contract-{uuid.uuid4().hex[:8]}-{next(_keys)}"
+
+
+def count_named(client: httpx.Client, name: str) -> int:
+    """Return how many stored items have `name` (names are unique; 0 or 1 if all is well)."""
+    listed = client.get(ITEMS, params={"tag": name, "per_page": 100})
+    assert listed.status_code == 200, listed.text
+    return sum(1 for item in listed.json()["items"] if item["name"] == name)
+
+
+def keyed_body() -> dict[str, Any]:
+    """Return a create body whose only tag is its name, so `count_named` finds it."""
+    name = f"keyed-{uuid.uuid4().hex}"
+    return {"name": name, "tags": [name]}
+
+
+@pytest.fixture
+def key_records(
+    service: tuple[httpx.Client, str], mongo: MongoServer
+) -> Iterator[Collection[dict[str, Any]]]:
+    """Yield the service's Idempotency-Key records collection (skips external services)."""
+    if not service[1]:
+        pytest.skip("the database of an external service is not known")
+    mongo_client: MongoClient[dict[str, Any]]
+    with MongoClient(mongo.uri, tz_aware=True) as mongo_client:
+        yield mongo_client[service[1]]["idempotency_keys"]
+
+
+def test_post_retried_with_its_key_replays_the_first_answer_and_stores_one_item(
+    client: httpx.Client,
+) -> None:
+    key, body = new_key(), keyed_body()
+    first = client.post(ITEMS, json=body, headers={"Idempotency-Key": f'"{key}"'})
+    assert first.status_code == 201, first.text
+    # The bare form names the same key; key order and defaults do not change the body.
+    retry = client.post(
+        ITEMS,
+        json={"tags": body["tags"], "description": None, "name": body["name"]},
+        headers={"Idempotency-Key": key},
+    )
+    assert retry.status_code == 201, retry.text
+    assert retry.json() == first.json()
+    for header in ("etag", "location", "content-type"):
+        assert retry.headers[header] == first.headers[header], header
+    assert count_named(client, body["name"]) == 1
+
+
+def test_post_with_a_used_key_and_another_body_is_422(client: httpx.Client) -> None:
+    key, body = new_key(), keyed_body()
+    assert client.post(ITEMS, json=body, headers={"Idempotency-Key": key}).status_code == 201
+    other = keyed_body()
+    problem = assert_problem(client.post(ITEMS, json=other, headers={"Idempotency-Key": key}), 422)
+    assert [issue["loc"] for issue in problem["errors"]] == [["header", "Idempotency-Key"]]
+    assert count_named(client, other["name"]) == 0
+
+
+def test_post_with_a_key_replays_its_409_even_once_the_name_is_free(
+    client: httpx.Client,
+) -> None:
+    taken = create(client)
+    key = new_key()
+    body = {"name": taken["name"]}
+    assert_problem(client.post(ITEMS, json=body, headers={"Idempotency-Key": key}), 409)
+    assert client.delete(f"{ITEMS}/{taken['id']}").status_code == 204
+    replayed = client.post(ITEMS, json=body, headers={"Idempotency-Key": key})
+    assert_problem(replayed, 409)
+    assert "retry-after" not in replayed.headers
+    assert client.post(ITEMS, json=body).status_code == 201  # without the key: a new request
+
+
+def test_post_while_its_key_is_in_flight_is_409_with_retry_after_then_takes_over(
+    client: httpx.Client, key_records: Collection[dict[str, Any]]
+) -> None:
+    key, body = new_key(), keyed_body()
+    first = client.post(ITEMS, json=body, headers={"Idempotency-Key": key})
+    assert first.status_code == 201, first.text
+    # Put the record back in flight, as a request still running (or crashed) leaves it.
+    now = datetime.now(UTC)
+    in_flight = {"$set": {"state": "in_flight", "lease_until": now + timedelta(seconds=30)}}
+    assert key_records.update_one({"_id.key": key}, in_flight).modified_count == 1
+    busy = client.post(ITEMS, json=body, headers={"Idempotency-Key": key})
+    assert_problem(busy, 409, title="Conflict")
+    assert 25 <= int(busy.headers["retry-after"]) <= 30
+    # Once the lease has expired, a retry takes over and finds the item already stored.
+    expired = {"$set": {"lease_until": now - timedelta(seconds=1)}}
+    assert key_records.update_one({"_id.key": key}, expired).modified_count == 1
+    retry = client.post(ITEMS, json=body, headers={"Idempotency-Key": key})
+    assert retry.status_code == 201, retry.text
+    assert retry.json()["id"] == first.json()["id"]
+    assert retry.headers["location"] == first.headers["location"]
+    assert count_named(client, body["name"]) == 1
+
+
+def test_post_without_a_key_is_not_deduplicated(client: httpx.Client) -> None:
+    body = keyed_body()
+    assert client.post(ITEMS, json=body).status_code == 201
+    assert_problem(client.post(ITEMS, json=body), 409)
+    assert count_named(client, body["name"]) == 1
+
+
+@pytest.mark.parametrize(
+    "value", ["", '""', '"', '"open', "two words", r'"bad \escape"', "k" * 256, '"a"b"']
+)
+def test_post_with_a_malformed_key_is_422_and_stores_nothing(
+    client: httpx.Client, value: str
+) -> None:
+    body = keyed_body()
+    problem = assert_problem(client.post(ITEMS, json=body, headers={"Idempotency-Key": value}), 422)
+    assert problem["errors"][0]["loc"] == ["header", "Idempotency-Key"]
+    assert count_named(client, body["name"]) == 0

@@ -16,11 +16,14 @@ import socket
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pymongo
 import pytest
 
 from tests.resilience_support import (
@@ -361,6 +364,130 @@ def test_malformed_mongo_uri_stops_gunicorn_with_one_line(
     assert f"{ENV_PREFIX}MONGO_URI" in output, output
     assert "Traceback" not in output
     record_figures("malformed_uri", project, uri=uri, exit_code=done.returncode, line=output)
+
+
+def post_until_final(
+    client: httpx.Client, body: dict[str, object], key: str, *, deadline: float
+) -> list[int | str]:
+    """POST `body` with Idempotency-Key `key`, retrying until a final answer; return them all.
+
+    Final: 201, or a 409 without `Retry-After` (a duplicate name). Retried after 0.3 s:
+    503, a 409 with `Retry-After` (the key is in flight), a connection error or timeout.
+    """
+    answers: list[int | str] = []
+    while time.monotonic() < deadline:
+        try:
+            response = client.post(ITEMS, json=body, headers={"Idempotency-Key": key})
+        except httpx.HTTPError as exc:
+            answers.append(type(exc).__name__)
+        else:
+            in_flight = response.status_code == 409 and "retry-after" in response.headers
+            answers.append("409-in-flight" if in_flight else response.status_code)
+            if response.status_code == 201:
+                answers.append(response.json()["id"])
+                return answers
+            if response.status_code != 503 and not in_flight:
+                return answers
+        time.sleep(0.3)
+    return answers
+
+
+def test_posts_retried_with_idempotency_keys_across_a_database_crash_store_each_item_once(
+    project: Path, tmp_path: Path
+) -> None:
+    """Stall, then SIGKILL the DB under keyed POSTs, restart it: each key ends as one item."""
+    server = MongoServer(port=free_port(), storage=str(tmp_path / "db")).start()
+    keys: dict[str, dict[str, object]] = {}
+    outcomes: dict[str, list[int | str]] = {}
+    lock = threading.Lock()
+    stop_new = threading.Event()
+    try:
+        with gunicorn_service(project, server.uri, env=OUTAGE_ENV) as service:
+            wait_for(
+                lambda: httpx.get(f"{service.url}/health/ready").status_code == 200,
+                timeout=15,
+                what="readiness before the crash",
+            )
+            deadline = time.monotonic() + 50
+
+            def client_loop(number: int) -> None:
+                with httpx.Client(base_url=service.url, timeout=MONGO_TIMEOUT_S * 4) as client:
+                    while not stop_new.is_set():
+                        key = f"crash-{number}-{uuid.uuid4().hex}"
+                        body = {"name": unique_name("crash"), "tags": ["crash"]}
+                        with lock:
+                            keys[key] = body
+                        answers = post_until_final(client, body, key, deadline=deadline)
+                        with lock:
+                            outcomes[key] = answers
+
+            threads = [
+                threading.Thread(target=client_loop, args=(n,), daemon=True) for n in range(12)
+            ]
+            for thread in threads:
+                thread.start()
+            time.sleep(1.5)
+            # A stall longer than the service's MongoDB timeout, then a crash: requests
+            # cut by the stall get 503, yet the server stores their writes once it
+            # resumes; those cut by the crash may or may not have been stored.
+            assert server.proc is not None
+            server.proc.send_signal(signal.SIGSTOP)
+            time.sleep(MONGO_TIMEOUT_S + 1)
+            server.proc.send_signal(signal.SIGCONT)
+            time.sleep(0.5)
+            server.kill()
+            killed_at = datetime.now(UTC)
+            time.sleep(1.0)
+            server.start()
+            time.sleep(2.0)
+            stop_new.set()
+            for thread in threads:
+                thread.join(timeout=60)
+            assert not any(t.is_alive() for t in threads), "clients did not finish"
+            with pymongo.MongoClient(server.uri) as mongo:
+                stored = list(mongo[f"test_{service.port}"]["items"].find({"tags": "crash"}))
+            log = service.log()
+    finally:
+        server.kill()
+    by_name: dict[str, list[str]] = {}
+    for document in stored:
+        by_name.setdefault(document["name"], []).append(str(document["_id"]))
+    unfinished = {k: a for k, a in outcomes.items() if 201 not in a}
+    assert not unfinished, f"{len(unfinished)} keys got no 201: {list(unfinished.values())[:5]}"
+    assert len(outcomes) == len(keys)
+    wrong = {
+        key: (answers[-1], by_name.get(str(keys[key]["name"])))
+        for key, answers in outcomes.items()
+        if by_name.get(str(keys[key]["name"])) != [answers[-1]]
+    }
+    assert not wrong, (
+        f"{len(wrong)} keys do not map to exactly their item: {list(wrong.items())[:5]}"
+    )
+    assert len(stored) == len(keys), (len(stored), len(keys))
+    assert "Traceback" not in log
+    retried = [a for a in outcomes.values() if len(a) > 2]
+    # Items of retried keys created before the crash: the attempt that stored them was
+    # cut off (503) before it could answer, which is what the keys are for.
+    created_at = {str(d["_id"]): d["created_at"] for d in stored}
+    stored_before_crash = [
+        a for a in retried if created_at[str(a[-1])].replace(tzinfo=UTC) < killed_at
+    ]
+    seen: dict[str, int] = {}
+    for answers in outcomes.values():
+        for answer in answers[:-1]:
+            label = str(answer)
+            seen[label] = seen.get(label, 0) + 1
+    assert retried, "no POST was cut by the crash: the test proved nothing"
+    record_figures(
+        "idempotent_posts_across_crash",
+        project,
+        keys=len(keys),
+        items_stored=len(stored),
+        keys_retried=len(retried),
+        retried_items_stored_before_crash=len(stored_before_crash),
+        answers=seen,
+        most_attempts=max(len(a) - 1 for a in outcomes.values()),
+    )
 
 
 # 2. Graceful shutdown ----------------------------------------------------------------

@@ -1,7 +1,11 @@
-"""Test data builders: valid request bodies, unique per call."""
+"""Test data builders: valid request bodies, unique per call, and stored records."""
 
 import itertools
 from typing import Any
+
+from {{ cookiecutter.package_name }}.documents import COLLECTION, utcnow
+from {{ cookiecutter.package_name }}.idempotency import fingerprint, new_record
+from {{ cookiecutter.package_name }}.schemas import ItemCreate
 
 _counter = itertools.count(1)
 
@@ -15,3 +19,14 @@ def item_body(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+def key_record(key: str, body: dict[str, Any], *, lease_s: float) -> dict[str, Any]:
+    """Return an `Idempotency-Key` record for `body` left in flight, as a crash leaves it.
+
+    Its lease ends `lease_s` seconds from now (negative: already expired).
+    """
+    digest = fingerprint(ItemCreate.model_validate(body).model_dump())
+    return new_record(
+        COLLECTION, key, digest, utcnow(), lease_ms=int(lease_s * 1000), retention_s=3600
+    )

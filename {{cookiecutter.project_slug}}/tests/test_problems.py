@@ -8,12 +8,18 @@ from pymongo.errors import (
     ServerSelectionTimeoutError,
 )
 
-from {{ cookiecutter.package_name }}.errors import ItemNotFoundError, PreconditionFailedError
+from {{ cookiecutter.package_name }}.errors import (
+    IdempotencyKeyInFlightError,
+    IdempotencyKeyReusedError,
+    ItemNotFoundError,
+    PreconditionFailedError,
+)
 from {{ cookiecutter.package_name }}.problems import (
     DATABASE_TOO_SLOW,
     DATABASE_UNREACHABLE,
     is_json_media_type,
     problem_for_exception,
+    problem_headers,
     validation_problem,
 )
 
@@ -21,6 +27,19 @@ from {{ cookiecutter.package_name }}.problems import (
 def test_domain_errors_map_to_their_status() -> None:
     assert problem_for_exception(ItemNotFoundError("x"), "/p")["status"] == 404
     assert problem_for_exception(PreconditionFailedError("x"), "/p")["status"] == 412
+
+
+def test_reused_idempotency_key_is_422_naming_the_header() -> None:
+    body = problem_for_exception(IdempotencyKeyReusedError(), "/p")
+    assert body["status"] == 422
+    assert [issue["loc"] for issue in body["errors"]] == [["header", "Idempotency-Key"]]
+    assert problem_headers(IdempotencyKeyReusedError()) == {}
+
+
+def test_idempotency_key_in_flight_is_409_with_retry_after() -> None:
+    error = IdempotencyKeyInFlightError(retry_after_s=7)
+    assert problem_for_exception(error, "/p")["status"] == 409
+    assert problem_headers(error) == {"Retry-After": "7"}
 
 
 def test_database_unavailable_is_503_without_driver_text() -> None:

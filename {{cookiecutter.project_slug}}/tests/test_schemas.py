@@ -5,7 +5,7 @@ import sys
 import unicodedata
 
 import pytest
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from {{ cookiecutter.package_name }}.schemas import (
     VISIBLE_PATTERN,
@@ -15,6 +15,7 @@ from {{ cookiecutter.package_name }}.schemas import (
 )
 
 INVISIBLE_CATEGORIES = {"Cc", "Cf", "Zs", "Zl", "Zp"}
+from {{ cookiecutter.package_name }}.schemas import IdempotencyKey, ItemCreate, ItemQuery, ItemUpdate
 
 
 def test_item_update_keeps_only_given_fields() -> None:
@@ -85,3 +86,18 @@ def test_every_control_format_and_space_character_counts_as_invisible() -> None:
         and visible.search(chr(code_point))
     ]
     assert missing == [], f"Unicode {unicodedata.unidata_version} (Python {sys.version_info[:2]})"
+
+@pytest.mark.parametrize(
+    "value",
+    ["k", "8e03978e-40d5-43e8-bc93-6894a57f9324", '"a b"', r'"q\"q"', r'"\\"', "k" * 255],
+)
+def test_idempotency_key_accepts_tokens_and_sf_strings(value: str) -> None:
+    assert TypeAdapter(IdempotencyKey).validate_python(value) == value
+
+
+@pytest.mark.parametrize(
+    "value", ["", '""', '"', '"a', 'a"', "a b", r'"a\b"', '"a"b"', "é", "k" * 256, "k\n"]
+)
+def test_idempotency_key_rejects_anything_else(value: str) -> None:
+    with pytest.raises(ValidationError):
+        TypeAdapter(IdempotencyKey).validate_python(value)

@@ -39,6 +39,7 @@ def test_values_come_from_prefixed_environment(monkeypatch: pytest.MonkeyPatch) 
         ("MAX_BODY_BYTES", "-1"),
         ("MONGO_WRITE_CONCERN", "all"),
         ("ENVIRONMENT", "staging"),
+        ("IDEMPOTENCY_RETENTION_SECONDS", "15"),
     ],
 )
 def test_bad_value_fails_with_one_line_naming_the_variable(
@@ -50,6 +51,11 @@ def test_bad_value_fails_with_one_line_naming_the_variable(
     message = str(failure.value)
     assert f"{ENV_PREFIX}{variable}" in message
     assert "\n" not in message
+
+
+def test_idempotency_lease_covers_three_mongo_timeouts() -> None:
+    settings = load_settings(mongo_timeout_ms=2000, idempotency_retention_seconds=7)
+    assert settings.idempotency_lease_ms == 6000
 
 
 def test_mongo_uri_is_secret() -> None:

@@ -46,10 +46,16 @@ def object_id(item_id: str) -> ObjectId:
         raise ItemNotFoundError(item_id) from None
 
 
-def new_document(item_in: ItemCreate) -> dict[str, Any]:
-    """Return the document to insert for a new item (version 1)."""
+def new_document(item_in: ItemCreate, item_id: ObjectId | None = None) -> dict[str, Any]:
+    """Return the document to insert for a new item (version 1), with `_id` when given.
+
+    Without `item_id` the driver adds a fresh `_id` on insert.
+    """
     now = utcnow()
-    return {**item_in.model_dump(), "created_at": now, "updated_at": now, "version": 1}
+    document = {**item_in.model_dump(), "created_at": now, "updated_at": now, "version": 1}
+    if item_id is not None:
+        document["_id"] = item_id
+    return document
 
 
 def to_item(document: dict[str, Any]) -> ItemRead:

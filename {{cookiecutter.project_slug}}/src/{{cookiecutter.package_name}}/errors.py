@@ -29,6 +29,27 @@ class PreconditionFailedError(ServiceError):
         )
 
 
+class IdempotencyKeyReusedError(ServiceError):
+    """The `Idempotency-Key` was first used with another request body (422)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This Idempotency-Key was already used with a different request body; "
+            "use a new key for a new request."
+        )
+
+
+class IdempotencyKeyInFlightError(ServiceError):
+    """A request with this `Idempotency-Key` is still being processed (409, `Retry-After`)."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(
+            "A request with this Idempotency-Key is still being processed; "
+            f"retry in {retry_after_s} s."
+        )
+        self.retry_after_s = retry_after_s
+
+
 class MalformedHeaderError(ServiceError):
     """A request header cannot be parsed."""
 

@@ -40,6 +40,8 @@ STATUS_BY_ERROR: dict[type[errors.ServiceError], int] = {
     errors.ItemNotFoundError: 404,
     errors.DuplicateItemError: 409,
     errors.PreconditionFailedError: 412,
+    errors.IdempotencyKeyReusedError: 422,
+    errors.IdempotencyKeyInFlightError: 409,
     errors.MalformedHeaderError: 400,
     errors.UnsupportedMediaTypeError: 415,
     errors.ContentTooLargeError: 413,
@@ -89,6 +91,10 @@ def problem_for_exception(exc: BaseException, instance: str) -> dict[str, Any]:
     serve the request is a 503 saying why (`database_unavailable_detail`). The body
     never holds a stack trace or a driver message (they can name hosts).
     """
+    if isinstance(exc, errors.IdempotencyKeyReusedError):
+        # A 422 names what failed in `errors`, as every other 422 of the API does.
+        issue = {"loc": ["header", "Idempotency-Key"], "msg": str(exc), "type": "key_reused"}
+        return problem(422, str(exc), instance=instance, errors=[issue])
     for error_type, status in STATUS_BY_ERROR.items():
         if isinstance(exc, error_type):
             return problem(status, str(exc), instance=instance)
@@ -117,6 +123,17 @@ def database_unavailable_detail(exc: BaseException) -> str | None:
     if isinstance(exc, PyMongoError) and exc.timeout:
         return DATABASE_TOO_SLOW
     return None
+
+
+def problem_headers(exc: BaseException) -> dict[str, str]:
+    """Return the response headers a problem needs besides its body.
+
+    A 409 for a key still in flight says when to retry (`Retry-After`, RFC 9110
+    section 10.2.3), which also tells it apart from the final 409 of a duplicate name.
+    """
+    if isinstance(exc, errors.IdempotencyKeyInFlightError):
+        return {"Retry-After": str(exc.retry_after_s)}
+    return {}
 
 
 def is_database_unavailable(exc: BaseException) -> bool:

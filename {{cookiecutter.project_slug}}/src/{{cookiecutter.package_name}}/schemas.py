@@ -71,6 +71,19 @@ Name = Annotated[
 Description = Annotated[str, StringConstraints(max_length=2000)]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=50)]
 Tags = Annotated[list[Tag], Field(max_length=20)]
+# The `Idempotency-Key` header (IETF httpapi draft) is a Structured Field sf-string
+# (RFC 9651 section 3.3.3): printable ASCII in double quotes, with `\"` and `\\` escaped.
+# Many clients send the key bare, as a token (e.g. a UUID), so a bare RFC 9110 token is
+# accepted too and names the same key as its quoted form (`idempotency.parse_key`).
+# OpenAPI publishes this pattern: it is exactly what the service accepts.
+IDEMPOTENCY_KEY_PATTERN = r"""^(?:[!#$%&'*+.^_`|~0-9A-Za-z-]+|"(?:[ !#-\[\]-~]|\\["\\])+")$"""
+IdempotencyKey = Annotated[str, StringConstraints(pattern=IDEMPOTENCY_KEY_PATTERN, max_length=255)]
+IDEMPOTENCY_KEY_DESCRIPTION = (
+    "Makes a retried POST safe (IETF draft-ietf-httpapi-idempotency-key-header): the first "
+    "response for a key is replayed to a retry with the same body; another body is a 422, a "
+    'retry while the first is still running a 409 with Retry-After. A quoted string ("...") '
+    "or a bare token, e.g. a UUID; at most 255 characters."
+)
 SortKey = Literal["created_at", "-created_at", "name", "-name"]
 
 

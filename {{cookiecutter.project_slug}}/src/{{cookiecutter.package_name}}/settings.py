@@ -6,11 +6,12 @@ e.g. `{{ cookiecutter.package_name|upper }}_MONGO_URI`. `.env.example` lists the
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pymongo.uri_parser import parse_uri, parse_userinfo, split_hosts, split_options
 
 ENV_PREFIX = "{{ cookiecutter.package_name|upper }}_"
+LEASE_TIMEOUTS = 3  # `mongo_timeout_ms` per `Idempotency-Key` lease (see `idempotency_lease_ms`)
 
 
 class SettingsError(Exception):
@@ -61,6 +62,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_048_576, gt=0)
     """Largest request body accepted (bytes); larger ones get 413."""
 
+    idempotency_retention_seconds: int = Field(86_400, gt=0)
+    """How long (s) a POST's `Idempotency-Key` and its response are kept for replay (TTL).
+
+    A retry after that is a new request. It must outlast the key's lease (three
+    `mongo_timeout_ms`), or a record could vanish while its request still runs."""
+
     cors_origins: Annotated[list[str], NoDecode] = []
     """Origins allowed by CORS, comma-separated; empty (the default) sends no CORS headers."""
 
@@ -86,6 +93,26 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @field_validator("idempotency_retention_seconds")
+    @classmethod
+    def _outlast_the_lease(cls, value: int, info: ValidationInfo) -> int:
+        """Refuse a retention no longer than the lease of an `Idempotency-Key`."""
+        timeout_ms = info.data.get("mongo_timeout_ms")
+        if timeout_ms is not None and value * 1000 <= LEASE_TIMEOUTS * timeout_ms:
+            raise ValueError(f"must be more than {LEASE_TIMEOUTS} x MONGO_TIMEOUT_MS")
+        return value
+
+    @property
+    def idempotency_lease_ms(self) -> int:
+        """Return how long (ms) a POST holds its `Idempotency-Key` before a retry may take over.
+
+        It covers the database calls a create makes after claiming the key (insert the
+        item, maybe read it back, store the outcome), each bounded by `mongo_timeout_ms`.
+        A request slower than that only lets a retry run beside it, and both end on the
+        same item (its id is fixed when the key is first claimed).
+        """
+        return LEASE_TIMEOUTS * self.mongo_timeout_ms
 
     @property
     def resolved_log_format(self) -> Literal["json", "console"]:

@@ -33,7 +33,11 @@ async def client(app: FastAPI) -> AsyncIterator[httpx2.AsyncClient]:
 async def repository(settings: Settings) -> AsyncIterator[ItemRepository]:
     """Yield a repository on the test's database, indexes created."""
     mongo_client = db.create_client(settings)
-    repo = ItemRepository(mongo_client[settings.mongo_database][COLLECTION])
+    repo = ItemRepository(
+        mongo_client[settings.mongo_database][COLLECTION],
+        key_lease_ms=settings.idempotency_lease_ms,
+        key_retention_s=settings.idempotency_retention_seconds,
+    )
     await repo.ensure_indexes()
     yield repo
     await db.close_client(mongo_client)

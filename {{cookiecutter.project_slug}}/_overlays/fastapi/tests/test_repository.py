@@ -1,16 +1,20 @@
-"""ItemRepository against a real MongoDB server: integrity and atomic updates."""
+"""ItemRepository against a real MongoDB server: integrity, atomic updates, safe retries."""
 
 import asyncio
 
 import pytest
 
+from {{ cookiecutter.package_name }} import documents
 from {{ cookiecutter.package_name }}.errors import (
     DuplicateItemError,
+    IdempotencyKeyInFlightError,
+    IdempotencyKeyReusedError,
     ItemNotFoundError,
     PreconditionFailedError,
 )
 from {{ cookiecutter.package_name }}.repository import ItemRepository
-from {{ cookiecutter.package_name }}.schemas import ItemCreate, ItemQuery
+from {{ cookiecutter.package_name }}.schemas import ItemCreate, ItemQuery, ItemRead
+from tests.builders import item_body, key_record
 
 MISSING_ID = "0123456789abcdef01234567"
 
@@ -78,3 +82,96 @@ async def test_get_all_counts_over_pages(repository: ItemRepository) -> None:
     page = await repository.get_all(ItemQuery(per_page=2, sort="name"))
     assert [item.name for item in page.items] == ["a", "b"]
     assert page.total == 3
+
+
+# --- Idempotency-Key ------------------------------------------------------------------
+
+KEY = "8e03978e-40d5-43e8-bc93-6894a57f9324"
+
+
+async def test_create_with_a_key_twice_stores_one_item_and_replays_it(
+    repository: ItemRepository,
+) -> None:
+    body = item_body()
+    first = await repository.create(ItemCreate(**body), idempotency_key=KEY)
+    again = await repository.create(ItemCreate(**body), idempotency_key=KEY)
+    assert again == first
+    assert await repository.collection.count_documents({}) == 1
+
+
+async def test_create_with_a_used_key_and_another_body_raises(repository: ItemRepository) -> None:
+    await repository.create(ItemCreate(**item_body()), idempotency_key=KEY)
+    with pytest.raises(IdempotencyKeyReusedError):
+        await repository.create(ItemCreate(**item_body()), idempotency_key=KEY)
+    assert await repository.collection.count_documents({}) == 1
+
+
+async def test_a_duplicate_name_outcome_is_replayed_even_once_the_name_is_free(
+    repository: ItemRepository,
+) -> None:
+    body = item_body()
+    taken = await repository.create(ItemCreate(**body))
+    with pytest.raises(DuplicateItemError):
+        await repository.create(ItemCreate(**body), idempotency_key=KEY)
+    await repository.delete(taken.id)
+    with pytest.raises(DuplicateItemError):
+        await repository.create(ItemCreate(**body), idempotency_key=KEY)
+    assert await repository.collection.count_documents({}) == 0
+
+
+async def test_a_key_in_flight_raises_with_the_lease_left(repository: ItemRepository) -> None:
+    body = item_body()
+    await repository.keys.insert_one(key_record(KEY, body, lease_s=30))
+    with pytest.raises(IdempotencyKeyInFlightError) as raised:
+        await repository.create(ItemCreate(**body), idempotency_key=KEY)
+    assert 0 < raised.value.retry_after_s <= 30
+    assert await repository.collection.count_documents({}) == 0
+
+
+async def test_an_abandoned_key_is_taken_over_and_finds_the_item_stored_before_a_crash(
+    repository: ItemRepository,
+) -> None:
+    body = item_body()
+    record = key_record(KEY, body, lease_s=-1)
+    await repository.keys.insert_one(record)
+    # The crash hit after the item was stored, before the outcome was.
+    stored = documents.new_document(ItemCreate(**body), record["item_id"])
+    await repository.collection.insert_one(stored)
+    item = await repository.create(ItemCreate(**body), idempotency_key=KEY)
+    assert item.id == str(record["item_id"])
+    assert await repository.collection.count_documents({}) == 1
+    finished = await repository.keys.find_one({"_id": record["_id"]})
+    assert finished is not None
+    assert finished["state"] == "done"
+
+
+async def test_an_abandoned_key_without_its_item_creates_it_under_the_reserved_id(
+    repository: ItemRepository,
+) -> None:
+    body = item_body()
+    record = key_record(KEY, body, lease_s=-1)
+    await repository.keys.insert_one(record)
+    item = await repository.create(ItemCreate(**body), idempotency_key=KEY)
+    assert item.id == str(record["item_id"])
+    assert await repository.collection.count_documents({}) == 1
+
+
+async def test_concurrent_creates_with_one_key_store_one_item(repository: ItemRepository) -> None:
+    body = item_body()
+    results = await asyncio.gather(
+        *(repository.create(ItemCreate(**body), idempotency_key=KEY) for _ in range(10)),
+        return_exceptions=True,
+    )
+    created = {result.id for result in results if isinstance(result, ItemRead)}
+    assert len(created) == 1
+    refused = [result for result in results if not isinstance(result, ItemRead)]
+    assert all(isinstance(result, IdempotencyKeyInFlightError) for result in refused), refused
+    assert await repository.collection.count_documents({}) == 1
+
+
+async def test_ensure_indexes_expires_key_records_at_their_expiry(
+    repository: ItemRepository,
+) -> None:
+    indexes = await repository.keys.index_information()
+    assert indexes["expires_at_ttl"]["key"] == [("expires_at", 1)]
+    assert indexes["expires_at_ttl"]["expireAfterSeconds"] == 0

@@ -31,7 +31,11 @@ def client(app: OpenAPI) -> FlaskClient:
 def repository(settings: Settings) -> Iterator[ItemRepository]:
     """Yield a repository on the test's database, indexes created."""
     mongo_client = db.create_client(settings)
-    repo = ItemRepository(mongo_client[settings.mongo_database][COLLECTION])
+    repo = ItemRepository(
+        mongo_client[settings.mongo_database][COLLECTION],
+        key_lease_ms=settings.idempotency_lease_ms,
+        key_retention_s=settings.idempotency_retention_seconds,
+    )
     repo.ensure_indexes()
     yield repo
     db.close_client(mongo_client)

@@ -1,16 +1,20 @@
-"""ItemRepository against a real MongoDB server: integrity and atomic updates."""
+"""ItemRepository against a real MongoDB server: integrity, atomic updates, safe retries."""
 
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from {{ cookiecutter.package_name }} import documents
 from {{ cookiecutter.package_name }}.errors import (
     DuplicateItemError,
+    IdempotencyKeyInFlightError,
+    IdempotencyKeyReusedError,
     ItemNotFoundError,
     PreconditionFailedError,
 )
 from {{ cookiecutter.package_name }}.repository import ItemRepository
-from {{ cookiecutter.package_name }}.schemas import ItemCreate, ItemQuery
+from {{ cookiecutter.package_name }}.schemas import ItemCreate, ItemQuery, ItemRead
+from tests.builders import item_body, key_record
 
 MISSING_ID = "0123456789abcdef01234567"
 
@@ -83,3 +87,101 @@ def test_get_all_counts_over_pages(repository: ItemRepository) -> None:
     page = repository.get_all(ItemQuery(per_page=2, sort="name"))
     assert [item.name for item in page.items] == ["a", "b"]
     assert page.total == 3
+
+
+# --- Idempotency-Key ------------------------------------------------------------------
+
+KEY = "8e03978e-40d5-43e8-bc93-6894a57f9324"
+
+
+def test_create_with_a_key_twice_stores_one_item_and_replays_it(
+    repository: ItemRepository,
+) -> None:
+    body = item_body()
+    first = repository.create(ItemCreate(**body), idempotency_key=KEY)
+    again = repository.create(ItemCreate(**body), idempotency_key=KEY)
+    assert again == first
+    assert repository.collection.count_documents({}) == 1
+
+
+def test_create_with_a_used_key_and_another_body_raises(repository: ItemRepository) -> None:
+    repository.create(ItemCreate(**item_body()), idempotency_key=KEY)
+    with pytest.raises(IdempotencyKeyReusedError):
+        repository.create(ItemCreate(**item_body()), idempotency_key=KEY)
+    assert repository.collection.count_documents({}) == 1
+
+
+def test_a_duplicate_name_outcome_is_replayed_even_once_the_name_is_free(
+    repository: ItemRepository,
+) -> None:
+    body = item_body()
+    taken = repository.create(ItemCreate(**body))
+    with pytest.raises(DuplicateItemError):
+        repository.create(ItemCreate(**body), idempotency_key=KEY)
+    repository.delete(taken.id)
+    with pytest.raises(DuplicateItemError):
+        repository.create(ItemCreate(**body), idempotency_key=KEY)
+    assert repository.collection.count_documents({}) == 0
+
+
+def test_a_key_in_flight_raises_with_the_lease_left(repository: ItemRepository) -> None:
+    body = item_body()
+    repository.keys.insert_one(key_record(KEY, body, lease_s=30))
+    with pytest.raises(IdempotencyKeyInFlightError) as raised:
+        repository.create(ItemCreate(**body), idempotency_key=KEY)
+    assert 0 < raised.value.retry_after_s <= 30
+    assert repository.collection.count_documents({}) == 0
+
+
+def test_an_abandoned_key_is_taken_over_and_finds_the_item_stored_before_a_crash(
+    repository: ItemRepository,
+) -> None:
+    body = item_body()
+    record = key_record(KEY, body, lease_s=-1)
+    repository.keys.insert_one(record)
+    # The crash hit after the item was stored, before the outcome was.
+    stored = documents.new_document(ItemCreate(**body), record["item_id"])
+    repository.collection.insert_one(stored)
+    item = repository.create(ItemCreate(**body), idempotency_key=KEY)
+    assert item.id == str(record["item_id"])
+    assert repository.collection.count_documents({}) == 1
+    finished = repository.keys.find_one({"_id": record["_id"]})
+    assert finished is not None
+    assert finished["state"] == "done"
+
+
+def test_an_abandoned_key_without_its_item_creates_it_under_the_reserved_id(
+    repository: ItemRepository,
+) -> None:
+    body = item_body()
+    record = key_record(KEY, body, lease_s=-1)
+    repository.keys.insert_one(record)
+    item = repository.create(ItemCreate(**body), idempotency_key=KEY)
+    assert item.id == str(record["item_id"])
+    assert repository.collection.count_documents({}) == 1
+
+
+def test_concurrent_creates_with_one_key_store_one_item(repository: ItemRepository) -> None:
+    body = item_body()
+
+    def create() -> ItemRead | Exception:
+        try:
+            return repository.create(ItemCreate(**body), idempotency_key=KEY)
+        except Exception as exc:  # collected, checked below
+            return exc
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        results = list(pool.map(lambda _: create(), range(10)))
+    created = {result.id for result in results if isinstance(result, ItemRead)}
+    assert len(created) == 1
+    refused = [result for result in results if not isinstance(result, ItemRead)]
+    assert all(isinstance(result, IdempotencyKeyInFlightError) for result in refused), refused
+    assert repository.collection.count_documents({}) == 1
+
+
+def test_ensure_indexes_expires_key_records_at_their_expiry(
+    repository: ItemRepository,
+) -> None:
+    indexes = repository.keys.index_information()
+    assert indexes["expires_at_ttl"]["key"] == [("expires_at", 1)]
+    assert indexes["expires_at_ttl"]["expireAfterSeconds"] == 0

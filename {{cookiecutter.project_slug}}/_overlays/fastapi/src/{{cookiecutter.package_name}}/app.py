@@ -40,7 +40,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """
     settings: Settings = app.state.settings
     client = db.create_client(settings)
-    repository = ItemRepository(client[settings.mongo_database][COLLECTION])
+    repository = ItemRepository(
+        client[settings.mongo_database][COLLECTION],
+        key_lease_ms=settings.idempotency_lease_ms,
+        key_retention_s=settings.idempotency_retention_seconds,
+    )
     app.state.repository = repository
     try:
         await repository.check(settings.mongo_server_selection_timeout_ms)
@@ -113,8 +117,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Content-Type", "If-Match", "X-Request-ID"],
-            expose_headers=["ETag", "Location", "X-Request-ID"],
+            allow_headers=["Content-Type", "Idempotency-Key", "If-Match", "X-Request-ID"],
+            expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"],
         )
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)

@@ -13,6 +13,7 @@ from .problems import (
     is_database_unavailable,
     problem,
     problem_for_exception,
+    problem_headers,
     validation_problem,
 )
 
@@ -65,8 +66,8 @@ async def handle_validation_error(request: Request, exc: Exception) -> JSONRespo
 
 
 async def handle_service_error(request: Request, exc: Exception) -> JSONResponse:
-    """Render domain errors (404, 409, 412, 413, 415, 400) by `problems.STATUS_BY_ERROR`."""
-    return problem_response(problem_for_exception(exc, request.url.path))
+    """Render domain errors (404, 409, 412, 413, 415, 400, 422) by `problems.STATUS_BY_ERROR`."""
+    return problem_response(problem_for_exception(exc, request.url.path), problem_headers(exc))
 
 
 async def handle_database_error(request: Request, exc: Exception) -> JSONResponse:

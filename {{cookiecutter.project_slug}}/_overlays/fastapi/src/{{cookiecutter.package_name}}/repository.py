@@ -2,7 +2,9 @@
 
 The repository owns integrity: names are unique (index), updates are single atomic
 `find_one_and_update` calls guarded by the expected version, so concurrent writers
-never lose a change. It raises domain errors (`errors`), never HTTP ones.
+never lose a change, and a create with an `Idempotency-Key` stores at most one item
+however often it is retried (`idempotency`). It raises domain errors (`errors`), never
+HTTP ones.
 """
 
 import asyncio
@@ -11,27 +13,49 @@ from contextlib import AbstractContextManager
 from typing import Any, NoReturn
 
 import pymongo
+from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from . import documents, timeouts
-from .db import Collection
-from .errors import DuplicateItemError, ItemNotFoundError, PreconditionFailedError
+from . import documents, idempotency, timeouts
+from .db import Collection, Document
+from .errors import (
+    DuplicateItemError,
+    IdempotencyKeyInFlightError,
+    ItemNotFoundError,
+    PreconditionFailedError,
+)
 from .schemas import ItemCreate, ItemPage, ItemQuery, ItemRead
+
+# How often a create looks at a key record again after losing a race for it.
+_CLAIM_ATTEMPTS = 3
 
 
 class ItemRepository:
     """Create, read, update and delete items in one MongoDB collection."""
 
-    def __init__(self, collection: Collection) -> None:
-        """Wrap `collection` (documents shaped as in `documents`)."""
+    def __init__(self, collection: Collection, *, key_lease_ms: int, key_retention_s: int) -> None:
+        """Wrap `collection` (documents shaped as in `documents`).
+
+        Args:
+            collection: The items collection; `Idempotency-Key` records go to the
+                `idempotency.COLLECTION` collection of the same database.
+            key_lease_ms: How long (ms) a create holds its key before a retry may take
+                over (`Settings.idempotency_lease_ms`).
+            key_retention_s: How long (s) a key and its outcome are kept for replay.
+        """
         self.collection = collection
+        self.keys = collection.database[idempotency.COLLECTION]
+        self.key_lease_ms = key_lease_ms
+        self.key_retention_s = key_retention_s
         self.indexes_ready = False
 
     async def ensure_indexes(self) -> None:
         """Create the indexes the service relies on (idempotent)."""
         for keys, options in documents.INDEXES:
             await self.collection.create_index(keys, **options)
+        for keys, options in idempotency.INDEXES:
+            await self.keys.create_index(keys, **options)
         self.indexes_ready = True
 
     async def check(self, timeout_ms: int) -> None:
@@ -80,19 +104,103 @@ class ItemRepository:
                 raise ItemNotFoundError(item_id)
             return documents.to_item(found)
 
-    async def create(self, item_in: ItemCreate) -> ItemRead:
+    async def create(self, item_in: ItemCreate, *, idempotency_key: str | None = None) -> ItemRead:
         """Insert a new item at version 1 and return it.
 
+        Args:
+            item_in: The validated body.
+            idempotency_key: The request's parsed `Idempotency-Key`, if any: the first
+                outcome for the key is stored and returned again to every retry.
+
         Raises:
-            DuplicateItemError: an item with this name exists.
+            DuplicateItemError: an item with this name exists (also replayed).
+            IdempotencyKeyReusedError: the key came first with another body.
+            IdempotencyKeyInFlightError: an earlier request with the key still runs.
         """
         with self._deadline():
+            if idempotency_key is not None:
+                return await self._create_once(item_in, idempotency_key)
             document = documents.new_document(item_in)
             try:
                 await self.collection.insert_one(document)
             except DuplicateKeyError:
                 raise DuplicateItemError(item_in.name) from None
             return documents.to_item(document)
+
+    async def _create_once(self, item_in: ItemCreate, key: str) -> ItemRead:
+        """Create the item for `key` once: claim the key, insert, store the outcome.
+
+        Each step can be cut short by a crash; a retry repeats it safely (the item's
+        `_id` is fixed by the key record, so a second insert finds the first).
+        """
+        record = await self._claim_key(key, idempotency.fingerprint(item_in.model_dump()))
+        if record["state"] == "done":
+            return idempotency.replay(record)
+        try:
+            document = await self._insert_as(item_in, record["item_id"])
+        except DuplicateItemError:
+            await self.keys.update_one(
+                idempotency.finish_filter(record), idempotency.duplicate_outcome(item_in.name)
+            )
+            raise
+        await self.keys.update_one(
+            idempotency.finish_filter(record), idempotency.created_outcome(document)
+        )
+        return documents.to_item(document)
+
+    async def _claim_key(self, key: str, digest: str) -> Document:
+        """Return the key's record, either finished (to replay) or claimed by this request.
+
+        Raises:
+            IdempotencyKeyReusedError: the record holds another body's fingerprint.
+            IdempotencyKeyInFlightError: another request holds the key's lease.
+        """
+        for _ in range(_CLAIM_ATTEMPTS):
+            now = documents.utcnow()
+            record = idempotency.new_record(
+                documents.COLLECTION,
+                key,
+                digest,
+                now,
+                lease_ms=self.key_lease_ms,
+                retention_s=self.key_retention_s,
+            )
+            try:
+                await self.keys.insert_one(record)
+                return record
+            except DuplicateKeyError:
+                pass
+            found = await self.keys.find_one({"_id": record["_id"]})
+            if found is None:  # expired (TTL) since the insert failed: claim it anew
+                continue
+            if idempotency.next_step(found, digest, now) == "replay":
+                return found
+            claimed = await self.keys.find_one_and_update(
+                idempotency.take_over_filter(found),
+                idempotency.renewed_lease(now, self.key_lease_ms),
+                return_document=ReturnDocument.AFTER,
+            )
+            if claimed is not None:
+                return claimed
+        raise IdempotencyKeyInFlightError(retry_after_s=1)
+
+    async def _insert_as(self, item_in: ItemCreate, item_id: ObjectId) -> Document:
+        """Insert the item under `item_id`; return the stored document.
+
+        If an earlier attempt for the same key stored it already, return that one.
+
+        Raises:
+            DuplicateItemError: another item has the name.
+        """
+        document = documents.new_document(item_in, item_id)
+        try:
+            await self.collection.insert_one(document)
+        except DuplicateKeyError:
+            stored = await self.collection.find_one({"_id": item_id})
+            if stored is None:
+                raise DuplicateItemError(item_in.name) from None
+            return stored
+        return document
 
     async def update(
         self, item_id: str, changes: dict[str, Any], *, versions: Sequence[int] | None = None

@@ -6,10 +6,13 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, 
 from pydantic.json_schema import SkipJsonSchema
 
 from .etags import IF_MATCH_DESCRIPTION, IF_MATCH_PATTERN, etag, parse_if_match
+from .idempotency import parse_key
 from .problems import TITLES, require_json
 from .repository import ItemRepository
 from .schemas import (
+    IDEMPOTENCY_KEY_DESCRIPTION,
     OBJECT_ID_PATTERN,
+    IdempotencyKey,
     ItemCreate,
     ItemPage,
     ItemQuery,
@@ -45,6 +48,10 @@ IfMatchHeader = Annotated[
         description=IF_MATCH_DESCRIPTION,
         json_schema_extra={"pattern": IF_MATCH_PATTERN},
     ),
+]
+IdempotencyKeyHeader = Annotated[
+    IdempotencyKey | None,
+    Header(alias="Idempotency-Key", description=IDEMPOTENCY_KEY_DESCRIPTION),
 ]
 ItemIdPath = Annotated[
     str, Path(pattern=OBJECT_ID_PATTERN, description="The item's id (24 hex digits).")
@@ -86,10 +93,16 @@ async def get_item(item_id: ItemIdPath, repository: RepositoryDep, response: Res
     responses=problem_responses(400, 409, 413, 415, 422, 503),
 )
 async def create_item(
-    item_in: ItemCreate, repository: RepositoryDep, response: Response
+    item_in: ItemCreate,
+    repository: RepositoryDep,
+    response: Response,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> ItemRead:
-    """Create an item; `Location` points at it. A duplicate name is a 409."""
-    item = await repository.create(item_in)
+    """Create an item; `Location` points at it. A duplicate name is a 409.
+
+    With an `Idempotency-Key`, a retry gets the first answer again and never a second item.
+    """
+    item = await repository.create(item_in, idempotency_key=parse_key(idempotency_key))
     item_headers(response, item)
     response.headers["Location"] = f"{router.prefix}/{item.id}"
     return item

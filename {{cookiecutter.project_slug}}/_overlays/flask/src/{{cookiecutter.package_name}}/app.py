@@ -79,8 +79,8 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
             app,
             origins=settings.cors_origins,
             methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Content-Type", "If-Match", "X-Request-ID"],
-            expose_headers=["ETag", "Location", "X-Request-ID"],
+            allow_headers=["Content-Type", "Idempotency-Key", "If-Match", "X-Request-ID"],
+            expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"],
         )
     return app
 
@@ -92,7 +92,11 @@ def init_db(app: OpenAPI, settings: Settings) -> None:
     still starts (not ready), and the readiness probe creates them later.
     """
     client = db.create_client(settings)
-    repository = ItemRepository(client[settings.mongo_database][COLLECTION])
+    repository = ItemRepository(
+        client[settings.mongo_database][COLLECTION],
+        key_lease_ms=settings.idempotency_lease_ms,
+        key_retention_s=settings.idempotency_retention_seconds,
+    )
     app.extensions["mongo_client"] = client
     app.extensions["repository"] = repository
     try:

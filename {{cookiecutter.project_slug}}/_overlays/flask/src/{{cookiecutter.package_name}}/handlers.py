@@ -16,6 +16,7 @@ from .problems import (
     is_database_unavailable,
     problem,
     problem_for_exception,
+    problem_headers,
     validation_problem,
 )
 
@@ -28,6 +29,7 @@ _LOCATION_BY_MODEL = {
     "ItemListQuery": "query",
     "ItemPath": "path",
     "IfMatchHeader": "header",
+    "IdempotencyKeyHeader": "header",
 }
 
 
@@ -71,8 +73,8 @@ def handle_http_exception(exc: HTTPException) -> Response:
 
 
 def handle_service_error(exc: ServiceError) -> Response:
-    """Render domain errors (404, 409, 412, 413, 415, 400) by `problems.STATUS_BY_ERROR`."""
-    return problem_response(problem_for_exception(exc, request.path))
+    """Render domain errors (404, 409, 412, 413, 415, 400, 422) by `problems.STATUS_BY_ERROR`."""
+    return problem_response(problem_for_exception(exc, request.path), problem_headers(exc))
 
 
 def handle_database_error(exc: PyMongoError) -> Response:

@@ -10,9 +10,19 @@ from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from .etags import IF_MATCH_DESCRIPTION, IF_MATCH_PATTERN, etag, parse_if_match
+from .idempotency import parse_key
 from .problems import TITLES
 from .repository import ItemRepository
-from .schemas import OBJECT_ID_PATTERN, ItemCreate, ItemPage, ItemQuery, ItemRead, ItemUpdate
+from .schemas import (
+    IDEMPOTENCY_KEY_DESCRIPTION,
+    OBJECT_ID_PATTERN,
+    IdempotencyKey,
+    ItemCreate,
+    ItemPage,
+    ItemQuery,
+    ItemRead,
+    ItemUpdate,
+)
 
 bp = APIBlueprint("items", __name__, url_prefix="/api/v1/items", abp_tags=[Tag(name="items")])
 
@@ -67,6 +77,14 @@ class IfMatchHeader(SchemaOnce):
     )
 
 
+class IdempotencyKeyHeader(SchemaOnce):
+    """The optional `Idempotency-Key` request header."""
+
+    idempotency_key: IdempotencyKey | None = Field(
+        None, alias="Idempotency-Key", description=IDEMPOTENCY_KEY_DESCRIPTION
+    )
+
+
 def get_repository() -> ItemRepository:
     """Return the repository `db.init_app` created for this app."""
     repository: ItemRepository = current_app.extensions["repository"]
@@ -116,9 +134,12 @@ def get_item(path: ItemPath) -> Response:
 
 
 @bp.post("", responses={201: ItemRead, **problem_responses(400, 409, 413, 415, 422, 503)})
-def create_item(body: ItemCreate) -> Response:
-    """Create an item; `Location` points at it. A duplicate name is a 409."""
-    item = get_repository().create(body)
+def create_item(body: ItemCreate, header: IdempotencyKeyHeader) -> Response:
+    """Create an item; `Location` points at it. A duplicate name is a 409.
+
+    With an `Idempotency-Key`, a retry gets the first answer again and never a second item.
+    """
+    item = get_repository().create(body, idempotency_key=parse_key(header.idempotency_key))
     return item_response(item, 201, Location=f"{bp.url_prefix}/{item.id}")
 
 
