@@ -9,13 +9,13 @@ from pydantic import TypeAdapter, ValidationError
 
 from {{ cookiecutter.package_name }}.schemas import (
     VISIBLE_PATTERN,
+    IdempotencyKey,
     ItemCreate,
     ItemQuery,
     ItemUpdate,
 )
 
 INVISIBLE_CATEGORIES = {"Cc", "Cf", "Zs", "Zl", "Zp"}
-from {{ cookiecutter.package_name }}.schemas import IdempotencyKey, ItemCreate, ItemQuery, ItemUpdate
 
 
 def test_item_update_keeps_only_given_fields() -> None:
