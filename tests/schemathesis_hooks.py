@@ -1,4 +1,4 @@
-"""Schemathesis hooks of the resilience test: work around one false positive of 4.32.
+"""Schemathesis hooks of the resilience test: one false positive of 4.32, and unique keys.
 
 Loaded by `test_schemathesis_finds_no_5xx_and_no_schema_violation` through the `hooks`
 setting of the schemathesis.toml it writes (module path relative to the template root).
@@ -17,10 +17,17 @@ value outside the pattern gets the same failure for `X-Tag: 0`.
 Such a case says of itself that it is inconsistent: its metadata marks the whole case
 positive and the header part negative. Only those cases are dropped; every other case
 of every phase, and every check, runs.
+
+`Idempotency-Key` is state, not syntax: a key sent again with another body is correctly
+refused with 422 (IETF httpapi draft "The Idempotency-Key HTTP Header Field"), and
+generated values repeat ("0", "A"). Each positive case gets a key of its own, so a
+schema-valid request is judged on its own; negative cases keep the generated value, so
+malformed keys are still fuzzed. The contract suite tests reuse itself.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING
 
 import schemathesis
@@ -37,3 +44,12 @@ def filter_case(context: HookContext, case: Case) -> bool:
     if meta is None or not meta.generation.mode.is_positive:
         return True
     return all(part.mode == GenerationMode.POSITIVE for part in meta.components.values())
+
+
+@schemathesis.hook
+def map_case(context: HookContext, case: Case) -> Case:
+    """Give a positive case that carries an `Idempotency-Key` a key no other case uses."""
+    positive = case.meta is None or case.meta.generation.mode.is_positive
+    if positive and case.headers and "Idempotency-Key" in case.headers:
+        case.headers["Idempotency-Key"] = uuid.uuid4().hex
+    return case
