@@ -87,6 +87,7 @@ def test_every_control_format_and_space_character_counts_as_invisible() -> None:
     ]
     assert missing == [], f"Unicode {unicodedata.unidata_version} (Python {sys.version_info[:2]})"
 
+
 @pytest.mark.parametrize(
     "value",
     ["k", "8e03978e-40d5-43e8-bc93-6894a57f9324", '"a b"', r'"q\"q"', r'"\\"', "k" * 255],
