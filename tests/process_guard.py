@@ -1,10 +1,11 @@
 """Find the processes a test session started, so that none outlives it.
 
 The session puts a marker variable with a fresh token in its own environment before
-the first test. Every process started afterwards inherits it: children, grandchildren
-(`make`, gunicorn workers, SecantusDB), even after they are re-parented to PID 1. At
-the end, a process whose environment holds the token, other than pytest itself, was
-left behind. Linux only: it reads `/proc`.
+the first test (after the tokens of the sessions around it, if any). Every process
+started afterwards inherits it: children, grandchildren (`make`, gunicorn workers,
+SecantusDB), even after they are re-parented to PID 1. At the end, a process whose
+marker holds the token, other than pytest itself, was left behind. Linux only: it
+reads `/proc`.
 """
 
 from __future__ import annotations
@@ -62,8 +63,8 @@ def group_members(pgid: int) -> list[int]:
 
 
 def marked(token: str) -> list[int]:
-    """Return the live processes whose environment holds MARKER=`token`, except this one."""
-    needle = f"{MARKER}={token}".encode()
+    """Return the live processes whose MARKER variable holds `token`, except this one."""
+    prefix = f"{MARKER}=".encode()
     found = []
     for pid in _pids():
         if pid == os.getpid():
@@ -72,7 +73,12 @@ def marked(token: str) -> list[int]:
             environ = (PROC / str(pid) / "environ").read_bytes()
         except OSError:
             continue
-        if needle in environ.split(b"\0") and alive(pid):
+        tokens = [
+            entry.removeprefix(prefix).decode().split(":")
+            for entry in environ.split(b"\0")
+            if entry.startswith(prefix)
+        ]
+        if tokens and token in tokens[0] and alive(pid):
             found.append(pid)
     return found
 
@@ -116,7 +122,10 @@ def no_process_left_behind() -> Iterator[None]:
     that they did. Runs after every other session fixture has stopped its processes.
     """
     previous = os.environ.get(MARKER)
-    token = os.environ[MARKER] = new_token()
+    token = new_token()
+    # A session run by a test (pytest in a subprocess) adds its token to the outer
+    # one's, so the outer session still sees what the inner one leaves behind.
+    os.environ[MARKER] = f"{previous}:{token}" if previous else token
     yield
     if previous is None:
         del os.environ[MARKER]

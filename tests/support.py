@@ -140,8 +140,8 @@ def stop_group(proc: subprocess.Popen[bytes], *, grace: float = 15) -> None:
             os.killpg(proc.pid, sig)
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
-            proc.poll()  # reap the leader, so that it does not linger as a zombie
             if not group_members(proc.pid):
+                proc.wait(10)  # reap the leader (a zombie by now)
                 return
             time.sleep(0.05)
     raise AssertionError(f"process group {proc.pid} survived SIGKILL: {group_members(proc.pid)}")

@@ -23,11 +23,15 @@ class Background(NamedTuple):
 
 
 @contextlib.contextmanager
-def make_target(project: Path, args: list[str], env: dict[str, str]) -> Iterator[Background]:
+def make_target(
+    project: Path, args: list[str], env: dict[str, str], *, grace: float = 15
+) -> Iterator[Background]:
     """Run `make ARGS` in the background; yield it; stop all it started at the end.
 
-    make runs in a process group of its own, and the whole group is stopped: SIGTERM to
-    make alone (or to the group) left `make db`'s SecantusDB running, re-parented to PID 1.
+    make runs in a process group of its own, and the whole group is stopped (SIGINT,
+    SIGKILL after `grace` s). Before, SIGTERM to the group and a 30 s wait for make alone:
+    make waits for its children, so a SecantusDB that hung on SIGTERM outlived the
+    SIGKILLed make, re-parented to PID 1.
     """
     log_path = project / f"make-{args[0]}-{free_port()}.log"
     with log_path.open("wb") as log:
@@ -42,7 +46,7 @@ def make_target(project: Path, args: list[str], env: dict[str, str]) -> Iterator
     try:
         yield Background(log_path, proc.pid)
     finally:
-        stop_group(proc)
+        stop_group(proc, grace=grace)
 
 
 def test_make_db_stops_with_everything_it_started(baked: Callable[[str], Path]) -> None:
@@ -55,6 +59,23 @@ def test_make_db_stops_with_everything_it_started(baked: Callable[[str], Path]) 
         assert len(started) >= 2, started  # make and secantusd-py
     assert not [pid for pid in started if alive(pid)]
     assert not port_open(db_port)
+
+
+HANGING_MAKEFILE = """\
+hang:
+\t@python3 -c 'import signal, time; [signal.signal(s, signal.SIG_IGN) for s in (2, 15)]; \\
+\t  print("ignoring SIGINT and SIGTERM", flush=True); time.sleep(600)'
+"""
+
+
+def test_make_target_kills_a_child_that_ignores_signals(tmp_path: Path) -> None:
+    """A server that hangs on shutdown is SIGKILLed after the grace period, not orphaned."""
+    (tmp_path / "Makefile").write_text(HANGING_MAKEFILE)
+    with make_target(tmp_path, ["hang"], dict(os.environ), grace=1) as hang:
+        wait_for(lambda: hang.log.read_text().startswith("ignoring"), timeout=30, what="the child")
+        started = group_members(hang.pid)
+        assert len(started) >= 2, started  # make and python3
+    assert not [pid for pid in started if alive(pid)]
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
