@@ -131,9 +131,11 @@ def stop_group(proc: subprocess.Popen[bytes], *, grace: float = 15) -> None:
     """Stop `proc` and every process in its group: SIGINT, then SIGKILL after `grace` s.
 
     `proc` must lead its own process group (started with `start_new_session=True`), as
-    `make TARGET` does for the tools it runs. SIGINT because SecantusDB ignores SIGTERM,
-    and it also stops make and gunicorn; SIGKILL for whatever is still there (a process
-    that inherited SIGINT as ignored, say). Returns once no process of the group runs.
+    `make TARGET` does for the tools it runs. Every process of the group gets the signal:
+    make waits for its children, gunicorn shuts down quickly, SecantusDB stops (it was
+    seen hanging on SIGTERM). SIGKILL for whatever is still there after `grace` s (a
+    server hung in its shutdown, a process that inherited SIGINT as ignored). Returns
+    once no process of the group runs.
     """
     for sig, wait in ((signal.SIGINT, grace), (signal.SIGKILL, 10.0)):
         with contextlib.suppress(ProcessLookupError):
