@@ -28,9 +28,9 @@ bench: install  ## Benchmark generated services vs bare apps, every variant (~35
 bench-smoke: install  ## The benchmark with a few requests per step (what CI runs); results in build/bench/smoke
 	$(BIN)/python -m bench --smoke --out build/bench/smoke $(BENCH_ARGS)
 
-lint: install  ## ruff on the template's own Python (hooks, tests, bench)
-	$(BIN)/ruff check hooks tests bench
-	$(BIN)/ruff format --check hooks tests bench
+lint: install  ## ruff on the template's own Python (hooks, local_extensions.py, tests, bench)
+	$(BIN)/ruff check hooks tests bench local_extensions.py
+	$(BIN)/ruff format --check hooks tests bench local_extensions.py
 
 clean:
 	rm -rf $(VENV) .cache build

@@ -3,11 +3,12 @@
 The template keeps per-framework (and per-driver) files under `_overlays/NAME/`,
 with the same layout as the project. This hook copies `_overlays/<framework>/`
 and then `_overlays/<framework>-<async_driver>/` (when present) over the project,
-and deletes `_overlays/`. It is deterministic and touches no network, so cruft
-can re-run it on update.
+and deletes `_overlays/`, then prints the next steps. It is deterministic and
+touches no network, so cruft can re-run it on update.
 """
 
 import json
+import shlex
 import shutil
 from pathlib import Path
 
@@ -36,6 +37,17 @@ def prune_kubernetes(project: Path, context: dict) -> None:
         shutil.rmtree(project / "k8s", ignore_errors=True)
 
 
+def next_steps(project: Path) -> str:
+    """Return what to run after a bake: enter the project, install it, test or serve it."""
+    return (
+        f"Created {project}. Next steps:\n"
+        f"  cd {shlex.quote(str(project))}\n"
+        "  make install\n"
+        "  make test    (or serve it: `make db`, and `make run` in a second terminal)"
+    )
+
+
 if __name__ == "__main__":
     apply_overlays(Path.cwd(), overlay_names(CONTEXT))
     prune_kubernetes(Path.cwd(), CONTEXT)
+    print(next_steps(Path.cwd()))

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.process_guard import no_process_left_behind  # noqa: F401  (autouse, session)
 from tests.support import VARIANTS, MongoServer, bake, install, mongo_server
 
 

@@ -23,6 +23,8 @@ from pathlib import Path
 
 from cookiecutter.main import cookiecutter
 
+from tests.process_guard import group_members
+
 TEMPLATE_ROOT = Path(__file__).resolve().parent.parent
 UV_CACHE_DIR = TEMPLATE_ROOT / ".cache" / "uv"
 BIN = Path(sys.executable).parent
@@ -125,6 +127,28 @@ def stop(proc: subprocess.Popen[bytes], *, sig: int = signal.SIGTERM, timeout: f
     return int(proc.returncode)
 
 
+def stop_group(proc: subprocess.Popen[bytes], *, grace: float = 15) -> None:
+    """Stop `proc` and every process in its group: SIGINT, then SIGKILL after `grace` s.
+
+    `proc` must lead its own process group (started with `start_new_session=True`), as
+    `make TARGET` does for the tools it runs. Every process of the group gets the signal:
+    make waits for its children, gunicorn shuts down quickly, SecantusDB stops (it was
+    seen hanging on SIGTERM). SIGKILL for whatever is still there after `grace` s (a
+    server hung in its shutdown, a process that inherited SIGINT as ignored). Returns
+    once no process of the group runs.
+    """
+    for sig, wait in ((signal.SIGINT, grace), (signal.SIGKILL, 10.0)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if not group_members(proc.pid):
+                proc.wait(10)  # reap the leader (a zombie by now)
+                return
+            time.sleep(0.05)
+    raise AssertionError(f"process group {proc.pid} survived SIGKILL: {group_members(proc.pid)}")
+
+
 @dataclass
 class MongoServer:
     """A SecantusDB server process on loopback (a MongoDB wire-protocol server)."""
@@ -165,9 +189,9 @@ class MongoServer:
             stop(self.proc, sig=signal.SIGKILL)
 
     def stop(self) -> None:
-        """Stop the server gracefully."""
+        """Stop the server gracefully: SIGINT (it ignores SIGTERM), SIGKILL after 30 s."""
         if self.proc is not None:
-            stop(self.proc)
+            stop(self.proc, sig=signal.SIGINT)
 
 
 @contextlib.contextmanager

@@ -1,13 +1,16 @@
 """Baking: prompts, hooks, file selection, and a clean render of every variant."""
 
 import ast
+import json
+import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 from cookiecutter.exceptions import FailedHookException
 
-from tests.support import TEMPLATE_ROOT, VARIANTS, bake
+from tests.support import BIN, TEMPLATE_ROOT, VARIANTS, bake
 
 TEMPLATE_PROJECT = TEMPLATE_ROOT / "{{cookiecutter.project_slug}}"
 UNRENDERED = re.compile(r"\{\{|\{%|\{#")
@@ -109,7 +112,8 @@ def test_derived_names_follow_the_project_name(tmp_path: Path) -> None:
         ({"package_name": "9lives"}, "package_name '9lives' is invalid"),
         ({"package_name": "class"}, "package_name 'class' is a Python keyword"),
         ({"package_name": "logging"}, "shadows the standard-library module"),
-        ({"package_name": "json"}, "shadows the standard-library module"),
+        ({"project_name": "json"}, "package_name 'json' shadows the standard-library module"),
+        ({"project_name": "3D Printer"}, "project_slug '3d-printer' is invalid"),
         ({"author_email": "not-an-email"}, "author_email 'not-an-email' is not an e-mail"),
         ({"framework": "flask", "async_driver": "motor"}, "async_driver applies to FastAPI only"),
     ],
@@ -117,12 +121,93 @@ def test_derived_names_follow_the_project_name(tmp_path: Path) -> None:
 def test_bad_answers_abort_with_one_clear_line(
     tmp_path: Path, capfd: pytest.CaptureFixture[str], answers: dict[str, str], message: str
 ) -> None:
-    with pytest.raises(FailedHookException):
+    with pytest.raises(FailedHookException) as raised:
         bake(tmp_path, **answers)
-    errors = [line for line in capfd.readouterr().err.splitlines() if line.startswith("ERROR:")]
-    assert len(errors) == 1
-    assert message in errors[0]
+    assert str(raised.value).startswith("ERROR: ")
+    assert message in str(raised.value)
+    assert "\n" not in str(raised.value)
     assert not any(tmp_path.iterdir()), "a failed bake must leave no output behind"
+
+
+def cookiecutter_cli(tmp_path: Path, *answers: str) -> subprocess.CompletedProcess[str]:
+    """Run the real `cookiecutter --no-input` command on the template, output in tmp_path/out."""
+    return subprocess.run(
+        [
+            str(BIN / "cookiecutter"),
+            "--no-input",
+            "--default-config",
+            "--output-dir",
+            str(tmp_path / "out"),
+            str(TEMPLATE_ROOT),
+            *answers,
+        ],
+        env={**os.environ, "HOME": str(tmp_path)},  # its replay file goes under HOME
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("answers", "message"),
+    [
+        (["author_email=not-an-email"], "ERROR: author_email 'not-an-email' is not an e-mail"),
+        (["project_name=3D Printer"], "ERROR: project_slug '3d-printer' is invalid"),
+        (["project_name=json"], "(derived from the answers before it: pass package_name="),
+        (["framework=flask", "async_driver=motor"], "ERROR: async_driver applies to FastAPI"),
+    ],
+)
+def test_cookiecutter_command_prints_one_line_for_a_bad_answer(
+    tmp_path: Path, answers: list[str], message: str
+) -> None:
+    """The whole terminal output is the one line: no traceback (a failing hook logs one)."""
+    done = cookiecutter_cli(tmp_path, *answers)
+    output = (done.stdout + done.stderr).splitlines()
+    assert done.returncode == 1
+    assert len(output) == 1, output
+    assert message in output[0]
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_cookiecutter_command_refuses_a_value_outside_a_choice_itself(tmp_path: Path) -> None:
+    """cookiecutter checks a choice given on the command line before the template runs.
+
+    So the template cannot shorten its message: a traceback ending with the choices.
+    """
+    done = cookiecutter_cli(tmp_path, "framework=django")
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == (
+        "ValueError: django provided for choice variable framework, "
+        "but the choices are ['fastapi', 'flask']."
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_replayed_bad_answer_is_refused_by_the_pre_generation_hook(tmp_path: Path) -> None:
+    """Answers that skip the prompts (a replay file here; cruft update) meet the same rules.
+
+    Here the refusal comes from the hook, so cookiecutter logs a traceback after its line.
+    """
+    assert cookiecutter_cli(tmp_path).returncode == 0
+    replay = tmp_path / ".cookiecutter_replay" / f"{TEMPLATE_ROOT.name}.json"
+    context = json.loads(replay.read_text())
+    context["cookiecutter"]["author_email"] = "not-an-email"
+    replay.write_text(json.dumps(context))
+    second = tmp_path / "second"
+    second.mkdir()
+    done = subprocess.run(
+        [str(BIN / "cookiecutter"), "--replay-file", str(replay), str(TEMPLATE_ROOT)],
+        cwd=second,
+        env={**os.environ, "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr == "ERROR: author_email 'not-an-email' is not an e-mail address\n"
+    assert not any(second.iterdir())
 
 
 @pytest.mark.parametrize(
@@ -135,3 +220,61 @@ def test_answers_outside_a_choice_are_refused_before_generation(
     with pytest.raises(ValueError, match="but the choices are"):
         bake(tmp_path, **answers)
     assert not any(tmp_path.iterdir())
+
+
+def test_bake_prints_the_next_steps(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    project = bake(tmp_path)
+    steps = capfd.readouterr().out.splitlines()
+    assert steps == [
+        f"Created {project}. Next steps:",
+        f"  cd {project}",
+        "  make install",
+        "  make test    (or serve it: `make db`, and `make run` in a second terminal)",
+    ]
+
+
+@pytest.mark.parametrize("target", ["test", "run", "db", "lint", "typecheck", "format"])
+def test_make_targets_before_install_say_run_make_install_first(
+    tmp_path: Path, target: str
+) -> None:
+    project = bake(tmp_path)
+    done = subprocess.run(
+        ["make", target], cwd=project, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode != 0
+    assert done.stdout == ""
+    [line] = done.stderr.splitlines()
+    assert line.endswith("*** .venv is not installed: run make install first.  Stop."), line
+
+
+def test_make_install_redoes_the_install_only_when_pyproject_changed(tmp_path: Path) -> None:
+    """`make -n` shows what would run: the install, then nothing, then the install again."""
+    project = bake(tmp_path)
+
+    def planned() -> str:
+        return subprocess.run(
+            ["make", "-n", "install"], cwd=project, capture_output=True, text=True, check=True
+        ).stdout
+
+    assert "-m venv .venv" in planned()
+    stamp = project / ".venv" / ".installed"
+    stamp.parent.mkdir()
+    stamp.touch()
+    assert planned() == "make: Nothing to be done for 'install'.\n"
+    later = stamp.stat().st_mtime + 10
+    os.utime(project / "pyproject.toml", (later, later))
+    assert "-m venv .venv" in planned()
+
+
+def test_make_help_shows_the_real_database_port(tmp_path: Path) -> None:
+    project = bake(tmp_path)
+
+    def db_help(*args: str) -> str:
+        done = subprocess.run(
+            ["make", "help", *args], cwd=project, capture_output=True, text=True, check=True
+        )
+        assert "$(" not in done.stdout
+        return next(line for line in done.stdout.splitlines() if line.startswith("db\t"))
+
+    assert "on 127.0.0.1:27017," in db_help()
+    assert "on 127.0.0.1:27018," in db_help("DB_PORT=27018")

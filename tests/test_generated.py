@@ -37,3 +37,10 @@ def test_generated_suite_honours_test_mongo_uri(
         env=mongo_uri_env,
     )
     assert "mongo: TEST_MONGO_URI" in done.stdout
+
+
+@pytest.mark.parametrize("variant", ["flask"])
+def test_make_install_again_is_a_no_op(baked: Callable[[str], Path], variant: str) -> None:
+    """Nothing changed since the install (the `baked` fixture ran it): nothing is redone."""
+    done = run(["make", "install"], cwd=baked(variant))
+    assert done.stdout == "make: Nothing to be done for 'install'.\n"

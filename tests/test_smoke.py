@@ -6,16 +6,33 @@ import os
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
+from tests.process_guard import alive, group_members
 from tests.readme_commands import readme_commands
-from tests.support import VARIANTS, free_port, http, port_open, stop, wait_for
+from tests.support import VARIANTS, free_port, http, port_open, stop_group, wait_for
+
+
+class Background(NamedTuple):
+    """A `make TARGET` running in the background."""
+
+    log: Path
+    pid: int  # make's, which is also its process group's id
 
 
 @contextlib.contextmanager
-def make_target(project: Path, args: list[str], env: dict[str, str]) -> Iterator[Path]:
-    """Run `make ARGS` in the background; yield its log path; stop it at the end."""
+def make_target(
+    project: Path, args: list[str], env: dict[str, str], *, grace: float = 15
+) -> Iterator[Background]:
+    """Run `make ARGS` in the background; yield it; stop all it started at the end.
+
+    make runs in a process group of its own, and the whole group is stopped (SIGINT,
+    SIGKILL after `grace` s). Before, SIGTERM to the group and a 30 s wait for make alone:
+    make waits for its children, so a SecantusDB that hung on SIGTERM outlived the
+    SIGKILLed make, re-parented to PID 1.
+    """
     log_path = project / f"make-{args[0]}-{free_port()}.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
@@ -27,11 +44,38 @@ def make_target(project: Path, args: list[str], env: dict[str, str]) -> Iterator
             start_new_session=True,
         )
     try:
-        yield log_path
+        yield Background(log_path, proc.pid)
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, 15)
-        stop(proc)
+        stop_group(proc, grace=grace)
+
+
+def test_make_db_stops_with_everything_it_started(baked: Callable[[str], Path]) -> None:
+    """Leaving the block stops make and the SecantusDB server it runs, by pid."""
+    project = baked("flask")
+    db_port = free_port()
+    with make_target(project, ["db", f"DB_PORT={db_port}"], dict(os.environ)) as db:
+        wait_for(lambda: port_open(db_port), timeout=30, what=f"make db ({db.log})")
+        started = group_members(db.pid)
+        assert len(started) >= 2, started  # make and secantusd-py
+    assert not [pid for pid in started if alive(pid)]
+    assert not port_open(db_port)
+
+
+HANGING_MAKEFILE = """\
+hang:
+\t@python3 -c 'import signal, time; [signal.signal(s, signal.SIG_IGN) for s in (2, 15)]; \\
+\t  print("ignoring SIGINT and SIGTERM", flush=True); time.sleep(600)'
+"""
+
+
+def test_make_target_kills_a_child_that_ignores_signals(tmp_path: Path) -> None:
+    """A server that hangs on shutdown is SIGKILLed after the grace period, not orphaned."""
+    (tmp_path / "Makefile").write_text(HANGING_MAKEFILE)
+    with make_target(tmp_path, ["hang"], dict(os.environ), grace=1) as hang:
+        wait_for(lambda: hang.log.read_text().startswith("ignoring"), timeout=30, what="the child")
+        started = group_members(hang.pid)
+        assert len(started) >= 2, started  # make and python3
+    assert not [pid for pid in started if alive(pid)]
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
@@ -48,8 +92,9 @@ def test_served_service_answers_crud_health_and_metrics(
     }
     with (
         make_target(project, ["db", f"DB_PORT={db_port}"], env),
-        make_target(project, ["run"], env) as run_log,
+        make_target(project, ["run"], env) as run,
     ):
+        run_log = run.log
         base = f"http://127.0.0.1:{http_port}"
         wait_for(lambda: port_open(db_port), timeout=30, what="make db")
         wait_for(
@@ -72,18 +117,28 @@ def test_served_service_answers_crud_health_and_metrics(
         assert 'route="/api/v1/items/{item_id}"' in metrics
         assert item["id"] not in metrics
         # The README's curl examples, run as written but against this port.
-        for command in readme_commands(project / "README.md"):
-            if command.startswith("curl "):
-                done = subprocess.run(
-                    ["bash", "-c", command.replace("localhost:8000", f"127.0.0.1:{http_port}")],
-                    capture_output=True,
-                    text=True,
-                    timeout=30,
-                    check=False,
-                )
-                assert done.returncode == 0, (command, done.stdout, done.stderr)
+        curls = [c for c in readme_commands(project / "README.md") if c.startswith("curl ")]
+        for command in curls:
+            done = run_curl(command, http_port)
+            assert done.returncode == 0, (command, done.stdout, done.stderr)
+        # Sent again, the first one (a POST) is a duplicate: curl fails and shows why.
+        again = run_curl(curls[0], http_port)
+        assert again.returncode == 22, again
+        problem = json.loads(again.stdout)
+        assert (problem["status"], problem["title"]) == (409, "Conflict"), problem
         log_lines = run_log.read_text().splitlines()
         assert any('"event": "request"' in line for line in log_lines)
+
+
+def run_curl(command: str, port: int) -> subprocess.CompletedProcess[str]:
+    """Run a README curl line as written, but against 127.0.0.1:`port`."""
+    return subprocess.run(
+        ["bash", "-c", command.replace("localhost:8000", f"127.0.0.1:{port}")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))

@@ -1,0 +1,76 @@
+"""Check the prompt answers while cookiecutter asks them: a local Jinja extension.
+
+`cookiecutter.json` names `local_extensions.AnswersExtension` in `_extensions`;
+cookiecutter and cruft import this file from the template's root. It adds two filters:
+
+- `checked_default(value, name, answers)` on a default derived from earlier answers
+  (`project_slug` from `project_name`, `package_name` from `project_slug`): a derived
+  default that breaks `name`'s rule stops at once, before it is offered as the answer;
+- `checked_answers(answers)` in the last private variable: every answer, once all are in.
+
+Both raise `AnswerError`. Cookiecutter's command line prints it as one line and exits 1,
+as for a failing hook, and no output directory exists yet. (A failing pre-generation
+hook, by contrast, makes cookiecutter log a traceback.) The rules are the
+pre-generation hook's (`hooks/pre_gen_project.py`), loaded from that file.
+"""
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+from cookiecutter.exceptions import FailedHookException
+from jinja2 import Environment
+from jinja2.ext import Extension
+
+
+def _load_rules() -> ModuleType:
+    """Import the pre-generation hook as a module (its `main()` does not run)."""
+    path = Path(__file__).resolve().parent / "hooks" / "pre_gen_project.py"
+    spec = importlib.util.spec_from_file_location("flaskfast_answer_rules", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+RULES = _load_rules()
+
+
+class AnswerError(FailedHookException):
+    """An answer breaks a rule.
+
+    A FailedHookException, because that is what cookiecutter's command line catches and
+    prints as one line before exiting 1 (cruft and the Python API raise it as is).
+    """
+
+
+def checked_default(value: str, name: str, answers: dict) -> str:
+    """Return `name`'s default `value`, derived from `answers`; raise AnswerError if invalid.
+
+    An invalid earlier answer is named first: it is the cause of a bad derived default.
+    """
+    checked_answers(answers)
+    problem = RULES.CHECKS[name](value)
+    if problem:
+        raise AnswerError(
+            f"ERROR: {problem} (derived from the answers before it: "
+            f"pass {name}=... to choose it yourself)"
+        )
+    return value
+
+
+def checked_answers(answers: dict) -> str:
+    """Return "" when every answer is valid, else raise AnswerError naming the first problem."""
+    found = RULES.problems(dict(answers))
+    if found:
+        raise AnswerError(f"ERROR: {found[0]}")
+    return ""
+
+
+class AnswersExtension(Extension):
+    """Add the `checked_default` and `checked_answers` filters."""
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        environment.filters["checked_default"] = checked_default
+        environment.filters["checked_answers"] = checked_answers
