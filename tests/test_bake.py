@@ -92,7 +92,10 @@ def test_flask_bake_has_only_flask_files(tmp_path: Path) -> None:
     assert not (project / "src" / "item_service" / "lifespan.py").exists()
     pyproject = (project / "pyproject.toml").read_text()
     assert "fastapi" not in pyproject and "motor" not in pyproject
-    assert 'worker_class = "gevent"' in (project / "gunicorn.conf.py").read_text()
+    assert (
+        'worker_class = "item_service.workers.GeventWorker"'
+        in (project / "gunicorn.conf.py").read_text()
+    )
     assert '"gevent>=' in pyproject
 
 
