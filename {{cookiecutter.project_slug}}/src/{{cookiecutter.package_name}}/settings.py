@@ -107,10 +107,10 @@ class Settings(BaseSettings):
     def idempotency_lease_ms(self) -> int:
         """Return how long (ms) a POST holds its `Idempotency-Key` before a retry may take over.
 
-        It covers the database calls a create makes after claiming the key (insert the
-        item, maybe read it back, store the outcome), each bounded by `mongo_timeout_ms`.
-        A request slower than that only lets a retry run beside it, and both end on the
-        same item (its id is fixed when the key is first claimed).
+        A keyed create's database calls (claim the key, insert the item, maybe read it
+        back, store the outcome) share one `mongo_timeout_ms` budget, so three of them
+        leave a wide margin. A request slower than that only lets a retry run beside
+        it, and both end on the same item (its id is fixed when the key is first claimed).
         """
         return LEASE_TIMEOUTS * self.mongo_timeout_ms
 
