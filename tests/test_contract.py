@@ -542,7 +542,10 @@ def exchange(client: httpx.Client, head: bytes) -> tuple[int, bytes]:
         received = b""
         while chunk := sock.recv(65536):
             received += chunk
-    return int(received.split(b" ", 2)[1]), received
+    status = int(received.split(b" ", 2)[1])
+    if status >= 400:  # refused before any handler ran: still a problem, both variants
+        assert b"content-type: application/problem+json" in received.lower(), received[:300]
+    return status, received
 
 
 def request_head(target: str = "/health/live", fields: list[bytes] | None = None) -> bytes:

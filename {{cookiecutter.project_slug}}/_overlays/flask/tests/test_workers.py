@@ -1,12 +1,14 @@
-"""The worker's lingering close: a refusal reaches a client that is still sending."""
+"""The worker: refused heads answered as problem+json, closed lingering."""
 
+import contextlib
+import json
 import socket
 import threading
 from collections.abc import Iterator
 
 import pytest
 
-from {{ cookiecutter.package_name }}.workers import linger
+from {{ cookiecutter.package_name }}.workers import linger, problem_response
 
 ANSWER = b"HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n"
 
@@ -44,10 +46,8 @@ def refuse_while_client_sends(
 
 def send_quietly(sock: socket.socket, data: bytes) -> None:
     """Send `data`, ignoring the error of a peer that closed."""
-    try:
+    with contextlib.suppress(OSError):
         sock.sendall(data)
-    except OSError:
-        pass
 
 
 def test_lingering_close_delivers_the_answer(
@@ -55,3 +55,17 @@ def test_lingering_close_delivers_the_answer(
 ) -> None:
     assert refuse_while_client_sends(*connection, lingering=True) == ANSWER
 
+
+def test_a_refused_head_is_answered_as_problem_json() -> None:
+    head, _, body = problem_response(431, "Too many fields.").partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    assert lines[0] == "HTTP/1.1 431 Request Header Fields Too Large"
+    assert "Content-Type: application/problem+json" in lines
+    assert f"Content-Length: {len(body)}" in lines
+    assert "Connection: close" in lines
+    assert json.loads(body) == {
+        "type": "about:blank",
+        "title": "Request Header Fields Too Large",
+        "status": 431,
+        "detail": "Too many fields.",
+    }

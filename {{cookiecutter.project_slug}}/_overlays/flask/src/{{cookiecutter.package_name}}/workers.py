@@ -1,35 +1,68 @@
-"""The gunicorn worker class: gevent, with a lingering close after a refused request.
+"""The gunicorn worker class: gevent, answering refused request heads as problem+json.
 
 gunicorn's own parser bounds the request head (`limit_request_line`,
-`limit_request_fields`, `limit_request_field_size` in gunicorn.conf.py) and answers
-414 or 431 itself, before the app runs. It then closes the socket at once, often with
-input still unread (the rest of an oversized header), and closing a socket with unread
-input sends a TCP reset, which can destroy the answer before the client reads it: the
-client sees "connection reset" instead of the 431. `GeventWorker` reads and drops what
-is still coming for up to `LINGER_SECONDS` first, as the FastAPI variant's worker does
-(a lingering close, RFC 9112 section 9.6). Under gevent the wait costs a greenlet, not
-a thread.
+`limit_request_fields`, `limit_request_field_size` in gunicorn.conf.py) and refuses a
+head over them before the app runs, with a short HTML page. `GeventWorker` answers
+those refusals (414, 431) as problem+json instead, as the FastAPI variant's worker
+does, and then closes the connection lingering: it reads and drops what is still coming
+for up to `LINGER_SECONDS` first. Closing a socket with unread input (the rest of an
+oversized header) sends a TCP reset, which can destroy the answer before the client
+reads it (seen: a 1 MiB header got "connection reset" instead of 431). Under gevent the
+wait costs a greenlet, not a thread.
 """
 
+import json
 import socket
 import time
 from typing import Any
 
+from gunicorn.http.errors import LimitRequestHeaders, LimitRequestLine
 from gunicorn.workers.ggevent import GeventWorker as BaseGeventWorker
 
-# After a refusal, read and drop input this long before closing (seconds).
+from .problems import PROBLEM_MEDIA_TYPE, TITLES, problem
+
+# After a refusal, read and drop input this long (seconds) before closing ...
 LINGER_SECONDS = 1.0
 # ... and at most this much of it (bytes): what the head limits allow in all.
 LINGER_MAX_BYTES = 8190 + 100 * (8190 + 2) + 4
 
 
-class GeventWorker(BaseGeventWorker):  # type: ignore[misc]
-    """gunicorn's gevent worker, lingering before it closes a refused connection."""
+class GeventWorker(BaseGeventWorker):  # type: ignore[misc]  # gunicorn has no types
+    """gunicorn's gevent worker; refused request heads get problem+json and a lingering close."""
 
     def handle_error(self, req: Any, client: socket.socket, addr: Any, exc: Exception) -> None:
-        """Answer the error as gunicorn does, then drain the client's input briefly."""
-        super().handle_error(req, client, addr, exc)
+        """Answer a head over the limits with a 414/431 problem; other errors as gunicorn does."""
+        if isinstance(exc, LimitRequestLine):
+            refusal = (414, f"The request line exceeds {self.cfg.limit_request_line} bytes.")
+        elif isinstance(exc, LimitRequestHeaders):
+            refusal = (
+                431,
+                f"The request head exceeds {self.cfg.limit_request_fields} header fields "
+                f"or {self.cfg.limit_request_field_size} bytes in one field.",
+            )
+        else:
+            super().handle_error(req, client, addr, exc)
+            linger(client)
+            return
+        self.log.warning("Request head refused (%d): %s", *refusal)
+        try:
+            client.sendall(problem_response(*refusal))
+        except OSError:
+            return
         linger(client)
+
+
+def problem_response(status: int, detail: str) -> bytes:
+    """Return a complete HTTP/1.1 problem+json response that closes the connection."""
+    body = json.dumps({key: value for key, value in problem(status, detail).items() if value})
+    head = (
+        f"HTTP/1.1 {status} {TITLES[status]}\r\n"
+        f"Content-Type: {PROBLEM_MEDIA_TYPE}\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        "X-Content-Type-Options: nosniff\r\n"
+        "Connection: close\r\n\r\n"
+    )
+    return (head + body).encode()
 
 
 def linger(client: socket.socket) -> None:
