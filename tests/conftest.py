@@ -9,6 +9,13 @@ import pytest
 from tests.process_guard import no_process_left_behind  # noqa: F401  (autouse, session)
 from tests.support import VARIANTS, MongoServer, bake, install, mongo_server
 
+# `make test` runs this suite, and make exports its state to children: a generated
+# project's `make` started by a test would then be a sub-make ("make[1]: Entering
+# directory ..." lines, the parent's flags). Tests run generated Makefiles as a user
+# does, from a shell.
+for _name in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES"):
+    os.environ.pop(_name, None)
+
 
 @pytest.fixture(scope="session")
 def baked(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
