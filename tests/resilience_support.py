@@ -245,9 +245,11 @@ def parallel(calls: list[Callable[[], Any]], *, timeout: float = 60) -> list[Any
 def children(pid: int) -> set[int]:
     """Return the pids of `pid`'s direct children (Linux /proc)."""
     found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        text = (task / "children").read_text() if (task / "children").exists() else ""
-        found.update(int(child) for child in text.split())
+    # A process may exit while it is read: its /proc entries vanish (OSError).
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                found.update(int(child) for child in (task / "children").read_text().split())
     return found
 
 

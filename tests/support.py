@@ -301,9 +301,11 @@ def process_tree(pid: int) -> set[int]:
     while todo:
         current = todo.pop()
         found.add(current)
-        for task in Path(f"/proc/{current}/task").glob("*"):
-            with contextlib.suppress(OSError):
-                todo.extend(int(child) for child in (task / "children").read_text().split())
+        # A process may exit while it is read: its /proc entries vanish (OSError).
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{current}/task").iterdir():
+                with contextlib.suppress(OSError):
+                    todo.extend(int(child) for child in (task / "children").read_text().split())
     return found
 
 
