@@ -55,6 +55,7 @@ from tests.support import (
     process_tree,
     run,
     start_gunicorn,
+    stop,
     wait_for,
 )
 
@@ -333,37 +334,19 @@ def test_wrong_password_is_a_503_saying_so_at_once_on_every_route(
 
 
 @pytest.mark.parametrize("uri", ["mongodb://:bad", "http://x"])
-def test_malformed_mongo_uri_stops_gunicorn_with_one_line(
-    project: Path, tmp_path: Path, uri: str
-) -> None:
+def test_malformed_mongo_uri_stops_gunicorn_with_one_line(project: Path, uri: str) -> None:
     """gunicorn exits non-zero before forking, with one line naming the setting."""
-    env = {
-        **os.environ,
-        f"{ENV_PREFIX}MONGO_URI": uri,
-        f"{ENV_PREFIX}ENVIRONMENT": "production",
-        "WEB_CONCURRENCY": "1",
-    }
-    done = subprocess.run(
-        [
-            str(project / ".venv" / "bin" / "gunicorn"),
-            "--config",
-            "gunicorn.conf.py",
-            "--bind",
-            f"127.0.0.1:{free_port()}",
-        ],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    output = (done.stdout + done.stderr).strip()
-    assert done.returncode != 0, output
+    proc, log_path = start_gunicorn(project, uri, port=free_port(), workers=1)
+    try:
+        proc.wait(60)
+    finally:
+        stop(proc)
+    output = log_path.read_text().strip()
+    assert proc.returncode != 0, output
     assert output.count("\n") == 0, output
     assert f"{ENV_PREFIX}MONGO_URI" in output, output
     assert "Traceback" not in output
-    record_figures("malformed_uri", project, uri=uri, exit_code=done.returncode, line=output)
+    record_figures("malformed_uri", project, uri=uri, exit_code=proc.returncode, line=output)
 
 
 def post_until_final(
