@@ -1,15 +1,17 @@
 """Idempotency-Key records: key parsing, request fingerprints and the retry decision."""
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from {{ cookiecutter.package_name }}.errors import (
-    DuplicateItemError,
+    DuplicateError,
     IdempotencyKeyInFlightError,
     IdempotencyKeyReusedError,
 )
 from {{ cookiecutter.package_name }}.idempotency import (
+    duplicate_outcome,
     fingerprint,
     new_record,
     next_step,
@@ -17,9 +19,10 @@ from {{ cookiecutter.package_name }}.idempotency import (
     replay,
     take_over_filter,
 )
-from tests.builders import item_body
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+# Key records are resource-agnostic: any collection name is a scope.
+SCOPE = "things"
 
 
 @pytest.mark.parametrize(
@@ -37,25 +40,25 @@ def test_parse_key_unquotes_sf_strings_and_keeps_tokens(value: str | None, key: 
 
 
 def test_fingerprint_ignores_key_order_and_changes_with_any_value() -> None:
-    body = item_body()
+    body: dict[str, Any] = {"name": "lamp", "description": None, "tags": ["a"]}
     assert fingerprint(body) == fingerprint(dict(reversed(list(body.items()))))
     assert fingerprint(body) != fingerprint({**body, "tags": [*body["tags"], "more"]})
     assert len(fingerprint(body)) == 64
 
 
 def test_new_record_holds_a_lease_and_expires_after_the_retention() -> None:
-    record = new_record("items", "k", "f", NOW, lease_ms=15_000, retention_s=86_400)
-    assert record["_id"] == {"scope": "items", "key": "k"}
+    record = new_record(SCOPE, "k", "f", NOW, lease_ms=15_000, retention_s=86_400)
+    assert record["_id"] == {"scope": SCOPE, "key": "k"}
     assert record["state"] == "in_flight"
     assert record["lease_until"] == NOW + timedelta(seconds=15)
     assert record["expires_at"] == NOW + timedelta(days=1)
-    other = new_record("items", "k", "f", NOW, lease_ms=15_000, retention_s=86_400)
-    assert other["item_id"] != record["item_id"]
+    other = new_record(SCOPE, "k", "f", NOW, lease_ms=15_000, retention_s=86_400)
+    assert other["document_id"] != record["document_id"]
 
 
 def in_flight(lease_left_s: float) -> dict[str, object]:
     """Return a key record whose lease ends `lease_left_s` seconds after NOW."""
-    record = new_record("items", "k", "f", NOW, lease_ms=0, retention_s=60)
+    record = new_record(SCOPE, "k", "f", NOW, lease_ms=0, retention_s=60)
     record["lease_until"] = NOW + timedelta(seconds=lease_left_s)
     return record
 
@@ -82,16 +85,9 @@ def test_take_over_matches_only_the_lease_it_saw() -> None:
     assert take_over_filter(record)["state"] == "in_flight"
 
 
-def test_replay_returns_the_item_or_raises_the_duplicate_again() -> None:
-    item = {
-        "_id": new_record("items", "k", "f", NOW, lease_ms=0, retention_s=1)["item_id"],
-        "name": "n",
-        "description": None,
-        "tags": [],
-        "created_at": NOW,
-        "updated_at": NOW,
-        "version": 1,
-    }
-    assert replay({"outcome": "created", "item": item}).name == "n"
-    with pytest.raises(DuplicateItemError):
-        replay({"outcome": "duplicate", "name": "n"})
+def test_replay_returns_the_stored_document_or_raises_the_duplicate_again() -> None:
+    document = {"_id": new_record(SCOPE, "k", "f", NOW, lease_ms=0, retention_s=1)["document_id"]}
+    assert replay({"outcome": "created", "document": document}) == document
+    outcome = duplicate_outcome("order_line", "n")["$set"]
+    with pytest.raises(DuplicateError, match=r"^An order line named 'n' already exists\.$"):
+        replay(outcome)

@@ -9,9 +9,10 @@ from pymongo.errors import (
 )
 
 from {{ cookiecutter.package_name }}.errors import (
+    DuplicateError,
     IdempotencyKeyInFlightError,
     IdempotencyKeyReusedError,
-    ItemNotFoundError,
+    NotFoundError,
     PreconditionFailedError,
 )
 from {{ cookiecutter.package_name }}.problems import (
@@ -25,8 +26,18 @@ from {{ cookiecutter.package_name }}.problems import (
 
 
 def test_domain_errors_map_to_their_status() -> None:
-    assert problem_for_exception(ItemNotFoundError("x"), "/p")["status"] == 404
-    assert problem_for_exception(PreconditionFailedError("x"), "/p")["status"] == 412
+    assert problem_for_exception(NotFoundError("book", "x"), "/p")["status"] == 404
+    assert problem_for_exception(DuplicateError("book", "x"), "/p")["status"] == 409
+    assert problem_for_exception(PreconditionFailedError("book", "x"), "/p")["status"] == 412
+
+
+def test_domain_errors_name_the_resource_in_prose_with_its_article() -> None:
+    assert str(NotFoundError("order_line", "42")) == "Order line 42 does not exist."
+    assert str(DuplicateError("order_line", "x")) == "An order line named 'x' already exists."
+    assert str(DuplicateError("book", "x")) == "A book named 'x' already exists."
+    assert str(PreconditionFailedError("book", "42")) == (
+        "Book 42 has changed: its ETag matches no If-Match value. Fetch it again and retry."
+    )
 
 
 def test_reused_idempotency_key_is_422_naming_the_header() -> None:

@@ -1,4 +1,4 @@
-"""Request schemas: what a client may send."""
+"""Shared schemas: field types every resource uses, and the list envelope."""
 
 import re
 import sys
@@ -7,61 +7,35 @@ import unicodedata
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from {{ cookiecutter.package_name }}.schemas import (
-    VISIBLE_PATTERN,
-    IdempotencyKey,
-    ItemCreate,
-    ItemQuery,
-    ItemUpdate,
-)
+from {{ cookiecutter.package_name }}.schemas import VISIBLE_PATTERN, IdempotencyKey, Name, Page
 
 INVISIBLE_CATEGORIES = {"Cc", "Cf", "Zs", "Zl", "Zp"}
 
 
-def test_item_update_keeps_only_given_fields() -> None:
-    assert ItemUpdate(description=None).model_dump(exclude_unset=True) == {"description": None}
-
-
-@pytest.mark.parametrize("body", [{}, {"name": None}, {"tags": None}, {"id": "x"}])
-def test_item_update_rejects_empty_null_and_unknown(body: dict[str, object]) -> None:
-    with pytest.raises(ValidationError):
-        ItemUpdate.model_validate(body)
-
-
-def test_item_create_rejects_operator_objects() -> None:
-    with pytest.raises(ValidationError):
-        ItemCreate.model_validate({"name": {"$gt": ""}})
-
-
-def test_item_query_rejects_unknown_parameters() -> None:
-    with pytest.raises(ValidationError):
-        ItemQuery.model_validate({"tag[$ne]": "x"})
+NAME = TypeAdapter(Name)
 
 
 def test_names_are_stored_in_nfc_without_invisible_ends() -> None:
     decomposed = unicodedata.normalize("NFD", "Café")
-    assert ItemCreate(name=decomposed).name == "Café"
-    assert ItemCreate(name=" \u200blamp\ufeff\t").name == "lamp"
-    assert ItemUpdate(name="  lamp ").name == "lamp"
+    assert NAME.validate_python(decomposed) == "Café"
+    assert NAME.validate_python(" \u200blamp\ufeff\t") == "lamp"
 
 
 def test_names_keep_case_and_inner_joiners() -> None:
-    assert ItemCreate(name="Lamp").name != ItemCreate(name="lamp").name
+    assert NAME.validate_python("Lamp") != NAME.validate_python("lamp")
     family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
-    assert ItemCreate(name=family).name == family
+    assert NAME.validate_python(family) == family
 
 
 @pytest.mark.parametrize("name", [" ", "\u200b", "\t\n", "\u3000\u200d\ufeff", "\u2800"])
 def test_blank_and_invisible_only_names_are_refused(name: str) -> None:
     with pytest.raises(ValidationError, match="string_invisible"):
-        ItemCreate(name=name)
-    with pytest.raises(ValidationError, match="string_invisible"):
-        ItemUpdate(name=name)
+        NAME.validate_python(name)
 
 
 def test_the_schema_pattern_and_the_validator_agree_on_every_character() -> None:
     """The OpenAPI pattern accepts a one-character name exactly when the server does."""
-    pattern = ItemCreate.model_json_schema()["properties"]["name"]["pattern"]
+    pattern = NAME.json_schema()["pattern"]
     assert pattern == VISIBLE_PATTERN
     visible = re.compile(pattern)
     for code_point in range(0x10000):
@@ -69,7 +43,7 @@ def test_the_schema_pattern_and_the_validator_agree_on_every_character() -> None
             continue  # surrogates are not characters
         char = chr(code_point)
         try:
-            ItemCreate(name=char)
+            NAME.validate_python(char)
             accepted = True
         except ValidationError:
             accepted = False
@@ -102,3 +76,9 @@ def test_idempotency_key_accepts_tokens_and_sf_strings(value: str) -> None:
 def test_idempotency_key_rejects_anything_else(value: str) -> None:
     with pytest.raises(ValidationError):
         TypeAdapter(IdempotencyKey).validate_python(value)
+
+
+def test_a_page_has_the_same_envelope_keys_for_every_resource() -> None:
+    page = Page[int](items=[1, 2], page=1, per_page=2, total=3)
+    assert (page.items, page.page, page.per_page, page.total) == ([1, 2], 1, 2, 3)
+    assert len(page.model_dump()) == 4

@@ -5,28 +5,54 @@ class ServiceError(Exception):
     """Base class of the errors this service raises on purpose."""
 
 
-class ItemNotFoundError(ServiceError):
-    """No item has the given id."""
-
-    def __init__(self, item_id: str) -> None:
-        super().__init__(f"Item {item_id} does not exist.")
+def human(resource: str) -> str:
+    """Return a resource's name as prose: `order_line` -> "order line"."""
+    return resource.replace("_", " ")
 
 
-class DuplicateItemError(ServiceError):
-    """Another item already has this name (the unique index on `name` refused it)."""
+def _capitalised(text: str) -> str:
+    """Return `text` with its first letter upper-case and the rest unchanged."""
+    return text[:1].upper() + text[1:]
 
-    def __init__(self, name: str) -> None:
-        super().__init__(f"An item named {name!r} already exists.")
+
+def _with_article(noun: str) -> str:
+    """Return `noun` after "a" or "an", chosen by its first letter ("an item", "a book")."""
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
+
+
+class NotFoundError(ServiceError):
+    """No document of the resource has the given id (404)."""
+
+    def __init__(self, resource: str, resource_id: str) -> None:
+        """Say which resource (snake_case singular name, e.g. "item") lacks `resource_id`."""
+        super().__init__(f"{_capitalised(human(resource))} {resource_id} does not exist.")
+        self.resource = resource
+        self.resource_id = resource_id
+
+
+class DuplicateError(ServiceError):
+    """Another document of the resource already has this name (its unique index refused it)."""
+
+    def __init__(self, resource: str, name: str) -> None:
+        """Say which resource (snake_case singular name) already has a document `name`."""
+        super().__init__(
+            f"{_capitalised(_with_article(human(resource)))} named {name!r} already exists."
+        )
+        self.resource = resource
+        self.name = name
 
 
 class PreconditionFailedError(ServiceError):
-    """The item's current version matches none of the client's `If-Match` ETags."""
+    """The document's current version matches none of the client's `If-Match` ETags (412)."""
 
-    def __init__(self, item_id: str) -> None:
+    def __init__(self, resource: str, resource_id: str) -> None:
+        """Say which document (resource's snake_case singular name and id) has changed."""
         super().__init__(
-            f"Item {item_id} has changed: its ETag matches no If-Match value. "
-            "Fetch it again and retry."
+            f"{_capitalised(human(resource))} {resource_id} has changed: its ETag matches no "
+            "If-Match value. Fetch it again and retry."
         )
+        self.resource = resource
+        self.resource_id = resource_id
 
 
 class IdempotencyKeyReusedError(ServiceError):

@@ -7,13 +7,14 @@ key with another body is a 422; a retry while the first request still runs is a 
 Pure functions shared by the sync and async repositories. A key record lives in its own
 collection (`COLLECTION`), one document per (scope, key):
 
-    {_id: {scope, key}, fingerprint, item_id, state: "in_flight" | "done",
-     lease_until, created_at, expires_at, outcome?, item?, name?}
+    {_id: {scope, key}, fingerprint, document_id, state: "in_flight" | "done",
+     lease_until, created_at, expires_at, outcome?, document?, resource?, name?}
 
-`item_id` is chosen when the key is first seen, so every attempt for the key inserts the
-item under the same `_id`: an attempt that finds it already there knows an earlier one
-stored it (exactly one item even when a crash hit between the two writes, no transaction
-needed). A lease (`lease_until`) tells a live attempt from an abandoned one. A TTL index
+The scope is the resource's collection, so every resource's keys share this collection.
+`document_id` is chosen when the key is first seen, so every attempt for the key inserts
+the document under the same `_id`: an attempt that finds it already there knows an earlier
+one stored it (exactly one document even when a crash hit between the two writes, no
+transaction needed). A lease (`lease_until`) tells a live attempt from an abandoned one. A TTL index
 deletes a record at `expires_at`; the retention is fixed when the record is written, so
 changing the setting never has to change the index.
 """
@@ -27,9 +28,7 @@ from typing import Any, Literal
 
 from bson import ObjectId
 
-from . import documents
-from .errors import DuplicateItemError, IdempotencyKeyInFlightError, IdempotencyKeyReusedError
-from .schemas import ItemRead
+from .errors import DuplicateError, IdempotencyKeyInFlightError, IdempotencyKeyReusedError
 
 COLLECTION = "idempotency_keys"
 
@@ -58,7 +57,7 @@ def fingerprint(body: dict[str, Any]) -> str:
     """Return the SHA-256 (hex) of the canonical JSON of a validated request body.
 
     Canonical: keys sorted, no whitespace, defaults filled in by validation, so two
-    bodies that mean the same item (e.g. `tags` omitted or `[]`) match.
+    bodies that mean the same document (e.g. `tags` omitted or `[]`) match.
     """
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -72,7 +71,7 @@ def record_id(scope: str, key: str) -> dict[str, str]:
 def new_record(
     scope: str, key: str, digest: str, now: datetime, *, lease_ms: int, retention_s: int
 ) -> dict[str, Any]:
-    """Return the record that claims `key` for a first attempt, with a fresh item id.
+    """Return the record that claims `key` for a first attempt, with a fresh document id.
 
     Args:
         scope: The resource the key belongs to (its collection name).
@@ -85,7 +84,7 @@ def new_record(
     return {
         "_id": record_id(scope, key),
         "fingerprint": digest,
-        "item_id": ObjectId(),
+        "document_id": ObjectId(),
         "state": "in_flight",
         "lease_until": now + timedelta(milliseconds=lease_ms),
         "created_at": now,
@@ -136,20 +135,29 @@ def finish_filter(record: dict[str, Any]) -> dict[str, Any]:
 
 def created_outcome(document: dict[str, Any]) -> dict[str, Any]:
     """Return the update that stores "created `document`" as the key's outcome."""
-    return {"$set": {"state": "done", "outcome": "created", "item": document}}
+    return {"$set": {"state": "done", "outcome": "created", "document": document}}
 
 
-def duplicate_outcome(name: str) -> dict[str, Any]:
-    """Return the update that stores "another item has `name`" (409) as the key's outcome."""
-    return {"$set": {"state": "done", "outcome": "duplicate", "name": name}}
+def duplicate_outcome(resource: str, name: str) -> dict[str, Any]:
+    """Return the update that stores "another `resource` has `name`" (409) as the outcome.
+
+    Args:
+        resource: The resource's snake_case singular name, e.g. "item" (for the message).
+        name: The name the first request asked for.
+    """
+    return {"$set": {"state": "done", "outcome": "duplicate", "resource": resource, "name": name}}
 
 
-def replay(record: dict[str, Any]) -> ItemRead:
-    """Return the outcome a finished key record holds: the item created, or its 409 again.
+def replay(record: dict[str, Any]) -> dict[str, Any]:
+    """Return the outcome a finished key record holds: the document created, or its 409 again.
+
+    Returns:
+        The stored document, as inserted; the repository maps it to its API view.
 
     Raises:
-        DuplicateItemError: the first request met an item with the same name.
+        DuplicateError: the first request met a document with the same name.
     """
     if record["outcome"] == "duplicate":
-        raise DuplicateItemError(record["name"])
-    return documents.to_item(record["item"])
+        raise DuplicateError(record["resource"], record["name"])
+    document: dict[str, Any] = record["document"]
+    return document

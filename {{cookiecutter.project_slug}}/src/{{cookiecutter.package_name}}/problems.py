@@ -37,8 +37,8 @@ TITLES: dict[int, str] = {
 }
 
 STATUS_BY_ERROR: dict[type[errors.ServiceError], int] = {
-    errors.ItemNotFoundError: 404,
-    errors.DuplicateItemError: 409,
+    errors.NotFoundError: 404,
+    errors.DuplicateError: 409,
     errors.PreconditionFailedError: 412,
     errors.IdempotencyKeyReusedError: 422,
     errors.IdempotencyKeyInFlightError: 409,

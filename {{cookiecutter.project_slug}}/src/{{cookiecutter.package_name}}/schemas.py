@@ -1,21 +1,19 @@
-"""Request and response schemas of the HTTP API (pydantic v2), shared by both frameworks."""
+"""Schemas every resource shares (pydantic v2): field types, the list envelope, problems, probes.
+
+A resource's own request and response models live in its package (`items/schemas.py`).
+"""
 
 import re
 import unicodedata
-from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Generic, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
     BaseModel,
-    ConfigDict,
     Field,
     StringConstraints,
     WithJsonSchema,
-    field_validator,
-    model_validator,
 )
-from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
 OBJECT_ID_PATTERN = r"^[0-9a-fA-F]{24}$"
@@ -84,83 +82,23 @@ IDEMPOTENCY_KEY_DESCRIPTION = (
     'retry while the first is still running a 409 with Retry-After. A quoted string ("...") '
     "or a bare token, e.g. a UUID; at most 255 characters."
 )
-SortKey = Literal["created_at", "-created_at", "name", "-name"]
 
 
-class ItemCreate(BaseModel):
-    """Body of `POST /api/v1/items` and `PUT /api/v1/items/{item_id}` (full replace)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: Name
-    description: Description | None = None
-    tags: Tags = []
+T = TypeVar("T")
 
 
-class ItemUpdate(BaseModel):
-    """Body of `PATCH /api/v1/items/{item_id}`: any non-empty subset of the fields.
+class Page(BaseModel, Generic[T]):
+    """One page of a resource's list: the same envelope keys for every resource.
 
-    `name` and `tags` may be omitted but not null; `description` may be null (cleared).
+    A resource subclasses it (`class ItemPage(Page[ItemRead])`), so its OpenAPI
+    component keeps the resource's own name.
     """
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
-
-    # None only stands for "omitted" (kept out of `model_dump(exclude_unset=True)`);
-    # an explicit null is rejected, so the schema shows no null (SkipJsonSchema).
-    name: Name | SkipJsonSchema[None] = None
-    description: Description | None = None
-    tags: Tags | SkipJsonSchema[None] = None
-
-    @field_validator("name", "tags")
-    @classmethod
-    def _reject_null(cls, value: object) -> object:
-        """Refuse an explicit null for fields that cannot be empty."""
-        if value is None:
-            raise ValueError("may be omitted but not null")
-        return value
-
-    @model_validator(mode="after")
-    def _require_a_field(self) -> "ItemUpdate":
-        """Reject an empty body: a PATCH must change something."""
-        if not self.model_fields_set:
-            raise ValueError("at least one field is required")
-        return self
-
-
-class ItemRead(BaseModel):
-    """An item as the API returns it."""
-
-    id: Annotated[str, Field(pattern=OBJECT_ID_PATTERN, examples=["6740f2a7c6b1f2a9d0e4b1c3"])]
-    name: str
-    description: str | None
-    tags: list[str]
-    created_at: datetime
-    """When the item was created (UTC, RFC 3339)."""
-    updated_at: datetime
-    """When the item last changed (UTC, RFC 3339)."""
-    version: int
-    """Starts at 1 and grows by 1 on every change; the ETag is `"<version>"`."""
-
-
-class ItemPage(BaseModel):
-    """One page of `GET /api/v1/items`."""
-
-    items: list[ItemRead]
+    items: list[T]
     page: int
     per_page: int
     total: int
-    """Items matching the filter, over all pages."""
-
-
-class ItemQuery(BaseModel):
-    """Query parameters of `GET /api/v1/items`; unknown parameters are rejected (422)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    page: int = Field(1, ge=1, le=10_000)
-    per_page: int = Field(20, ge=1, le=100)
-    tag: Tag | None = None
-    sort: SortKey = "-created_at"
+    """Documents matching the filter, over all pages."""
 
 
 class Liveness(BaseModel):

@@ -1,16 +1,17 @@
-"""App fixtures for FastAPI: the app, an HTTP client with the lifespan running, a repository."""
+"""App fixtures for FastAPI: the app, an HTTP client with the lifespan running, resources."""
 
+import dataclasses
 from collections.abc import AsyncIterator
+from typing import cast
 
 import httpx2
 import pytest
 from asgi_lifespan import LifespanManager
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
-from {{ cookiecutter.package_name }} import db
 from {{ cookiecutter.package_name }}.app import create_app
-from {{ cookiecutter.package_name }}.documents import COLLECTION
-from {{ cookiecutter.package_name }}.repository import ItemRepository
+from {{ cookiecutter.package_name }}.registry import RESOURCES
+from {{ cookiecutter.package_name }}.resources import Repository, Resource
 from {{ cookiecutter.package_name }}.settings import Settings
 
 
@@ -30,14 +31,13 @@ async def client(app: FastAPI) -> AsyncIterator[httpx2.AsyncClient]:
 
 
 @pytest.fixture
-async def repository(settings: Settings) -> AsyncIterator[ItemRepository]:
-    """Yield a repository on the test's database, indexes created."""
-    mongo_client = db.create_client(settings)
-    repo = ItemRepository(
-        mongo_client[settings.mongo_database][COLLECTION],
-        key_lease_ms=settings.idempotency_lease_ms,
-        key_retention_s=settings.idempotency_retention_seconds,
+def second_resource() -> Resource:
+    """Return a second resource: the first one's code on collection "copies", without routes.
+
+    Its repository class is a subclass of the first's, so the app keeps the two apart.
+    """
+    first = RESOURCES[0]
+    repository = cast(type[Repository], type("CopyRepository", (first.repository,), {}))
+    return dataclasses.replace(
+        first, name="copy", collection="copies", repository=repository, router=APIRouter()
     )
-    await repo.ensure_indexes()
-    yield repo
-    await db.close_client(mongo_client)

@@ -2,7 +2,7 @@
 
 import httpx2
 
-from tests.builders import item_body
+from tests.items.builders import item_body
 
 
 async def test_metrics_count_requests_by_route_template(client: httpx2.AsyncClient) -> None:

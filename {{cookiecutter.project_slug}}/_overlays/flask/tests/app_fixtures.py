@@ -1,15 +1,18 @@
-"""App fixtures for Flask: the app, its test client, a repository."""
+"""App fixtures for Flask: the app, its test client, resources."""
 
+import dataclasses
 from collections.abc import Iterator
+from typing import cast
 
 import pytest
 from flask.testing import FlaskClient
+from flask_openapi.blueprint import APIBlueprint
 from flask_openapi.openapi import OpenAPI
 
 from {{ cookiecutter.package_name }} import db
 from {{ cookiecutter.package_name }}.app import create_app
-from {{ cookiecutter.package_name }}.documents import COLLECTION
-from {{ cookiecutter.package_name }}.repository import ItemRepository
+from {{ cookiecutter.package_name }}.registry import RESOURCES
+from {{ cookiecutter.package_name }}.resources import Repository, Resource
 from {{ cookiecutter.package_name }}.settings import Settings
 
 
@@ -28,14 +31,17 @@ def client(app: OpenAPI) -> FlaskClient:
 
 
 @pytest.fixture
-def repository(settings: Settings) -> Iterator[ItemRepository]:
-    """Yield a repository on the test's database, indexes created."""
-    mongo_client = db.create_client(settings)
-    repo = ItemRepository(
-        mongo_client[settings.mongo_database][COLLECTION],
-        key_lease_ms=settings.idempotency_lease_ms,
-        key_retention_s=settings.idempotency_retention_seconds,
+def second_resource() -> Resource:
+    """Return a second resource: the first one's code on collection "copies", without routes.
+
+    Its repository class is a subclass of the first's, so the app keeps the two apart.
+    """
+    first = RESOURCES[0]
+    repository = cast(type[Repository], type("CopyRepository", (first.repository,), {}))
+    return dataclasses.replace(
+        first,
+        name="copy",
+        collection="copies",
+        repository=repository,
+        blueprint=APIBlueprint("copies", __name__),
     )
-    repo.ensure_indexes()
-    yield repo
-    db.close_client(mongo_client)

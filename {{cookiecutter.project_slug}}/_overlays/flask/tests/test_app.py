@@ -1,18 +1,50 @@
-"""App-wide behaviour: problem details, limits, headers, request ids, CORS, docs."""
+"""App-wide behaviour: resources, problem details, limits, headers, request ids, CORS, docs."""
 
+import dataclasses
 import json
 import re
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 from flask_openapi.openapi import OpenAPI
+from pymongo import MongoClient
 
+from {{ cookiecutter.package_name }} import db
 from {{ cookiecutter.package_name }}.app import create_app
+from {{ cookiecutter.package_name }}.registry import RESOURCES
+from {{ cookiecutter.package_name }}.resources import Resource
 from {{ cookiecutter.package_name }}.settings import Settings
-from tests.builders import item_body
+from tests.items.builders import item_body
 
 ITEMS = "/api/v1/items"
 ITEM = "/api/v1/items/{item_id}"
+
+
+def test_resources_sharing_a_collection_or_a_repository_class_are_refused(
+    settings: Settings, second_resource: Resource
+) -> None:
+    first = RESOURCES[0]
+    on_same_collection = dataclasses.replace(second_resource, collection=first.collection)
+    with pytest.raises(ValueError, match=f"'{first.name}' and 'copy' share the collection"):
+        create_app(settings, [first, on_same_collection])
+    with_same_class = dataclasses.replace(second_resource, repository=first.repository)
+    with pytest.raises(ValueError, match=f"'{first.name}' and 'copy' share the repository class"):
+        create_app(settings, [first, with_same_class])
+
+
+def test_start_up_creates_every_resources_indexes_on_its_own_collection(
+    settings: Settings, second_resource: Resource
+) -> None:
+    resources = [RESOURCES[0], second_resource]
+    app = create_app(settings, resources)
+    db.close_client(app.extensions["mongo_client"])
+    mongo: MongoClient[dict[str, Any]] = MongoClient(settings.mongo_uri.get_secret_value())
+    with mongo:
+        for resource in resources:
+            indexes = mongo[settings.mongo_database][resource.collection].list_indexes()
+            created = {index["name"] for index in indexes}
+            assert {options["name"] for _, options in resource.indexes} <= created, resource.name
 
 
 def test_unknown_route_is_404_problem(client: FlaskClient) -> None:

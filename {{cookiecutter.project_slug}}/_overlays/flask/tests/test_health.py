@@ -1,8 +1,14 @@
 """Liveness and readiness probes."""
 
-from flask.testing import FlaskClient
+from typing import Any
 
+from flask.testing import FlaskClient
+from pymongo import MongoClient
+
+from {{ cookiecutter.package_name }} import db
 from {{ cookiecutter.package_name }}.app import create_app
+from {{ cookiecutter.package_name }}.registry import RESOURCES
+from {{ cookiecutter.package_name }}.resources import Resource
 from {{ cookiecutter.package_name }}.settings import Settings
 from tests.mongo import unused_port
 
@@ -38,3 +44,18 @@ def test_readiness_is_503_naming_the_check_when_mongodb_is_down() -> None:
     assert ready.get_json()["checks"] == {"mongodb": "fail"}
     assert items.status_code == 503
     assert items.get_json()["title"] == "Service Unavailable"
+
+
+def test_readiness_is_503_while_any_resource_cannot_create_its_indexes(
+    settings: Settings, second_resource: Resource
+) -> None:
+    """Two stored documents with one name keep the second resource's unique index out."""
+    mongo: MongoClient[dict[str, Any]] = MongoClient(settings.mongo_uri.get_secret_value())
+    with mongo:
+        twins = [{"name": "twin"}, {"name": "twin"}]
+        mongo[settings.mongo_database][second_resource.collection].insert_many(twins)
+    app = create_app(settings, [RESOURCES[0], second_resource])
+    ready = app.test_client().get("/health/ready")
+    db.close_client(app.extensions["mongo_client"])
+    assert ready.status_code == 503
+    assert ready.get_json()["checks"] == {"mongodb": "fail"}

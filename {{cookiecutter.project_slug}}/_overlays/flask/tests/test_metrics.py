@@ -2,7 +2,7 @@
 
 from flask.testing import FlaskClient
 
-from tests.builders import item_body
+from tests.items.builders import item_body
 
 
 def test_metrics_count_requests_by_route_template(client: FlaskClient) -> None:

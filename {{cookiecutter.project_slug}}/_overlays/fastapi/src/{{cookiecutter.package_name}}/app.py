@@ -5,51 +5,42 @@ Run it with gunicorn (see gunicorn.conf.py) or, in development,
 """
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import fastapi_offline
-import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import __version__, db, health, routes
-from .documents import COLLECTION
+from . import __version__, db, health
 from .handlers import register_error_handlers
 from .logs import configure_logging
 from .metrics import METRICS_PATH, HttpMetrics
 from .middleware import BodyLimitMiddleware, RequestContextMiddleware
 from .problems import PROBLEM_MEDIA_TYPE
-from .repository import ItemRepository
+from .registry import RESOURCES
+from .resources import Resource, build_repositories, refuse_shared, try_indexes
 from .settings import Settings, load_settings
-
-log = structlog.get_logger(__name__)
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Own the MongoDB client: create it at start-up, close it at shutdown.
+    """Own the MongoDB client and one repository per resource; close the client at shutdown.
 
-    Index creation is tried once here; if MongoDB is not reachable yet the service
-    still starts (not ready), and the readiness probe creates them later.
+    Each resource's index creation is tried once here; if MongoDB is not reachable yet
+    the service still starts (not ready), and the readiness probe creates them later.
     """
     settings: Settings = app.state.settings
+    resources: Sequence[Resource] = app.state.resources
     client = db.create_client(settings)
-    repository = ItemRepository(
-        client[settings.mongo_database][COLLECTION],
-        key_lease_ms=settings.idempotency_lease_ms,
-        key_retention_s=settings.idempotency_retention_seconds,
-    )
-    app.state.repository = repository
-    try:
-        await repository.check(settings.mongo_server_selection_timeout_ms)
-    except Exception as exc:
-        log.warning("mongodb not ready at start-up", error=type(exc).__name__)
+    repositories = build_repositories(resources, client[settings.mongo_database], settings)
+    app.state.repositories = repositories
+    await try_indexes(resources, repositories, settings.mongo_server_selection_timeout_ms)
     try:
         yield
     finally:
@@ -74,15 +65,20 @@ def problem_openapi(app: FastAPI) -> dict[str, Any]:
     return document
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, resources: Sequence[Resource] = RESOURCES
+) -> FastAPI:
     """Build the application.
 
     Args:
         settings: Configuration; read from the environment and `.env` when None.
+        resources: The resources to serve (`registry.RESOURCES`).
 
     Raises:
         SettingsError: a setting is invalid (the message names it).
+        ValueError: two resources share a collection or a repository class.
     """
+    refuse_shared(resources)
     settings = settings or load_settings()
     configure_logging(settings.log_level, settings.resolved_log_format)
     metrics = HttpMetrics()
@@ -99,10 +95,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redirect_slashes=False,
     )
     app.state.settings = settings
+    app.state.resources = tuple(resources)
     app.openapi = lambda: problem_openapi(app)  # type: ignore[method-assign]
     app.state.started_at = time.monotonic()
     health.add_health_routes(app)
-    app.include_router(routes.router)
+    for resource in resources:
+        app.include_router(resource.router)
     register_error_handlers(app)
 
     @app.get(METRICS_PATH, include_in_schema=False)

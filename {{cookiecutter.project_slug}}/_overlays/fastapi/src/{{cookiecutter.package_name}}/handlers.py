@@ -1,4 +1,6 @@
-"""Exception handlers: every error leaves the app as RFC 9457 problem+json."""
+"""Exception handlers: every error leaves the app as RFC 9457 problem+json, and OpenAPI says so."""
+
+from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
@@ -10,12 +12,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .errors import ServiceError
 from .problems import (
     PROBLEM_MEDIA_TYPE,
+    TITLES,
     is_database_unavailable,
     problem,
     problem_for_exception,
     problem_headers,
     validation_problem,
 )
+from .schemas import Problem, ValidationProblem
 
 log = structlog.get_logger(__name__)
 
@@ -27,6 +31,14 @@ def problem_response(
     status = body["status"]
     assert isinstance(status, int)
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """Describe error responses for OpenAPI (served as problem+json, see `app.openapi`)."""
+    return {
+        code: {"description": TITLES[code], "model": ValidationProblem if code == 422 else Problem}
+        for code in statuses
+    }
 
 
 def allowed_methods(request: Request) -> list[str]:

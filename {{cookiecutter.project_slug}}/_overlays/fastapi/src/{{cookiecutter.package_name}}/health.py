@@ -6,9 +6,9 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from .handlers import problem_response
+from .handlers import problem_response, problem_responses
 from .problems import not_ready_problem
-from .routes import RepositoryDep, problem_responses
+from .resources import check_all
 from .schemas import Liveness, Readiness
 
 log = structlog.get_logger(__name__)
@@ -19,14 +19,17 @@ async def get_liveness(request: Request) -> Liveness:
     return Liveness(uptime_seconds=time.monotonic() - request.app.state.started_at)
 
 
-async def get_readiness(request: Request, repository: RepositoryDep) -> Readiness | JSONResponse:
+async def get_readiness(request: Request) -> Readiness | JSONResponse:
     """Answer 200 when MongoDB answers a ping within `readiness_timeout_ms`, else 503.
 
     The 503 is a problem+json body whose `checks` names the failing check. The first
     successful check also creates the indexes if start-up could not.
     """
+    # Every resource's repository is checked (ping, then its own indexes until created):
+    # one failing resource makes the service not ready.
+    state = request.app.state
     try:
-        await repository.check(request.app.state.settings.readiness_timeout_ms)
+        await check_all(state.resources, state.repositories, state.settings.readiness_timeout_ms)
     except Exception as exc:
         log.warning("readiness check failed", check="mongodb", error=type(exc).__name__)
         return problem_response(not_ready_problem("mongodb", exc, request.url.path))

@@ -5,38 +5,41 @@ Run it with gunicorn (see gunicorn.conf.py) or, in development,
 """
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import flask_openapi_swagger.templates as swagger_ui
-import structlog
 from flask import Blueprint, Response, jsonify, render_template_string
 from flask_cors import CORS
 from flask_openapi.models.info import Info
 from flask_openapi.models.schema import Schema
 from flask_openapi.openapi import OpenAPI
 
-from . import __version__, db, health, middleware, routes
-from .documents import COLLECTION
+from . import __version__, db, health, middleware
 from .handlers import handle_validation_error, register_error_handlers
 from .logs import configure_logging
 from .metrics import METRICS_PATH, HttpMetrics
-from .repository import ItemRepository
+from .registry import RESOURCES
+from .resources import Resource, build_repositories, refuse_shared, try_indexes
 from .schemas import Problem, ValidationProblem
 from .settings import Settings, load_settings
 
-log = structlog.get_logger(__name__)
 
-
-def create_app(settings: Settings | None = None) -> OpenAPI:
+def create_app(
+    settings: Settings | None = None, resources: Sequence[Resource] = RESOURCES
+) -> OpenAPI:
     """Build the application.
 
     Args:
         settings: Configuration; read from the environment and `.env` when None.
+        resources: The resources to serve (`registry.RESOURCES`).
 
     Raises:
         SettingsError: a setting is invalid (the message names it).
+        ValueError: two resources share a collection or a repository class.
     """
+    refuse_shared(resources)
     settings = settings or load_settings()
     configure_logging(settings.log_level, settings.resolved_log_format)
     app = OpenAPI(
@@ -60,9 +63,10 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     )
     app.extensions["started_at"] = time.monotonic()
     app.components_schemas["Problem"] = Schema(**Problem.model_json_schema())
-    init_db(app, settings)
+    init_db(app, settings, resources)
     app.register_api(health.bp)  # same order as the FastAPI variant's OpenAPI document
-    app.register_api(routes.bp)
+    for resource in resources:
+        app.register_api(resource.blueprint)
     register_error_handlers(app)
     metrics = HttpMetrics()
     middleware.init_app(app, metrics, settings.max_body_bytes)
@@ -85,24 +89,18 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     return app
 
 
-def init_db(app: OpenAPI, settings: Settings) -> None:
-    """Create this process's MongoDB client and the repository on top of it.
+def init_db(app: OpenAPI, settings: Settings, resources: Sequence[Resource]) -> None:
+    """Create this process's MongoDB client and one repository per resource on top of it.
 
-    Index creation is tried once here; if MongoDB is not reachable yet the service
-    still starts (not ready), and the readiness probe creates them later.
+    Each resource's index creation is tried once here; if MongoDB is not reachable yet
+    the service still starts (not ready), and the readiness probe creates them later.
     """
     client = db.create_client(settings)
-    repository = ItemRepository(
-        client[settings.mongo_database][COLLECTION],
-        key_lease_ms=settings.idempotency_lease_ms,
-        key_retention_s=settings.idempotency_retention_seconds,
-    )
+    repositories = build_repositories(resources, client[settings.mongo_database], settings)
     app.extensions["mongo_client"] = client
-    app.extensions["repository"] = repository
-    try:
-        repository.check(settings.mongo_server_selection_timeout_ms)
-    except Exception as exc:
-        log.warning("mongodb not ready at start-up", error=type(exc).__name__)
+    app.extensions["resources"] = tuple(resources)
+    app.extensions["repositories"] = repositories
+    try_indexes(resources, repositories, settings.mongo_server_selection_timeout_ms)
 
 
 def openapi_document(app: OpenAPI) -> dict[str, Any]:

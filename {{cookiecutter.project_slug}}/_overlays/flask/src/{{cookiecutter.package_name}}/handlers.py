@@ -1,11 +1,12 @@
-"""Error handlers: every error leaves the app as RFC 9457 problem+json."""
+"""Error handlers: every error leaves the app as RFC 9457 problem+json, and OpenAPI says so."""
 
 import json
 from typing import Any
 
 import structlog
 from flask import Flask, Response, request
-from pydantic import ValidationError
+from flask_openapi.types import ResponseDict
+from pydantic import BaseModel, ValidationError
 from pymongo.errors import PyMongoError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
@@ -13,6 +14,7 @@ from .errors import ServiceError
 from .problems import (
     INTERNAL_ERROR,
     PROBLEM_MEDIA_TYPE,
+    TITLES,
     is_database_unavailable,
     problem,
     problem_for_exception,
@@ -22,15 +24,17 @@ from .problems import (
 
 log = structlog.get_logger(__name__)
 
-# Where each request model sits, for FastAPI-style error locations ("body", "name").
-_LOCATION_BY_MODEL = {
-    "ItemCreate": "body",
-    "ItemUpdate": "body",
-    "ItemListQuery": "query",
-    "ItemPath": "path",
-    "IfMatchHeader": "header",
-    "IdempotencyKeyHeader": "header",
-}
+# Where a request model sits, by the end of its class name, for FastAPI-style error
+# locations ("body", "name"): `ItemPath`, `ItemListQuery`, `IfMatchHeader`; else a body.
+_LOCATION_BY_SUFFIX = {"Path": "path", "Query": "query", "Header": "header"}
+
+
+def model_location(model_name: str) -> str:
+    """Return where the request model named `model_name` sits: path, query, header or body."""
+    for suffix, location in _LOCATION_BY_SUFFIX.items():
+        if model_name.endswith(suffix):
+            return location
+    return "body"
 
 
 def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
@@ -43,9 +47,34 @@ def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None
     )
 
 
+def json_response(
+    model: BaseModel, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """Return `model` serialised as JSON with `status` and `headers`."""
+    return Response(model.model_dump_json(), status, headers, mimetype="application/json")
+
+
+def problem_responses(*statuses: int) -> ResponseDict:
+    """Describe problem+json error responses for the OpenAPI document."""
+    return {
+        code: {
+            "description": TITLES[code],
+            "content": {
+                "application/problem+json": {
+                    "schema": {
+                        "$ref": "#/components/schemas/"
+                        + ("ValidationProblem" if code == 422 else "Problem")
+                    }
+                }
+            },
+        }
+        for code in statuses
+    }
+
+
 def handle_validation_error(exc: ValidationError) -> Response:
     """Render request validation failures as a 422 problem (flask-openapi's callback)."""
-    location = _LOCATION_BY_MODEL.get(exc.title, "body")
+    location = model_location(exc.title)
     issues = [{**issue, "loc": (location, *issue["loc"])} for issue in exc.errors()]
     return problem_response(validation_problem(issues, request.path))
 

@@ -7,9 +7,9 @@ from flask import Response, current_app, request
 from flask_openapi.blueprint import APIBlueprint
 from flask_openapi.models.tag import Tag
 
-from .handlers import problem_response
+from .handlers import json_response, problem_response, problem_responses
 from .problems import not_ready_problem
-from .routes import get_repository, json_response, problem_responses
+from .resources import check_all
 from .schemas import Liveness, Readiness
 
 bp = APIBlueprint("health", __name__, url_prefix="/health", abp_tags=[Tag(name="health")])
@@ -30,8 +30,14 @@ def get_readiness() -> Response:
     The 503 is a problem+json body whose `checks` names the failing check. The first
     successful check also creates the indexes if start-up could not.
     """
+    # Every resource's repository is checked (ping, then its own indexes until created):
+    # one failing resource makes the service not ready.
     try:
-        get_repository().check(current_app.config["SETTINGS"].readiness_timeout_ms)
+        check_all(
+            current_app.extensions["resources"],
+            current_app.extensions["repositories"],
+            current_app.config["SETTINGS"].readiness_timeout_ms,
+        )
     except Exception as exc:
         log.warning("readiness check failed", check="mongodb", error=type(exc).__name__)
         return problem_response(not_ready_problem("mongodb", exc, request.path))

@@ -4,17 +4,17 @@ import asyncio
 
 import pytest
 
-from {{ cookiecutter.package_name }} import documents
 from {{ cookiecutter.package_name }}.errors import (
-    DuplicateItemError,
+    DuplicateError,
     IdempotencyKeyInFlightError,
     IdempotencyKeyReusedError,
-    ItemNotFoundError,
+    NotFoundError,
     PreconditionFailedError,
 )
-from {{ cookiecutter.package_name }}.repository import ItemRepository
-from {{ cookiecutter.package_name }}.schemas import ItemCreate, ItemQuery, ItemRead
-from tests.builders import item_body, key_record
+from {{ cookiecutter.package_name }}.items import documents
+from {{ cookiecutter.package_name }}.items.repository import ItemRepository
+from {{ cookiecutter.package_name }}.items.schemas import ItemCreate, ItemQuery, ItemRead
+from tests.items.builders import item_body, key_record
 
 MISSING_ID = "0123456789abcdef01234567"
 
@@ -27,12 +27,12 @@ async def test_create_then_get_round_trips(repository: ItemRepository) -> None:
 
 async def test_create_duplicate_name_raises(repository: ItemRepository) -> None:
     await repository.create(ItemCreate(name="a"))
-    with pytest.raises(DuplicateItemError):
+    with pytest.raises(DuplicateError):
         await repository.create(ItemCreate(name="a"))
 
 
 async def test_get_missing_raises(repository: ItemRepository) -> None:
-    with pytest.raises(ItemNotFoundError):
+    with pytest.raises(NotFoundError):
         await repository.get(MISSING_ID)
 
 
@@ -53,7 +53,7 @@ async def test_update_at_stale_version_raises_and_changes_nothing(
 
 
 async def test_update_missing_raises_not_found(repository: ItemRepository) -> None:
-    with pytest.raises(ItemNotFoundError):
+    with pytest.raises(NotFoundError):
         await repository.update(MISSING_ID, {"description": "d"}, versions=[1])
 
 
@@ -72,7 +72,7 @@ async def test_racing_guarded_updates_let_exactly_one_win(repository: ItemReposi
 async def test_delete_removes_and_then_raises(repository: ItemRepository) -> None:
     created = await repository.create(ItemCreate(name="a"))
     await repository.delete(created.id)
-    with pytest.raises(ItemNotFoundError):
+    with pytest.raises(NotFoundError):
         await repository.delete(created.id)
 
 
@@ -111,10 +111,10 @@ async def test_a_duplicate_name_outcome_is_replayed_even_once_the_name_is_free(
 ) -> None:
     body = item_body()
     taken = await repository.create(ItemCreate(**body))
-    with pytest.raises(DuplicateItemError):
+    with pytest.raises(DuplicateError):
         await repository.create(ItemCreate(**body), idempotency_key=KEY)
     await repository.delete(taken.id)
-    with pytest.raises(DuplicateItemError):
+    with pytest.raises(DuplicateError):
         await repository.create(ItemCreate(**body), idempotency_key=KEY)
     assert await repository.collection.count_documents({}) == 0
 
@@ -135,10 +135,10 @@ async def test_an_abandoned_key_is_taken_over_and_finds_the_item_stored_before_a
     record = key_record(KEY, body, lease_s=-1)
     await repository.keys.insert_one(record)
     # The crash hit after the item was stored, before the outcome was.
-    stored = documents.new_document(ItemCreate(**body), record["item_id"])
+    stored = documents.new_document(ItemCreate(**body), record["document_id"])
     await repository.collection.insert_one(stored)
     item = await repository.create(ItemCreate(**body), idempotency_key=KEY)
-    assert item.id == str(record["item_id"])
+    assert item.id == str(record["document_id"])
     assert await repository.collection.count_documents({}) == 1
     finished = await repository.keys.find_one({"_id": record["_id"]})
     assert finished is not None
@@ -152,7 +152,7 @@ async def test_an_abandoned_key_without_its_item_creates_it_under_the_reserved_i
     record = key_record(KEY, body, lease_s=-1)
     await repository.keys.insert_one(record)
     item = await repository.create(ItemCreate(**body), idempotency_key=KEY)
-    assert item.id == str(record["item_id"])
+    assert item.id == str(record["document_id"])
     assert await repository.collection.count_documents({}) == 1
 
 

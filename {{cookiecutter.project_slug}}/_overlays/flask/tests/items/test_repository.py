@@ -4,17 +4,17 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from {{ cookiecutter.package_name }} import documents
 from {{ cookiecutter.package_name }}.errors import (
-    DuplicateItemError,
+    DuplicateError,
     IdempotencyKeyInFlightError,
     IdempotencyKeyReusedError,
-    ItemNotFoundError,
+    NotFoundError,
     PreconditionFailedError,
 )
-from {{ cookiecutter.package_name }}.repository import ItemRepository
-from {{ cookiecutter.package_name }}.schemas import ItemCreate, ItemQuery, ItemRead
-from tests.builders import item_body, key_record
+from {{ cookiecutter.package_name }}.items import documents
+from {{ cookiecutter.package_name }}.items.repository import ItemRepository
+from {{ cookiecutter.package_name }}.items.schemas import ItemCreate, ItemQuery, ItemRead
+from tests.items.builders import item_body, key_record
 
 MISSING_ID = "0123456789abcdef01234567"
 
@@ -27,12 +27,12 @@ def test_create_then_get_round_trips(repository: ItemRepository) -> None:
 
 def test_create_duplicate_name_raises(repository: ItemRepository) -> None:
     repository.create(ItemCreate(name="a"))
-    with pytest.raises(DuplicateItemError):
+    with pytest.raises(DuplicateError):
         repository.create(ItemCreate(name="a"))
 
 
 def test_get_missing_raises(repository: ItemRepository) -> None:
-    with pytest.raises(ItemNotFoundError):
+    with pytest.raises(NotFoundError):
         repository.get(MISSING_ID)
 
 
@@ -53,7 +53,7 @@ def test_update_at_stale_version_raises_and_changes_nothing(
 
 
 def test_update_missing_raises_not_found(repository: ItemRepository) -> None:
-    with pytest.raises(ItemNotFoundError):
+    with pytest.raises(NotFoundError):
         repository.update(MISSING_ID, {"description": "d"}, versions=[1])
 
 
@@ -77,7 +77,7 @@ def test_racing_guarded_updates_let_exactly_one_win(repository: ItemRepository) 
 def test_delete_removes_and_then_raises(repository: ItemRepository) -> None:
     created = repository.create(ItemCreate(name="a"))
     repository.delete(created.id)
-    with pytest.raises(ItemNotFoundError):
+    with pytest.raises(NotFoundError):
         repository.delete(created.id)
 
 
@@ -116,10 +116,10 @@ def test_a_duplicate_name_outcome_is_replayed_even_once_the_name_is_free(
 ) -> None:
     body = item_body()
     taken = repository.create(ItemCreate(**body))
-    with pytest.raises(DuplicateItemError):
+    with pytest.raises(DuplicateError):
         repository.create(ItemCreate(**body), idempotency_key=KEY)
     repository.delete(taken.id)
-    with pytest.raises(DuplicateItemError):
+    with pytest.raises(DuplicateError):
         repository.create(ItemCreate(**body), idempotency_key=KEY)
     assert repository.collection.count_documents({}) == 0
 
@@ -140,10 +140,10 @@ def test_an_abandoned_key_is_taken_over_and_finds_the_item_stored_before_a_crash
     record = key_record(KEY, body, lease_s=-1)
     repository.keys.insert_one(record)
     # The crash hit after the item was stored, before the outcome was.
-    stored = documents.new_document(ItemCreate(**body), record["item_id"])
+    stored = documents.new_document(ItemCreate(**body), record["document_id"])
     repository.collection.insert_one(stored)
     item = repository.create(ItemCreate(**body), idempotency_key=KEY)
-    assert item.id == str(record["item_id"])
+    assert item.id == str(record["document_id"])
     assert repository.collection.count_documents({}) == 1
     finished = repository.keys.find_one({"_id": record["_id"]})
     assert finished is not None
@@ -157,7 +157,7 @@ def test_an_abandoned_key_without_its_item_creates_it_under_the_reserved_id(
     record = key_record(KEY, body, lease_s=-1)
     repository.keys.insert_one(record)
     item = repository.create(ItemCreate(**body), idempotency_key=KEY)
-    assert item.id == str(record["item_id"])
+    assert item.id == str(record["document_id"])
     assert repository.collection.count_documents({}) == 1
 
 

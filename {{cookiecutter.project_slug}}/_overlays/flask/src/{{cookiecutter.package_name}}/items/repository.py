@@ -1,4 +1,4 @@
-"""Data access for items (async): every MongoDB call of the service goes through here.
+"""Data access for items (sync): every MongoDB call about items goes through here.
 
 The repository owns integrity: names are unique (index), updates are single atomic
 `find_one_and_update` calls guarded by the expected version, so concurrent writers
@@ -7,7 +7,6 @@ however often it is retried (`idempotency`). It raises domain errors (`errors`),
 HTTP ones.
 """
 
-import asyncio
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any, NoReturn
@@ -17,14 +16,17 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from . import documents, idempotency, timeouts
-from .db import Collection, Document
-from .errors import (
-    DuplicateItemError,
+from .. import idempotency, timeouts
+from ..clock import utcnow
+from ..db import Collection, Document
+from ..errors import (
+    DuplicateError,
     IdempotencyKeyInFlightError,
-    ItemNotFoundError,
+    NotFoundError,
     PreconditionFailedError,
 )
+from . import documents
+from .documents import RESOURCE
 from .schemas import ItemCreate, ItemPage, ItemQuery, ItemRead
 
 # How often a create looks at a key record again after losing a race for it.
@@ -50,30 +52,28 @@ class ItemRepository:
         self.key_retention_s = key_retention_s
         self.indexes_ready = False
 
-    async def ensure_indexes(self) -> None:
-        """Create the indexes the service relies on (idempotent)."""
+    def ensure_indexes(self) -> None:
+        """Create the items' indexes and the `Idempotency-Key` records' (idempotent)."""
         for keys, options in documents.INDEXES:
-            await self.collection.create_index(keys, **options)
+            self.collection.create_index(keys, **options)
         for keys, options in idempotency.INDEXES:
-            await self.keys.create_index(keys, **options)
+            self.keys.create_index(keys, **options)
         self.indexes_ready = True
 
-    async def check(self, timeout_ms: int) -> None:
+    def check(self, timeout_ms: int) -> None:
         """Ping the server, and create the indexes if that has not succeeded yet.
 
         Raises:
-            TimeoutError: no answer within `timeout_ms` milliseconds.
             pymongo.errors.PyMongoError: the server is unreachable, refused the
-                service's credentials, or gave no answer within the shorter bound of
-                `timeouts.call_timeout`.
+                service's credentials, or gave no answer within `timeout_ms`
+                milliseconds (or the shorter bound of `timeouts.call_timeout`).
         """
-        async with asyncio.timeout(timeout_ms / 1000):
-            with self._deadline(timeout_ms / 1000):
-                await self.collection.database.command("ping")
-                if not self.indexes_ready:
-                    await self.ensure_indexes()
+        with self._deadline(timeout_ms / 1000):
+            self.collection.database.command("ping")
+            if not self.indexes_ready:
+                self.ensure_indexes()
 
-    async def get_all(self, query: ItemQuery) -> ItemPage:
+    def get_all(self, query: ItemQuery) -> ItemPage:
         """Return one page of items, filtered by tag and sorted stably (ties by id)."""
         with self._deadline():
             filter_ = documents.list_filter(query)
@@ -83,8 +83,8 @@ class ItemRepository:
                 skip=(query.page - 1) * query.per_page,
                 limit=query.per_page,
             )
-            found = await cursor.to_list(length=query.per_page)
-            total = await self.collection.count_documents(filter_)
+            found = cursor.to_list(length=query.per_page)
+            total = self.collection.count_documents(filter_)
             return ItemPage(
                 items=[documents.to_item(doc) for doc in found],
                 page=query.page,
@@ -92,19 +92,19 @@ class ItemRepository:
                 total=total,
             )
 
-    async def get(self, item_id: str) -> ItemRead:
+    def get(self, item_id: str) -> ItemRead:
         """Return the item.
 
         Raises:
-            ItemNotFoundError: no item has this id.
+            NotFoundError: no item has this id.
         """
         with self._deadline():
-            found = await self.collection.find_one(documents.item_filter(item_id))
+            found = self.collection.find_one(documents.item_filter(item_id))
             if found is None:
-                raise ItemNotFoundError(item_id)
+                raise NotFoundError(RESOURCE, item_id)
             return documents.to_item(found)
 
-    async def create(self, item_in: ItemCreate, *, idempotency_key: str | None = None) -> ItemRead:
+    def create(self, item_in: ItemCreate, *, idempotency_key: str | None = None) -> ItemRead:
         """Insert a new item at version 1 and return it.
 
         Args:
@@ -113,42 +113,43 @@ class ItemRepository:
                 outcome for the key is stored and returned again to every retry.
 
         Raises:
-            DuplicateItemError: an item with this name exists (also replayed).
+            DuplicateError: an item with this name exists (also replayed).
             IdempotencyKeyReusedError: the key came first with another body.
             IdempotencyKeyInFlightError: an earlier request with the key still runs.
         """
         with self._deadline():
             if idempotency_key is not None:
-                return await self._create_once(item_in, idempotency_key)
+                return self._create_once(item_in, idempotency_key)
             document = documents.new_document(item_in)
             try:
-                await self.collection.insert_one(document)
+                self.collection.insert_one(document)
             except DuplicateKeyError:
-                raise DuplicateItemError(item_in.name) from None
+                raise DuplicateError(RESOURCE, item_in.name) from None
             return documents.to_item(document)
 
-    async def _create_once(self, item_in: ItemCreate, key: str) -> ItemRead:
+    def _create_once(self, item_in: ItemCreate, key: str) -> ItemRead:
         """Create the item for `key` once: claim the key, insert, store the outcome.
 
         Each step can be cut short by a crash; a retry repeats it safely (the item's
         `_id` is fixed by the key record, so a second insert finds the first).
         """
-        record = await self._claim_key(key, idempotency.fingerprint(item_in.model_dump()))
+        record = self._claim_key(key, idempotency.fingerprint(item_in.model_dump()))
         if record["state"] == "done":
-            return idempotency.replay(record)
+            return documents.to_item(idempotency.replay(record))
         try:
-            document = await self._insert_as(item_in, record["item_id"])
-        except DuplicateItemError:
-            await self.keys.update_one(
-                idempotency.finish_filter(record), idempotency.duplicate_outcome(item_in.name)
+            document = self._insert_as(item_in, record["document_id"])
+        except DuplicateError:
+            self.keys.update_one(
+                idempotency.finish_filter(record),
+                idempotency.duplicate_outcome(RESOURCE, item_in.name),
             )
             raise
-        await self.keys.update_one(
+        self.keys.update_one(
             idempotency.finish_filter(record), idempotency.created_outcome(document)
         )
         return documents.to_item(document)
 
-    async def _claim_key(self, key: str, digest: str) -> Document:
+    def _claim_key(self, key: str, digest: str) -> Document:
         """Return the key's record, either finished (to replay) or claimed by this request.
 
         Raises:
@@ -156,7 +157,7 @@ class ItemRepository:
             IdempotencyKeyInFlightError: another request holds the key's lease.
         """
         for _ in range(_CLAIM_ATTEMPTS):
-            now = documents.utcnow()
+            now = utcnow()
             record = idempotency.new_record(
                 documents.COLLECTION,
                 key,
@@ -166,16 +167,16 @@ class ItemRepository:
                 retention_s=self.key_retention_s,
             )
             try:
-                await self.keys.insert_one(record)
+                self.keys.insert_one(record)
                 return record
             except DuplicateKeyError:
                 pass
-            found = await self.keys.find_one({"_id": record["_id"]})
+            found = self.keys.find_one({"_id": record["_id"]})
             if found is None:  # expired (TTL) since the insert failed: claim it anew
                 continue
             if idempotency.next_step(found, digest, now) == "replay":
                 return found
-            claimed = await self.keys.find_one_and_update(
+            claimed = self.keys.find_one_and_update(
                 idempotency.take_over_filter(found),
                 idempotency.renewed_lease(now, self.key_lease_ms),
                 return_document=ReturnDocument.AFTER,
@@ -184,25 +185,25 @@ class ItemRepository:
                 return claimed
         raise IdempotencyKeyInFlightError(retry_after_s=1)
 
-    async def _insert_as(self, item_in: ItemCreate, item_id: ObjectId) -> Document:
+    def _insert_as(self, item_in: ItemCreate, item_id: ObjectId) -> Document:
         """Insert the item under `item_id`; return the stored document.
 
         If an earlier attempt for the same key stored it already, return that one.
 
         Raises:
-            DuplicateItemError: another item has the name.
+            DuplicateError: another item has the name.
         """
         document = documents.new_document(item_in, item_id)
         try:
-            await self.collection.insert_one(document)
+            self.collection.insert_one(document)
         except DuplicateKeyError:
-            stored = await self.collection.find_one({"_id": item_id})
+            stored = self.collection.find_one({"_id": item_id})
             if stored is None:
-                raise DuplicateItemError(item_in.name) from None
+                raise DuplicateError(RESOURCE, item_in.name) from None
             return stored
         return document
 
-    async def update(
+    def update(
         self, item_id: str, changes: dict[str, Any], *, versions: Sequence[int] | None = None
     ) -> ItemRead:
         """Apply `changes` atomically, bump the version, and return the new item.
@@ -215,34 +216,34 @@ class ItemRepository:
                 operation.
 
         Raises:
-            ItemNotFoundError: no item has this id.
+            NotFoundError: no item has this id.
             PreconditionFailedError: its version is not in `versions`.
-            DuplicateItemError: the new name belongs to another item.
+            DuplicateError: the new name belongs to another item.
         """
         with self._deadline():
             try:
-                updated = await self.collection.find_one_and_update(
+                updated = self.collection.find_one_and_update(
                     documents.item_filter(item_id, versions),
                     documents.update_spec(changes),
                     return_document=ReturnDocument.AFTER,
                 )
             except DuplicateKeyError:
-                raise DuplicateItemError(changes["name"]) from None
+                raise DuplicateError(RESOURCE, changes["name"]) from None
             if updated is None:
-                await self._raise_missing_or_changed(item_id)
+                self._raise_missing_or_changed(item_id)
             return documents.to_item(updated)
 
-    async def delete(self, item_id: str, *, versions: Sequence[int] | None = None) -> None:
+    def delete(self, item_id: str, *, versions: Sequence[int] | None = None) -> None:
         """Delete the item, only at one of `versions` when given.
 
         Raises:
-            ItemNotFoundError: no item has this id.
+            NotFoundError: no item has this id.
             PreconditionFailedError: its version is not in `versions`.
         """
         with self._deadline():
-            result = await self.collection.delete_one(documents.item_filter(item_id, versions))
+            result = self.collection.delete_one(documents.item_filter(item_id, versions))
             if result.deleted_count == 0:
-                await self._raise_missing_or_changed(item_id)
+                self._raise_missing_or_changed(item_id)
 
     def _deadline(self, limit_s: float | None = None) -> AbstractContextManager[None]:
         """Bound every MongoDB call in the block by `timeouts.call_timeout` (seconds).
@@ -253,8 +254,8 @@ class ItemRepository:
         """
         return pymongo.timeout(timeouts.call_timeout(self.collection.database.client, limit_s))
 
-    async def _raise_missing_or_changed(self, item_id: str) -> NoReturn:
+    def _raise_missing_or_changed(self, item_id: str) -> NoReturn:
         """After a guarded write matched nothing, raise the error that explains why."""
-        if await self.collection.find_one(documents.item_filter(item_id), {"_id": 1}) is None:
-            raise ItemNotFoundError(item_id)
-        raise PreconditionFailedError(item_id)
+        if self.collection.find_one(documents.item_filter(item_id), {"_id": 1}) is None:
+            raise NotFoundError(RESOURCE, item_id)
+        raise PreconditionFailedError(RESOURCE, item_id)

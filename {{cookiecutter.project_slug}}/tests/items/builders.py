@@ -1,11 +1,12 @@
-"""Test data builders: valid request bodies, unique per call, and stored records."""
+"""Item test data builders: valid request bodies, unique per call, and stored records."""
 
 import itertools
 from typing import Any
 
-from {{ cookiecutter.package_name }}.documents import COLLECTION, utcnow
+from {{ cookiecutter.package_name }}.clock import utcnow
 from {{ cookiecutter.package_name }}.idempotency import fingerprint, new_record
-from {{ cookiecutter.package_name }}.schemas import ItemCreate
+from {{ cookiecutter.package_name }}.items.documents import COLLECTION
+from {{ cookiecutter.package_name }}.items.schemas import ItemCreate
 
 _counter = itertools.count(1)
 

@@ -1,4 +1,4 @@
-"""Data access for items (sync): every MongoDB call of the service goes through here.
+"""Data access for items (async): every MongoDB call about items goes through here.
 
 The repository owns integrity: names are unique (index), updates are single atomic
 `find_one_and_update` calls guarded by the expected version, so concurrent writers
@@ -7,6 +7,7 @@ however often it is retried (`idempotency`). It raises domain errors (`errors`),
 HTTP ones.
 """
 
+import asyncio
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any, NoReturn
@@ -16,14 +17,17 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from . import documents, idempotency, timeouts
-from .db import Collection, Document
-from .errors import (
-    DuplicateItemError,
+from .. import idempotency, timeouts
+from ..clock import utcnow
+from ..db import Collection, Document
+from ..errors import (
+    DuplicateError,
     IdempotencyKeyInFlightError,
-    ItemNotFoundError,
+    NotFoundError,
     PreconditionFailedError,
 )
+from . import documents
+from .documents import RESOURCE
 from .schemas import ItemCreate, ItemPage, ItemQuery, ItemRead
 
 # How often a create looks at a key record again after losing a race for it.
@@ -49,28 +53,30 @@ class ItemRepository:
         self.key_retention_s = key_retention_s
         self.indexes_ready = False
 
-    def ensure_indexes(self) -> None:
-        """Create the indexes the service relies on (idempotent)."""
+    async def ensure_indexes(self) -> None:
+        """Create the items' indexes and the `Idempotency-Key` records' (idempotent)."""
         for keys, options in documents.INDEXES:
-            self.collection.create_index(keys, **options)
+            await self.collection.create_index(keys, **options)
         for keys, options in idempotency.INDEXES:
-            self.keys.create_index(keys, **options)
+            await self.keys.create_index(keys, **options)
         self.indexes_ready = True
 
-    def check(self, timeout_ms: int) -> None:
+    async def check(self, timeout_ms: int) -> None:
         """Ping the server, and create the indexes if that has not succeeded yet.
 
         Raises:
+            TimeoutError: no answer within `timeout_ms` milliseconds.
             pymongo.errors.PyMongoError: the server is unreachable, refused the
-                service's credentials, or gave no answer within `timeout_ms`
-                milliseconds (or the shorter bound of `timeouts.call_timeout`).
+                service's credentials, or gave no answer within the shorter bound of
+                `timeouts.call_timeout`.
         """
-        with self._deadline(timeout_ms / 1000):
-            self.collection.database.command("ping")
-            if not self.indexes_ready:
-                self.ensure_indexes()
+        async with asyncio.timeout(timeout_ms / 1000):
+            with self._deadline(timeout_ms / 1000):
+                await self.collection.database.command("ping")
+                if not self.indexes_ready:
+                    await self.ensure_indexes()
 
-    def get_all(self, query: ItemQuery) -> ItemPage:
+    async def get_all(self, query: ItemQuery) -> ItemPage:
         """Return one page of items, filtered by tag and sorted stably (ties by id)."""
         with self._deadline():
             filter_ = documents.list_filter(query)
@@ -80,8 +86,8 @@ class ItemRepository:
                 skip=(query.page - 1) * query.per_page,
                 limit=query.per_page,
             )
-            found = cursor.to_list(length=query.per_page)
-            total = self.collection.count_documents(filter_)
+            found = await cursor.to_list(length=query.per_page)
+            total = await self.collection.count_documents(filter_)
             return ItemPage(
                 items=[documents.to_item(doc) for doc in found],
                 page=query.page,
@@ -89,19 +95,19 @@ class ItemRepository:
                 total=total,
             )
 
-    def get(self, item_id: str) -> ItemRead:
+    async def get(self, item_id: str) -> ItemRead:
         """Return the item.
 
         Raises:
-            ItemNotFoundError: no item has this id.
+            NotFoundError: no item has this id.
         """
         with self._deadline():
-            found = self.collection.find_one(documents.item_filter(item_id))
+            found = await self.collection.find_one(documents.item_filter(item_id))
             if found is None:
-                raise ItemNotFoundError(item_id)
+                raise NotFoundError(RESOURCE, item_id)
             return documents.to_item(found)
 
-    def create(self, item_in: ItemCreate, *, idempotency_key: str | None = None) -> ItemRead:
+    async def create(self, item_in: ItemCreate, *, idempotency_key: str | None = None) -> ItemRead:
         """Insert a new item at version 1 and return it.
 
         Args:
@@ -110,42 +116,43 @@ class ItemRepository:
                 outcome for the key is stored and returned again to every retry.
 
         Raises:
-            DuplicateItemError: an item with this name exists (also replayed).
+            DuplicateError: an item with this name exists (also replayed).
             IdempotencyKeyReusedError: the key came first with another body.
             IdempotencyKeyInFlightError: an earlier request with the key still runs.
         """
         with self._deadline():
             if idempotency_key is not None:
-                return self._create_once(item_in, idempotency_key)
+                return await self._create_once(item_in, idempotency_key)
             document = documents.new_document(item_in)
             try:
-                self.collection.insert_one(document)
+                await self.collection.insert_one(document)
             except DuplicateKeyError:
-                raise DuplicateItemError(item_in.name) from None
+                raise DuplicateError(RESOURCE, item_in.name) from None
             return documents.to_item(document)
 
-    def _create_once(self, item_in: ItemCreate, key: str) -> ItemRead:
+    async def _create_once(self, item_in: ItemCreate, key: str) -> ItemRead:
         """Create the item for `key` once: claim the key, insert, store the outcome.
 
         Each step can be cut short by a crash; a retry repeats it safely (the item's
         `_id` is fixed by the key record, so a second insert finds the first).
         """
-        record = self._claim_key(key, idempotency.fingerprint(item_in.model_dump()))
+        record = await self._claim_key(key, idempotency.fingerprint(item_in.model_dump()))
         if record["state"] == "done":
-            return idempotency.replay(record)
+            return documents.to_item(idempotency.replay(record))
         try:
-            document = self._insert_as(item_in, record["item_id"])
-        except DuplicateItemError:
-            self.keys.update_one(
-                idempotency.finish_filter(record), idempotency.duplicate_outcome(item_in.name)
+            document = await self._insert_as(item_in, record["document_id"])
+        except DuplicateError:
+            await self.keys.update_one(
+                idempotency.finish_filter(record),
+                idempotency.duplicate_outcome(RESOURCE, item_in.name),
             )
             raise
-        self.keys.update_one(
+        await self.keys.update_one(
             idempotency.finish_filter(record), idempotency.created_outcome(document)
         )
         return documents.to_item(document)
 
-    def _claim_key(self, key: str, digest: str) -> Document:
+    async def _claim_key(self, key: str, digest: str) -> Document:
         """Return the key's record, either finished (to replay) or claimed by this request.
 
         Raises:
@@ -153,7 +160,7 @@ class ItemRepository:
             IdempotencyKeyInFlightError: another request holds the key's lease.
         """
         for _ in range(_CLAIM_ATTEMPTS):
-            now = documents.utcnow()
+            now = utcnow()
             record = idempotency.new_record(
                 documents.COLLECTION,
                 key,
@@ -163,16 +170,16 @@ class ItemRepository:
                 retention_s=self.key_retention_s,
             )
             try:
-                self.keys.insert_one(record)
+                await self.keys.insert_one(record)
                 return record
             except DuplicateKeyError:
                 pass
-            found = self.keys.find_one({"_id": record["_id"]})
+            found = await self.keys.find_one({"_id": record["_id"]})
             if found is None:  # expired (TTL) since the insert failed: claim it anew
                 continue
             if idempotency.next_step(found, digest, now) == "replay":
                 return found
-            claimed = self.keys.find_one_and_update(
+            claimed = await self.keys.find_one_and_update(
                 idempotency.take_over_filter(found),
                 idempotency.renewed_lease(now, self.key_lease_ms),
                 return_document=ReturnDocument.AFTER,
@@ -181,25 +188,25 @@ class ItemRepository:
                 return claimed
         raise IdempotencyKeyInFlightError(retry_after_s=1)
 
-    def _insert_as(self, item_in: ItemCreate, item_id: ObjectId) -> Document:
+    async def _insert_as(self, item_in: ItemCreate, item_id: ObjectId) -> Document:
         """Insert the item under `item_id`; return the stored document.
 
         If an earlier attempt for the same key stored it already, return that one.
 
         Raises:
-            DuplicateItemError: another item has the name.
+            DuplicateError: another item has the name.
         """
         document = documents.new_document(item_in, item_id)
         try:
-            self.collection.insert_one(document)
+            await self.collection.insert_one(document)
         except DuplicateKeyError:
-            stored = self.collection.find_one({"_id": item_id})
+            stored = await self.collection.find_one({"_id": item_id})
             if stored is None:
-                raise DuplicateItemError(item_in.name) from None
+                raise DuplicateError(RESOURCE, item_in.name) from None
             return stored
         return document
 
-    def update(
+    async def update(
         self, item_id: str, changes: dict[str, Any], *, versions: Sequence[int] | None = None
     ) -> ItemRead:
         """Apply `changes` atomically, bump the version, and return the new item.
@@ -212,34 +219,34 @@ class ItemRepository:
                 operation.
 
         Raises:
-            ItemNotFoundError: no item has this id.
+            NotFoundError: no item has this id.
             PreconditionFailedError: its version is not in `versions`.
-            DuplicateItemError: the new name belongs to another item.
+            DuplicateError: the new name belongs to another item.
         """
         with self._deadline():
             try:
-                updated = self.collection.find_one_and_update(
+                updated = await self.collection.find_one_and_update(
                     documents.item_filter(item_id, versions),
                     documents.update_spec(changes),
                     return_document=ReturnDocument.AFTER,
                 )
             except DuplicateKeyError:
-                raise DuplicateItemError(changes["name"]) from None
+                raise DuplicateError(RESOURCE, changes["name"]) from None
             if updated is None:
-                self._raise_missing_or_changed(item_id)
+                await self._raise_missing_or_changed(item_id)
             return documents.to_item(updated)
 
-    def delete(self, item_id: str, *, versions: Sequence[int] | None = None) -> None:
+    async def delete(self, item_id: str, *, versions: Sequence[int] | None = None) -> None:
         """Delete the item, only at one of `versions` when given.
 
         Raises:
-            ItemNotFoundError: no item has this id.
+            NotFoundError: no item has this id.
             PreconditionFailedError: its version is not in `versions`.
         """
         with self._deadline():
-            result = self.collection.delete_one(documents.item_filter(item_id, versions))
+            result = await self.collection.delete_one(documents.item_filter(item_id, versions))
             if result.deleted_count == 0:
-                self._raise_missing_or_changed(item_id)
+                await self._raise_missing_or_changed(item_id)
 
     def _deadline(self, limit_s: float | None = None) -> AbstractContextManager[None]:
         """Bound every MongoDB call in the block by `timeouts.call_timeout` (seconds).
@@ -250,8 +257,8 @@ class ItemRepository:
         """
         return pymongo.timeout(timeouts.call_timeout(self.collection.database.client, limit_s))
 
-    def _raise_missing_or_changed(self, item_id: str) -> NoReturn:
+    async def _raise_missing_or_changed(self, item_id: str) -> NoReturn:
         """After a guarded write matched nothing, raise the error that explains why."""
-        if self.collection.find_one(documents.item_filter(item_id), {"_id": 1}) is None:
-            raise ItemNotFoundError(item_id)
-        raise PreconditionFailedError(item_id)
+        if await self.collection.find_one(documents.item_filter(item_id), {"_id": 1}) is None:
+            raise NotFoundError(RESOURCE, item_id)
+        raise PreconditionFailedError(RESOURCE, item_id)

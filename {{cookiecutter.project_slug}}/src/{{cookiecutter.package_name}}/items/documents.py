@@ -6,15 +6,17 @@ exactly the same way. Stored fields: `_id`, `name`, `description`, `tags`,
 """
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
 from bson.errors import InvalidId
 
-from .errors import ItemNotFoundError
+from ..clock import utcnow
+from ..errors import NotFoundError
 from .schemas import ItemCreate, ItemQuery, ItemRead
 
+RESOURCE = "item"
+"""The resource's name (snake_case singular) in error messages; `ITEMS.name` too."""
 COLLECTION = "items"
 
 # (keys, options) for create_index: unique names; listing by tag and in each sort order.
@@ -25,25 +27,16 @@ INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
 ]
 
 
-def utcnow() -> datetime:
-    """Return the current UTC time truncated to milliseconds (BSON's date precision).
-
-    Truncating first makes the time returned on create equal the one read back later.
-    """
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
 def object_id(item_id: str) -> ObjectId:
     """Return the ObjectId of `item_id`.
 
     Raises:
-        ItemNotFoundError: `item_id` is not 24 hex digits, so no item can have it.
+        NotFoundError: `item_id` is not 24 hex digits, so no item can have it.
     """
     try:
         return ObjectId(item_id)
     except (InvalidId, TypeError):
-        raise ItemNotFoundError(item_id) from None
+        raise NotFoundError(RESOURCE, item_id) from None
 
 
 def new_document(item_in: ItemCreate, item_id: ObjectId | None = None) -> dict[str, Any]:

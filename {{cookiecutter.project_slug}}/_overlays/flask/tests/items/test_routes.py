@@ -5,8 +5,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from flask.testing import FlaskClient
 
-from {{ cookiecutter.package_name }}.routes import IfMatchHeader, ItemListQuery, SchemaOnce
-from tests.builders import item_body
+from {{ cookiecutter.package_name }}.items.routes import IfMatchHeader, ItemListQuery, SchemaOnce
+from {{ cookiecutter.package_name }}.items.schemas import ItemPage, ItemRead
+from tests.items.builders import item_body
 
 ITEMS = "/api/v1/items"
 MISSING_ID = "0123456789abcdef01234567"
@@ -86,30 +87,37 @@ def test_get_malformed_id_is_422(client: FlaskClient) -> None:
     assert response.status_code == 422
 
 
+def get_page(client: FlaskClient, **params: str) -> list[ItemRead]:
+    """Return the items of one page of the list, read through `ItemPage`."""
+    response = client.get(ITEMS, query_string=params)
+    assert response.status_code == 200, response.text
+    return ItemPage.model_validate(response.get_json()).items
+
+
 def test_get_items_pages_and_counts(client: FlaskClient) -> None:
     for index in range(5):
         create(client, name=f"n{index}")
     response = client.get(ITEMS, query_string={"page": 2, "per_page": 2, "sort": "name"})
     assert response.status_code == 200
-    page = response.get_json()
-    assert [item["name"] for item in page["items"]] == ["n2", "n3"]
-    assert (page["page"], page["per_page"], page["total"]) == (2, 2, 5)
+    page = ItemPage.model_validate(response.get_json())
+    assert [item.name for item in page.items] == ["n2", "n3"]
+    assert (page.page, page.per_page, page.total) == (2, 2, 5)
 
 
 def test_get_items_filters_by_tag(client: FlaskClient) -> None:
     create(client, name="red", tags=["colour", "warm"])
     create(client, name="blue", tags=["colour"])
     response = client.get(ITEMS, query_string={"tag": "warm"})
-    assert [item["name"] for item in response.get_json()["items"]] == ["red"]
+    assert [item.name for item in ItemPage.model_validate(response.get_json()).items] == ["red"]
     assert response.get_json()["total"] == 1
 
 
 def test_get_items_sort_is_stable_on_ties(client: FlaskClient) -> None:
     created = [create(client) for _ in range(4)]
-    ascending = (client.get(ITEMS, query_string={"sort": "created_at"})).get_json()["items"]
-    descending = (client.get(ITEMS, query_string={"sort": "-created_at"})).get_json()["items"]
-    assert [i["id"] for i in ascending] == [i["id"] for i in created]
-    assert [i["id"] for i in descending] == [i["id"] for i in reversed(created)]
+    ascending = get_page(client, sort="created_at")
+    descending = get_page(client, sort="-created_at")
+    assert [i.id for i in ascending] == [i["id"] for i in created]
+    assert [i.id for i in descending] == [i["id"] for i in reversed(created)]
 
 
 @pytest.mark.parametrize(

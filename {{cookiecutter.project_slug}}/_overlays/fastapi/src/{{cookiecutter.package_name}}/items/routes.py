@@ -1,33 +1,24 @@
 """The items API: HTTP in, repository call, HTTP out. No data access here."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 from pydantic.json_schema import SkipJsonSchema
 
-from .etags import IF_MATCH_DESCRIPTION, IF_MATCH_PATTERN, etag, parse_if_match
-from .idempotency import parse_key
-from .problems import TITLES, require_json
+from ..etags import IF_MATCH_DESCRIPTION, IF_MATCH_PATTERN, etag, parse_if_match
+from ..handlers import problem_responses
+from ..idempotency import parse_key
+from ..problems import require_json
+from ..schemas import IDEMPOTENCY_KEY_DESCRIPTION, OBJECT_ID_PATTERN, IdempotencyKey
 from .repository import ItemRepository
-from .schemas import (
-    IDEMPOTENCY_KEY_DESCRIPTION,
-    OBJECT_ID_PATTERN,
-    IdempotencyKey,
-    ItemCreate,
-    ItemPage,
-    ItemQuery,
-    ItemRead,
-    ItemUpdate,
-    Problem,
-    ValidationProblem,
-)
+from .schemas import ItemCreate, ItemPage, ItemQuery, ItemRead, ItemUpdate
 
 router = APIRouter(prefix="/api/v1/items", tags=["items"])
 
 
 async def get_repository(request: Request) -> ItemRepository:
-    """Return the repository the lifespan created for this app."""
-    repository: ItemRepository = request.app.state.repository
+    """Return the items repository the lifespan created for this app (found by its class)."""
+    repository: ItemRepository = request.app.state.repositories[ItemRepository]
     return repository
 
 
@@ -57,14 +48,6 @@ ItemIdPath = Annotated[
     str, Path(pattern=OBJECT_ID_PATTERN, description="The item's id (24 hex digits).")
 ]
 JSON_BODY = [Depends(require_json_body)]
-
-
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """Describe error responses for OpenAPI (served as problem+json, see `app.openapi`)."""
-    return {
-        code: {"description": TITLES[code], "model": ValidationProblem if code == 422 else Problem}
-        for code in statuses
-    }
 
 
 def item_headers(response: Response, item: ItemRead) -> None:

@@ -5,7 +5,8 @@ import asyncio
 import httpx2
 import pytest
 
-from tests.builders import item_body
+from {{ cookiecutter.package_name }}.items.schemas import ItemPage, ItemRead
+from tests.items.builders import item_body
 
 ITEMS = "/api/v1/items"
 MISSING_ID = "0123456789abcdef01234567"
@@ -85,30 +86,37 @@ async def test_get_malformed_id_is_422(client: httpx2.AsyncClient) -> None:
     assert response.status_code == 422
 
 
+async def get_page(client: httpx2.AsyncClient, **params: str) -> list[ItemRead]:
+    """Return the items of one page of the list, read through `ItemPage`."""
+    response = await client.get(ITEMS, params=params)
+    assert response.status_code == 200, response.text
+    return ItemPage.model_validate(response.json()).items
+
+
 async def test_get_items_pages_and_counts(client: httpx2.AsyncClient) -> None:
     for index in range(5):
         await create(client, name=f"n{index}")
     response = await client.get(ITEMS, params={"page": 2, "per_page": 2, "sort": "name"})
     assert response.status_code == 200
-    page = response.json()
-    assert [item["name"] for item in page["items"]] == ["n2", "n3"]
-    assert (page["page"], page["per_page"], page["total"]) == (2, 2, 5)
+    page = ItemPage.model_validate(response.json())
+    assert [item.name for item in page.items] == ["n2", "n3"]
+    assert (page.page, page.per_page, page.total) == (2, 2, 5)
 
 
 async def test_get_items_filters_by_tag(client: httpx2.AsyncClient) -> None:
     await create(client, name="red", tags=["colour", "warm"])
     await create(client, name="blue", tags=["colour"])
     response = await client.get(ITEMS, params={"tag": "warm"})
-    assert [item["name"] for item in response.json()["items"]] == ["red"]
+    assert [item.name for item in ItemPage.model_validate(response.json()).items] == ["red"]
     assert response.json()["total"] == 1
 
 
 async def test_get_items_sort_is_stable_on_ties(client: httpx2.AsyncClient) -> None:
     created = [await create(client) for _ in range(4)]
-    ascending = (await client.get(ITEMS, params={"sort": "created_at"})).json()["items"]
-    descending = (await client.get(ITEMS, params={"sort": "-created_at"})).json()["items"]
-    assert [i["id"] for i in ascending] == [i["id"] for i in created]
-    assert [i["id"] for i in descending] == [i["id"] for i in reversed(created)]
+    ascending = await get_page(client, sort="created_at")
+    descending = await get_page(client, sort="-created_at")
+    assert [i.id for i in ascending] == [i["id"] for i in created]
+    assert [i.id for i in descending] == [i["id"] for i in reversed(created)]
 
 
 @pytest.mark.parametrize(

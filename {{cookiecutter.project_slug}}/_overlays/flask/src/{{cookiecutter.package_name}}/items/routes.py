@@ -5,24 +5,15 @@ from typing import Annotated, Any
 from flask import Response, current_app
 from flask_openapi.blueprint import APIBlueprint
 from flask_openapi.models.tag import Tag
-from flask_openapi.types import ResponseDict
 from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 
-from .etags import IF_MATCH_DESCRIPTION, IF_MATCH_PATTERN, etag, parse_if_match
-from .idempotency import parse_key
-from .problems import TITLES
+from ..etags import IF_MATCH_DESCRIPTION, IF_MATCH_PATTERN, etag, parse_if_match
+from ..handlers import json_response, problem_responses
+from ..idempotency import parse_key
+from ..schemas import IDEMPOTENCY_KEY_DESCRIPTION, OBJECT_ID_PATTERN, IdempotencyKey
 from .repository import ItemRepository
-from .schemas import (
-    IDEMPOTENCY_KEY_DESCRIPTION,
-    OBJECT_ID_PATTERN,
-    IdempotencyKey,
-    ItemCreate,
-    ItemPage,
-    ItemQuery,
-    ItemRead,
-    ItemUpdate,
-)
+from .schemas import ItemCreate, ItemPage, ItemQuery, ItemRead, ItemUpdate
 
 bp = APIBlueprint("items", __name__, url_prefix="/api/v1/items", abp_tags=[Tag(name="items")])
 
@@ -86,34 +77,9 @@ class IdempotencyKeyHeader(SchemaOnce):
 
 
 def get_repository() -> ItemRepository:
-    """Return the repository `db.init_app` created for this app."""
-    repository: ItemRepository = current_app.extensions["repository"]
+    """Return the items repository `app.init_db` created for this app (found by its class)."""
+    repository: ItemRepository = current_app.extensions["repositories"][ItemRepository]
     return repository
-
-
-def problem_responses(*statuses: int) -> ResponseDict:
-    """Describe problem+json error responses for the OpenAPI document."""
-    return {
-        code: {
-            "description": TITLES[code],
-            "content": {
-                "application/problem+json": {
-                    "schema": {
-                        "$ref": "#/components/schemas/"
-                        + ("ValidationProblem" if code == 422 else "Problem")
-                    }
-                }
-            },
-        }
-        for code in statuses
-    }
-
-
-def json_response(
-    model: BaseModel, status: int = 200, headers: dict[str, str] | None = None
-) -> Response:
-    """Return `model` serialised as JSON with `status` and `headers`."""
-    return Response(model.model_dump_json(), status, headers, mimetype="application/json")
 
 
 def item_response(item: ItemRead, status: int = 200, **headers: str) -> Response:

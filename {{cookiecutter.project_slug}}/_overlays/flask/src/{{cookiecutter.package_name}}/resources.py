@@ -1,0 +1,110 @@
+"""What makes a resource: its name, collection, indexes, repository class and blueprint.
+
+Each resource package builds one `Resource` (e.g. `items.ITEMS`) and `registry.RESOURCES`
+lists them. The app factory registers every blueprint and builds one repository per
+resource on its own collection, and `/health/ready` checks every repository. A
+route module finds its repository by its own class (`repositories[ItemRepository]`), so
+a resource can never be handed another's collection.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import structlog
+from flask_openapi.blueprint import APIBlueprint
+
+from .db import Collection, Database
+from .settings import Settings
+
+log = structlog.get_logger(__name__)
+
+Indexes = list[tuple[list[tuple[str, int]], dict[str, Any]]]
+"""(keys, options) pairs for `create_index`."""
+
+
+class Repository(Protocol):
+    """What the app needs of a resource's repository: to build it and to check it."""
+
+    def __init__(
+        self, collection: Collection, *, key_lease_ms: int, key_retention_s: int
+    ) -> None: ...
+
+    def check(self, timeout_ms: int) -> None:
+        """Ping the server, and create the resource's indexes if not done yet."""
+        ...
+
+
+Repositories = Mapping[type[Repository], Repository]
+"""One repository per resource, found by its class."""
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One resource of the API, as the registry lists it."""
+
+    name: str
+    """Snake_case singular name, e.g. "item": logs and problem details use it."""
+    collection: str
+    """The MongoDB collection holding its documents (its own, never shared)."""
+    indexes: Indexes
+    """The indexes its repository creates in `check()`."""
+    repository: type[Repository]
+    """Its repository class: built with `Repository`'s arguments, found by this class."""
+    blueprint: APIBlueprint
+    """Its routes, registered by the app factory."""
+
+
+def refuse_shared(resources: Sequence[Resource]) -> None:
+    """Check that no two resources share a collection or a repository class.
+
+    Raises:
+        ValueError: two resources share one; the message names both.
+    """
+    for index, first in enumerate(resources):
+        for second in resources[index + 1 :]:
+            if first.collection == second.collection:
+                raise ValueError(
+                    f"Resources {first.name!r} and {second.name!r} share the collection "
+                    f"{first.collection!r}: give each resource its own collection."
+                )
+            if first.repository is second.repository:
+                raise ValueError(
+                    f"Resources {first.name!r} and {second.name!r} share the repository class "
+                    f"{first.repository.__name__}: give each resource its own repository."
+                )
+
+
+def build_repositories(
+    resources: Sequence[Resource], database: Database, settings: Settings
+) -> dict[type[Repository], Repository]:
+    """Return one repository per resource, each on its own collection of `database`."""
+    return {
+        resource.repository: resource.repository(
+            database[resource.collection],
+            key_lease_ms=settings.idempotency_lease_ms,
+            key_retention_s=settings.idempotency_retention_seconds,
+        )
+        for resource in resources
+    }
+
+
+def try_indexes(resources: Sequence[Resource], repositories: Repositories, timeout_ms: int) -> None:
+    """Try once to create every resource's indexes; log (never raise) each failure."""
+    for resource in resources:
+        try:
+            repositories[resource.repository].check(timeout_ms)
+        except Exception as exc:
+            log.warning(
+                "mongodb not ready at start-up", resource=resource.name, error=type(exc).__name__
+            )
+
+
+def check_all(resources: Sequence[Resource], repositories: Repositories, timeout_ms: int) -> None:
+    """Check every resource's repository in turn (ping, indexes not yet created).
+
+    Raises:
+        Exception: the first check that failed raises its error; later ones are skipped.
+    """
+    for resource in resources:
+        repositories[resource.repository].check(timeout_ms)
