@@ -78,11 +78,11 @@ RESERVED = _words(
     command components config conflict constraints content context core count counter create
     created current cursor custom data database db deadline delete deleted dep dependencies
     depends descending description detail digest direction doc document documents done dump
-    duplicate ends endswith ensure envelope error errors etag etags examples exc exception
+    duplicate ends endswith ensure error errors etag etags examples exc exception
     exceptions exclude executor expire expires extensions extra failed false fastapi field
     fields final find fingerprint finish finished first flask flight forbid found futures
     gather ge get gt header headers home httpx id idempotency inc index indexes information
-    init insert instance invalid invisible issue items key keys kwargs lamp large le lease
+    init insert instance invalid invisible issue key keys kwargs lamp large le lease
     length limit literal liveness loc location lstrip malformed manager mark media
     microsecond mimetype missing mode model models ms msg name ne new nfc no none normalize
     now null ok old once one openapi options outcome over overrides page parametrize params
@@ -482,7 +482,10 @@ def rename_tree(root: Path, old: Names, new: Names, keep: Iterable[str] = ()) ->
 # ---- `make resource`: plan everything, then write --------------------------------------
 
 REGISTRY_IMPORT = re.compile(r"^from \.(\w+) import (\w+)$", re.MULTILINE)
-REGISTRY_TUPLE = re.compile(r"^RESOURCES = \(\n(?:    \w+,\n)*\)$", re.MULTILINE)
+# `RESOURCES = (ITEMS,)`, or one entry a line (comment lines allowed) up to `)`.
+REGISTRY_TUPLE = re.compile(
+    r"^RESOURCES = \((?:(?P<one>\w+),|\n(?:    (?:\w+,|#.*)\n)*)\)$", re.MULTILINE
+)
 
 
 @dataclass
@@ -515,7 +518,7 @@ def plan_resource(root: Path, singular: str, plural_name: str | None = None) -> 
     if not imports or not REGISTRY_TUPLE.search(registry_text):
         raise ScaffoldError(
             f"{registry.relative_to(root)} must import each resource "
-            "(`from .items import ITEMS`) and list it in `RESOURCES = (\\n    ITEMS,\\n)`"
+            "(`from .items import ITEMS`) and list it in `RESOURCES = (ITEMS,)`"
         )
     old = Names(_resource_name(package_dir / imports[0][0], root), imports[0][0])
     new = names(singular, plural_name)
@@ -586,6 +589,9 @@ def _registered(registry_text: str, new: Names) -> str:
     text = "".join(lines)
     block = REGISTRY_TUPLE.search(text)
     assert block is not None  # checked by plan_resource
+    if block["one"]:  # one entry on one line (as ruff formats it): one a line from now on
+        entries = f"RESOURCES = (\n    {block['one']},\n    {constant},\n)"
+        return text[: block.start()] + entries + text[block.end() :]
     closing = block.end() - 1
     return text[:closing] + f"    {constant},\n" + text[closing:]
 
@@ -624,7 +630,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {folder.relative_to(root)}/ ({count} files)")
     registry = plan.registry.relative_to(root)
     print(f"  {registry}: {plan.new.spell('upper', True)} registered")
-    print("Next: make check")
+    print("Next: make check (make format first if `make install` has not run yet)")
     return 0
 
 
