@@ -140,6 +140,7 @@ def test_library_names_and_the_envelope_field_are_kept(source: str) -> None:
             '"""Create a book; `Location` points at it."""\n',
         ),
         ("# An item's ETag is its version.\n", "# A book's ETag is its version.\n"),
+        ('s = f"{{item_id}}: {item_id}"\n', 's = f"{{book_id}}: {book_id}"\n'),
         ('msg = f"An item named {name!r} exists."\n', 'msg = f"A book named {name!r} exists."\n'),
     ],
 )

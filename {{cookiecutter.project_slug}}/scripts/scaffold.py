@@ -422,14 +422,14 @@ def _split_literal(literal: str) -> tuple[str, str, str]:
 def _fstring_parts(literal: str) -> list[tuple[bool, str]]:
     """Split an f-string's body into (is_expression, text) parts, in order.
 
-    Expressions are the replacement fields with their braces; `{{` and `}}` are text.
+    Expressions are the replacement fields with their braces; doubled braces are text.
     """
     parts: list[tuple[bool, str]] = []
     text, index, depth, quote = "", 0, 0, ""
     while index < len(literal):
         char = literal[index]
         if depth == 0:
-            if literal.startswith(("{{", "}}"), index):
+            if char in "{}" and literal[index + 1 : index + 2] == char:  # `{` `{`: text
                 text, index = text + literal[index : index + 2], index + 2
                 continue
             if char == "{":
