@@ -3,14 +3,20 @@
 The template keeps per-framework (and per-driver) files under `_overlays/NAME/`,
 with the same layout as the project. This hook copies `_overlays/<framework>/`
 and then `_overlays/<framework>-<async_driver>/` (when present) over the project,
-and deletes `_overlays/`, then prints the next steps. It is deterministic and
+and deletes `_overlays/`. When the resource answers are not the template's own
+(`item`/`items`), it renames that resource in every `.py` file and file name under
+`src/` and `tests/` with the project's own engine (`scripts/scaffold.py`, the same
+rules as `make resource`). Then it prints the next steps. It is deterministic and
 touches no network, so cruft can re-run it on update.
 """
 
+import importlib.util
 import json
 import shlex
 import shutil
+import sys
 from pathlib import Path
+from types import ModuleType
 
 CONTEXT = json.loads(r"""{{ cookiecutter | jsonify }}""")
 
@@ -37,6 +43,38 @@ def prune_kubernetes(project: Path, context: dict) -> None:
         shutil.rmtree(project / "k8s", ignore_errors=True)
 
 
+def load_scaffold(project: Path) -> ModuleType:
+    """Import the project's `scripts/scaffold.py` (the rename engine) as a module."""
+    path = project / "scripts" / "scaffold.py"
+    spec = importlib.util.spec_from_file_location("flaskfast_scaffold", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def rename_resource(project: Path, context: dict) -> None:
+    """Rename the template's resource (`item`/`items`) to the answers under src/ and tests/.
+
+    The package and project names are kept as they are, even where they contain the
+    old name (`item_service`, `ITEM_SERVICE_...`, "Item Service").
+    """
+    singular, plural = context["resource_name"], context["resource_plural"]
+    if (singular, plural) == ("item", "items"):
+        return
+    scaffold = load_scaffold(project)
+    package = context["package_name"]
+    keep = (package, package.upper(), context["project_slug"], context["project_name"])
+    for folder in ("src", "tests"):
+        scaffold.rename_tree(
+            project / folder,
+            scaffold.Names("item", "items"),
+            scaffold.Names(singular, plural),
+            keep,
+        )
+
+
 def next_steps(project: Path) -> str:
     """Return what to run after a bake: enter the project, install it, test or serve it."""
     return (
@@ -50,4 +88,5 @@ def next_steps(project: Path) -> str:
 if __name__ == "__main__":
     apply_overlays(Path.cwd(), overlay_names(CONTEXT))
     prune_kubernetes(Path.cwd(), CONTEXT)
+    rename_resource(Path.cwd(), CONTEXT)
     print(next_steps(Path.cwd()))

@@ -7,13 +7,21 @@ This hook runs them again on the final context, for answers that skipped the
 prompts (a replay file, `cruft update`): it prints one line on stderr and exits 1,
 and cookiecutter removes the half-made output. The answers arrive as JSON inside a
 raw string, so no value can break this file.
+
+The resource name rules are the generated project's own (`name_problem` in
+`scripts/scaffold.py` of the generated project, which `make resource` applies too):
+this hook loads that file from the path `local_extensions.py` gives it (`scaffold_path`),
+which is right under cookiecutter and under cruft alike (cruft's context has no `_repo_dir`).
 """
 
+import importlib.util
 import json
 import keyword
 import re
 import sys
 from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
 
 SLUG_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 PACKAGE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -80,13 +88,39 @@ CHECKS: dict[str, Callable[[str], str | None]] = {
 }
 
 
-def problems(context: dict) -> list[str]:
-    """Return one message per invalid answer, in prompt order."""
+def load_scaffold(path: str | Path) -> ModuleType:
+    """Import the generated project's `scripts/scaffold.py` from `path` (nothing runs)."""
+    spec = importlib.util.spec_from_file_location("flaskfast_scaffold", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def resource_problem(context: dict, scaffold: ModuleType) -> str | None:
+    """Return why the resource answers cannot name a resource, or None.
+
+    Before `resource_plural` is answered (while prompting) only the singular is checked.
+    """
+    if "resource_name" not in context:
+        return None
+    singular = str(context["resource_name"])
+    package = str(context.get("package_name", ""))
+    if "resource_plural" not in context:
+        return scaffold.word_problem("resource name", singular, package)
+    return scaffold.name_problem(singular, str(context["resource_plural"]), package)
+
+
+def problems(context: dict, scaffold: ModuleType) -> list[str]:
+    """Return one message per invalid answer: each answer's own, then the resource's, then pairs."""
     found = [
         problem
         for name, check in CHECKS.items()
         if name in context and (problem := check(str(context[name])))
     ]
+    if problem := resource_problem(context, scaffold):
+        found.append(problem)
     driver = context.get("async_driver")
     if context.get("framework") == "flask" and driver in ASYNC_DRIVERS and driver != "pymongo":
         found.append(
@@ -98,7 +132,8 @@ def problems(context: dict) -> list[str]:
 
 def main() -> int:
     """Print the first problem found and return 1, or return 0 when all is well."""
-    found = problems(json.loads(r"""{{ cookiecutter | jsonify }}"""))
+    scaffold = load_scaffold(r"""{{ scaffold_path }}""")
+    found = problems(json.loads(r"""{{ cookiecutter | jsonify }}"""), scaffold)
     if found:
         print(f"ERROR: {found[0]}", file=sys.stderr)
         return 1
