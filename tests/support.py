@@ -39,6 +39,21 @@ PACKAGE = "item_service"
 ENV_PREFIX = "ITEM_SERVICE_"
 
 
+def resource_names(variant: str) -> tuple[str, str]:
+    """Return the (singular, plural) names of the resource `variant` is baked with."""
+    answers = VARIANTS[variant]
+    return answers.get("resource_name", "item"), answers.get("resource_plural", "items")
+
+
+def extra_resources() -> dict[str, tuple[str, str]]:
+    """Return resources added to baked variants after the bake (by `make resource`), by variant.
+
+    Empty until the template can add resources; each entry is also served by the
+    contract suite, in the same service as the variant's first resource.
+    """
+    return {}
+
+
 def bake(output_dir: Path, **context: str) -> Path:
     """Generate a project from the template with `context` over the defaults.
 
