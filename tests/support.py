@@ -39,19 +39,30 @@ PACKAGE = "item_service"
 ENV_PREFIX = "ITEM_SERVICE_"
 
 
-def resource_names(variant: str) -> tuple[str, str]:
-    """Return the (singular, plural) names of the resource `variant` is baked with."""
-    answers = VARIANTS[variant]
-    return answers.get("resource_name", "item"), answers.get("resource_plural", "items")
+# The resource the session's shared bakes (the `baked` fixture) are made with. Not the
+# default, so the core suite (lint, mypy, each bake's own tests, the contract, OpenAPI
+# parity) proves the rename on every variant; suites that bake for themselves
+# (containers, resilience, READMEs, benchmarks) keep the default resource, `item`.
+SHARED_RESOURCE: dict[str, str] = {}
+
+# Shared bakes that grow after baking: the variant's default resource, then each named
+# resource added with `make resource NAME=...`. The contract suite serves every resource
+# of one in the same service.
+GROWN: dict[str, tuple[str, list[tuple[str, str]]]] = {}
 
 
-def extra_resources() -> dict[str, tuple[str, str]]:
-    """Return resources added to baked variants after the bake (by `make resource`), by variant.
+def bake_answers(name: str) -> dict[str, str]:
+    """Return the answers of shared bake `name` (a variant, or a grown bake's base)."""
+    if name in GROWN:
+        return dict(VARIANTS[GROWN[name][0]])
+    return {**VARIANTS[name], **SHARED_RESOURCE}
 
-    Empty until the template can add resources; each entry is also served by the
-    contract suite, in the same service as the variant's first resource.
-    """
-    return {}
+
+def resources_of(name: str) -> list[tuple[str, str]]:
+    """Return every (singular, plural) resource shared bake `name` serves, first one first."""
+    answers = bake_answers(name)
+    first = (answers.get("resource_name", "item"), answers.get("resource_plural", "items"))
+    return [first, *(GROWN[name][1] if name in GROWN else [])]
 
 
 def bake(output_dir: Path, **context: str) -> Path:

@@ -24,11 +24,11 @@ from pymongo import MongoClient
 from pymongo.collection import Collection
 
 from tests.support import (
+    GROWN,
     VARIANTS,
     MongoServer,
-    extra_resources,
     gunicorn_service,
-    resource_names,
+    resources_of,
 )
 
 MISSING_ID = "0123456789abcdef01234567"
@@ -57,8 +57,9 @@ class Target:
 TARGETS = (
     [Target("external", "item", "items")]
     if EXTERNAL_URL
-    else [Target(variant, *resource_names(variant)) for variant in VARIANTS]
-    + [Target(variant, *names) for variant, names in extra_resources().items()]
+    else [
+        Target(name, *resource) for name in [*VARIANTS, *GROWN] for resource in resources_of(name)
+    ]
 )
 
 
