@@ -113,7 +113,7 @@ def test_an_added_resource_writes_only_its_own_collection_with_its_own_indexes(
             timeout=30,
             what="readiness once MongoDB is up",
         )
-        (first_singular, first), *added = resources_of(name)
+        (_, first), *added = resources_of(name)
         for _, plural in added:
             status, _, body = http("POST", f"{service.url}/api/v1/{plural}", {"name": "only-here"})
             assert status == 201, body
