@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.process_guard import no_process_left_behind  # noqa: F401  (autouse, session)
-from tests.support import VARIANTS, MongoServer, bake, install, mongo_server
+from tests.support import GROWN, MongoServer, bake, bake_answers, install, mongo_server, run
 
 # `make test` runs this suite, and make exports its state to children: a generated
 # project's `make` started by a test would then be a sub-make ("make[1]: Entering
@@ -19,15 +19,20 @@ for _name in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES"):
 
 @pytest.fixture(scope="session")
 def baked(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
-    """Return `get(variant) -> project dir`, baking and installing each variant once."""
+    """Return `get(name) -> project dir`, baking and installing each shared bake once.
+
+    `name` is a variant (baked with `SHARED_RESOURCE`) or a `GROWN` bake.
+    """
     projects: dict[str, Path] = {}
 
-    def get(variant: str) -> Path:
-        if variant not in projects:
-            project = bake(tmp_path_factory.mktemp(f"baked-{variant}"), **VARIANTS[variant])
+    def get(name: str) -> Path:
+        if name not in projects:
+            project = bake(tmp_path_factory.mktemp(f"baked-{name}"), **bake_answers(name))
             install(project)
-            projects[variant] = project
-        return projects[variant]
+            for singular, plural in GROWN[name][1] if name in GROWN else []:
+                run(["make", "resource", f"NAME={singular}", f"PLURAL={plural}"], cwd=project)
+            projects[name] = project
+        return projects[name]
 
     return get
 

@@ -39,6 +39,32 @@ PACKAGE = "item_service"
 ENV_PREFIX = "ITEM_SERVICE_"
 
 
+# The resource the session's shared bakes (the `baked` fixture) are made with. Not the
+# default, so the core suite (lint, mypy, each bake's own tests, the contract, OpenAPI
+# parity) proves the rename on every variant; suites that bake for themselves
+# (containers, resilience, READMEs, benchmarks) keep the default resource, `item`.
+SHARED_RESOURCE: dict[str, str] = {}
+
+# Shared bakes that grow after baking: the variant's default resource, then each named
+# resource added with `make resource NAME=...`. The contract suite serves every resource
+# of one in the same service.
+GROWN: dict[str, tuple[str, list[tuple[str, str]]]] = {}
+
+
+def bake_answers(name: str) -> dict[str, str]:
+    """Return the answers of shared bake `name` (a variant, or a grown bake's base)."""
+    if name in GROWN:
+        return dict(VARIANTS[GROWN[name][0]])
+    return {**VARIANTS[name], **SHARED_RESOURCE}
+
+
+def resources_of(name: str) -> list[tuple[str, str]]:
+    """Return every (singular, plural) resource shared bake `name` serves, first one first."""
+    answers = bake_answers(name)
+    first = (answers.get("resource_name", "item"), answers.get("resource_plural", "items"))
+    return [first, *(GROWN[name][1] if name in GROWN else [])]
+
+
 def bake(output_dir: Path, **context: str) -> Path:
     """Generate a project from the template with `context` over the defaults.
 

@@ -12,6 +12,7 @@ import socket
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,14 @@ import pytest
 from pymongo import MongoClient
 from pymongo.collection import Collection
 
-from tests.support import VARIANTS, MongoServer, gunicorn_service
+from tests.support import (
+    GROWN,
+    VARIANTS,
+    MongoServer,
+    gunicorn_service,
+    resources_of,
+)
 
-ITEMS = "/api/v1/items"
 MISSING_ID = "0123456789abcdef01234567"
 ITEM_FIELDS = {"id", "name", "description", "tags", "created_at", "updated_at", "version"}
 PROBLEM_FIELDS = {"type", "title", "status", "detail", "instance"}
@@ -32,39 +38,93 @@ RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
 
 # CONTRACT_BASE_URL runs the suite against a service already running there (the
-# `make demo` test does this) instead of serving every baked variant.
+# `make demo` test does this, on a default bake) instead of serving every baked variant.
 EXTERNAL_URL = os.environ.get("CONTRACT_BASE_URL")
 
 
-@pytest.fixture(scope="module", params=["external"] if EXTERNAL_URL else list(VARIANTS))
+@dataclass(frozen=True)
+class Target:
+    """One resource of one served variant: the suite runs once per target."""
+
+    variant: str
+    singular: str
+    plural: str
+
+    def __str__(self) -> str:
+        return f"{self.variant}:{self.plural}"
+
+
+TARGETS = (
+    [Target("external", "item", "items")]
+    if EXTERNAL_URL
+    else [
+        Target(name, *resource) for name in [*VARIANTS, *GROWN] for resource in resources_of(name)
+    ]
+)
+
+
+class ResourceClient(httpx.Client):
+    """An HTTP client of a served variant that knows the URLs of the resource under test."""
+
+    def __init__(self, target: Target, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.path = f"/api/v1/{target.plural}"
+        """The collection URL, e.g. `/api/v1/items`."""
+        self.template = f"{self.path}/{{{target.singular}_id}}"
+        """The OpenAPI path template of one member, e.g. `/api/v1/items/{item_id}`."""
+        self.collection = target.plural
+        """The MongoDB collection holding the resource."""
+
+
+@pytest.fixture(scope="module")
+def services(
+    baked: Callable[[str], Path], mongo: MongoServer
+) -> Iterator[Callable[[str], tuple[str, str]]]:
+    """Return `get(variant) -> (base URL, database name)`, one service running at a time.
+
+    Targets are ordered by variant, so every resource of a variant runs against the
+    same gunicorn; a variant's service stops when the next variant starts.
+    """
+    running: dict[str, tuple[str, str]] = {}
+    stack = contextlib.ExitStack()
+
+    def get(variant: str) -> tuple[str, str]:
+        if variant not in running:
+            stack.close()
+            running.clear()
+            service = stack.enter_context(gunicorn_service(baked(variant), mongo.uri))
+            running[variant] = (service.url, f"test_{service.port}")
+        return running[variant]
+
+    with stack:
+        yield get
+    stack.close()
+
+
+@pytest.fixture(scope="module", params=TARGETS, ids=str)
 def service(
-    request: pytest.FixtureRequest, baked: Callable[[str], Path], mongo: MongoServer
-) -> Iterator[tuple[httpx.Client, str]]:
-    """Serve one variant; yield an HTTP client for it and its database name."""
-    if EXTERNAL_URL:
-        with httpx.Client(base_url=EXTERNAL_URL, timeout=10) as client:
-            yield client, ""
-        return
-    with (
-        gunicorn_service(baked(request.param), mongo.uri) as running,
-        httpx.Client(base_url=running.url, timeout=10) as client,
-    ):
-        yield client, f"test_{running.port}"
+    request: pytest.FixtureRequest, services: Callable[[str], tuple[str, str]]
+) -> Iterator[tuple[ResourceClient, str]]:
+    """Serve one target's variant; yield an HTTP client for its resource and its database."""
+    target: Target = request.param
+    url, database = (EXTERNAL_URL, "") if EXTERNAL_URL else services(target.variant)
+    with ResourceClient(target, base_url=url, timeout=10) as client:
+        yield client, database
 
 
 @pytest.fixture
-def client(service: tuple[httpx.Client, str]) -> httpx.Client:
-    """Return the HTTP client of the variant under test."""
+def client(service: tuple[ResourceClient, str]) -> ResourceClient:
+    """Return the HTTP client of the resource under test."""
     return service[0]
 
 
 _names = iter(range(1_000_000))
 
 
-def create(client: httpx.Client, **fields: Any) -> dict[str, Any]:
+def create(client: ResourceClient, **fields: Any) -> dict[str, Any]:
     """Create an item with a unique name; return its body."""
     body = {"name": f"contract-{next(_names)}", "tags": ["contract"], **fields}
-    response = client.post(ITEMS, json=body)
+    response = client.post(client.path, json=body)
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
     return created
@@ -90,31 +150,31 @@ def assert_problem(
 # --- create ---------------------------------------------------------------------------
 
 
-def test_post_creates_item_with_location_and_etag(client: httpx.Client) -> None:
-    response = client.post(ITEMS, json={"name": "contract-lamp", "tags": ["a", "b"]})
+def test_post_creates_item_with_location_and_etag(client: ResourceClient) -> None:
+    response = client.post(client.path, json={"name": "contract-lamp", "tags": ["a", "b"]})
     assert response.status_code == 201
     item = response.json()
     assert set(item) == ITEM_FIELDS
     assert re.fullmatch(r"[0-9a-f]{24}", item["id"])
     assert (item["description"], item["tags"], item["version"]) == (None, ["a", "b"], 1)
     assert RFC3339_UTC.match(item["created_at"]) and item["created_at"] == item["updated_at"]
-    assert response.headers["location"] == f"{ITEMS}/{item['id']}"
+    assert response.headers["location"] == f"{client.path}/{item['id']}"
     assert response.headers["etag"] == '"1"'
     assert response.headers["content-type"] == "application/json"
 
 
-def test_post_duplicate_name_is_409(client: httpx.Client) -> None:
+def test_post_duplicate_name_is_409(client: ResourceClient) -> None:
     item = create(client)
-    assert_problem(client.post(ITEMS, json={"name": item["name"]}), 409, title="Conflict")
+    assert_problem(client.post(client.path, json={"name": item["name"]}), 409, title="Conflict")
 
 
-def test_names_are_equal_in_nfc_and_trimmed(client: httpx.Client) -> None:
+def test_names_are_equal_in_nfc_and_trimmed(client: ResourceClient) -> None:
     name = f"Cafe\u0301 contract-{next(_names)}"  # "Café" with a combining accent (NFD)
     item = create(client, name=f" {name}\u200b")
     assert item["name"] == unicodedata.normalize("NFC", name)
-    again = client.post(ITEMS, json={"name": unicodedata.normalize("NFC", name)})
+    again = client.post(client.path, json={"name": unicodedata.normalize("NFC", name)})
     assert_problem(again, 409, title="Conflict")
-    assert client.post(ITEMS, json={"name": name.upper()}).status_code == 201  # case counts
+    assert client.post(client.path, json={"name": name.upper()}).status_code == 201  # case counts
 
 
 @pytest.mark.parametrize(
@@ -138,104 +198,110 @@ def test_names_are_equal_in_nfc_and_trimmed(client: httpx.Client) -> None:
         "a string",
     ],
 )
-def test_post_invalid_body_is_422_with_errors(client: httpx.Client, body: Any) -> None:
-    problem = assert_problem(client.post(ITEMS, json=body), 422, title="Unprocessable Content")
+def test_post_invalid_body_is_422_with_errors(client: ResourceClient, body: Any) -> None:
+    problem = assert_problem(
+        client.post(client.path, json=body), 422, title="Unprocessable Content"
+    )
     assert problem["errors"]
     for issue in problem["errors"]:
         assert set(issue) == {"loc", "msg", "type"}
         assert issue["loc"][0] == "body"
 
 
-def test_post_malformed_json_is_400(client: httpx.Client) -> None:
+def test_post_malformed_json_is_400(client: ResourceClient) -> None:
     response = client.post(
-        ITEMS, content=b'{"name": ', headers={"Content-Type": "application/json"}
+        client.path, content=b'{"name": ', headers={"Content-Type": "application/json"}
     )
     assert_problem(response, 400, title="Bad Request")
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
-def test_post_non_json_is_415(client: httpx.Client, content_type: str | None) -> None:
+def test_post_non_json_is_415(client: ResourceClient, content_type: str | None) -> None:
     headers = {"Content-Type": content_type} if content_type else {}
-    response = client.post(ITEMS, content=b"name=x", headers=headers)
+    response = client.post(client.path, content=b"name=x", headers=headers)
     assert_problem(response, 415, title="Unsupported Media Type")
 
 
-def test_post_body_over_one_mebibyte_is_413(client: httpx.Client) -> None:
+def test_post_body_over_one_mebibyte_is_413(client: ResourceClient) -> None:
     body = b'{"name": "big", "description": "' + b"x" * (1024 * 1024) + b'"}'
-    response = client.post(ITEMS, content=body, headers={"Content-Type": "application/json"})
+    response = client.post(client.path, content=body, headers={"Content-Type": "application/json"})
     assert_problem(response, 413, title="Content Too Large")
 
 
-def test_post_chunked_body_over_the_limit_is_413(client: httpx.Client) -> None:
+def test_post_chunked_body_over_the_limit_is_413(client: ResourceClient) -> None:
     def chunks() -> Iterator[bytes]:
         yield b'{"name": "chunked", "description": "'
         for _ in range(17):
             yield b"x" * 65536
         yield b'"}'
 
-    response = client.post(ITEMS, content=chunks(), headers={"Content-Type": "application/json"})
+    response = client.post(
+        client.path, content=chunks(), headers={"Content-Type": "application/json"}
+    )
     assert_problem(response, 413)
 
 
-def test_connection_keeps_serving_after_a_413(client: httpx.Client) -> None:
+def test_connection_keeps_serving_after_a_413(client: ResourceClient) -> None:
     big = b'{"name": "' + b"x" * (2 * 1024 * 1024) + b'"}'
     json_type = {"Content-Type": "application/json"}
     for _ in range(2):
-        assert client.post(ITEMS, content=big, headers=json_type).status_code == 413
+        assert client.post(client.path, content=big, headers=json_type).status_code == 413
         chunked = (b'{"name": "' + b"x" * 65536 for _ in range(40))
-        assert client.post(ITEMS, content=chunked, headers=json_type).status_code == 413
+        assert client.post(client.path, content=chunked, headers=json_type).status_code == 413
         assert client.get("/health/live").status_code == 200
 
 
-def test_post_small_chunked_body_is_accepted(client: httpx.Client) -> None:
+def test_post_small_chunked_body_is_accepted(client: ResourceClient) -> None:
     def chunks() -> Iterator[bytes]:
         yield b'{"name": "contract-chunked-'
         yield str(next(_names)).encode() + b'"}'
 
-    response = client.post(ITEMS, content=chunks(), headers={"Content-Type": "application/json"})
+    response = client.post(
+        client.path, content=chunks(), headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 201, response.text
 
 
-def test_post_deeply_nested_json_is_400(client: httpx.Client) -> None:
+def test_post_deeply_nested_json_is_400(client: ResourceClient) -> None:
     body = b'{"name": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
-    response = client.post(ITEMS, content=body, headers={"Content-Type": "application/json"})
+    response = client.post(client.path, content=body, headers={"Content-Type": "application/json"})
     assert_problem(response, 400)
 
 
 # --- read -----------------------------------------------------------------------------
 
 
-def test_get_item_returns_it_with_etag(client: httpx.Client) -> None:
+def test_get_item_returns_it_with_etag(client: ResourceClient) -> None:
     item = create(client, description="d")
-    response = client.get(f"{ITEMS}/{item['id']}")
+    response = client.get(f"{client.path}/{item['id']}")
     assert response.status_code == 200
     assert response.json() == item
     assert response.headers["etag"] == '"1"'
 
 
-def test_get_unknown_item_is_404(client: httpx.Client) -> None:
-    assert_problem(client.get(f"{ITEMS}/{MISSING_ID}"), 404, title="Not Found")
+def test_get_unknown_item_is_404(client: ResourceClient) -> None:
+    assert_problem(client.get(f"{client.path}/{MISSING_ID}"), 404, title="Not Found")
 
 
 @pytest.mark.parametrize("bad_id", ["nope", "0123456789abcdef0123456", "0123456789abcdef0123456z"])
-def test_get_malformed_id_is_422(client: httpx.Client, bad_id: str) -> None:
-    problem = assert_problem(client.get(f"{ITEMS}/{bad_id}"), 422)
+def test_get_malformed_id_is_422(client: ResourceClient, bad_id: str) -> None:
+    problem = assert_problem(client.get(f"{client.path}/{bad_id}"), 422)
     assert problem["errors"][0]["loc"][0] == "path"
 
 
-def test_list_pages_filters_and_sorts_stably(client: httpx.Client) -> None:
+def test_list_pages_filters_and_sorts_stably(client: ResourceClient) -> None:
     tag = f"t{next(_names)}"
     made = [create(client, name=f"{tag}-{n}", tags=[tag]) for n in (3, 1, 2)]
-    by_name = client.get(ITEMS, params={"tag": tag, "sort": "name", "per_page": 2}).json()
+    by_name = client.get(client.path, params={"tag": tag, "sort": "name", "per_page": 2}).json()
     assert [i["name"] for i in by_name["items"]] == [f"{tag}-1", f"{tag}-2"]
     assert (by_name["page"], by_name["per_page"], by_name["total"]) == (1, 2, 3)
-    second = client.get(ITEMS, params={"tag": tag, "sort": "name", "per_page": 2, "page": 2})
+    second = client.get(client.path, params={"tag": tag, "sort": "name", "per_page": 2, "page": 2})
     assert [i["name"] for i in second.json()["items"]] == [f"{tag}-3"]
-    newest = client.get(ITEMS, params={"tag": tag, "sort": "-created_at"}).json()["items"]
-    oldest = client.get(ITEMS, params={"tag": tag, "sort": "created_at"}).json()["items"]
+    newest = client.get(client.path, params={"tag": tag, "sort": "-created_at"}).json()["items"]
+    oldest = client.get(client.path, params={"tag": tag, "sort": "created_at"}).json()["items"]
     assert [i["id"] for i in oldest] == [i["id"] for i in made]
     assert [i["id"] for i in newest] == [i["id"] for i in reversed(made)]
-    default = client.get(ITEMS, params={"tag": tag}).json()
+    default = client.get(client.path, params={"tag": tag}).json()
     assert (default["page"], default["per_page"]) == (1, 20)
     assert [i["id"] for i in default["items"]] == [i["id"] for i in newest]
 
@@ -255,17 +321,17 @@ def test_list_pages_filters_and_sorts_stably(client: httpx.Client) -> None:
         {"page": "x"},
     ],
 )
-def test_list_bad_query_is_422(client: httpx.Client, params: dict[str, Any]) -> None:
-    problem = assert_problem(client.get(ITEMS, params=params), 422)
+def test_list_bad_query_is_422(client: ResourceClient, params: dict[str, Any]) -> None:
+    problem = assert_problem(client.get(client.path, params=params), 422)
     assert problem["errors"][0]["loc"][0] == "query"
 
 
 # --- update ---------------------------------------------------------------------------
 
 
-def test_put_replaces_every_field(client: httpx.Client) -> None:
+def test_put_replaces_every_field(client: ResourceClient) -> None:
     item = create(client, description="old", tags=["x"])
-    response = client.put(f"{ITEMS}/{item['id']}", json={"name": item["name"] + "-new"})
+    response = client.put(f"{client.path}/{item['id']}", json={"name": item["name"] + "-new"})
     assert response.status_code == 200
     new = response.json()
     assert (new["description"], new["tags"], new["version"]) == (None, [], 2)
@@ -274,32 +340,32 @@ def test_put_replaces_every_field(client: httpx.Client) -> None:
     assert response.headers["etag"] == '"2"'
 
 
-def test_patch_changes_only_given_fields(client: httpx.Client) -> None:
+def test_patch_changes_only_given_fields(client: ResourceClient) -> None:
     item = create(client, description="keep")
-    response = client.patch(f"{ITEMS}/{item['id']}", json={"tags": ["new"]})
+    response = client.patch(f"{client.path}/{item['id']}", json={"tags": ["new"]})
     assert response.status_code == 200
     assert (response.json()["description"], response.json()["tags"]) == ("keep", ["new"])
     assert response.headers["etag"] == '"2"'
 
 
-def test_patch_can_clear_description(client: httpx.Client) -> None:
+def test_patch_can_clear_description(client: ResourceClient) -> None:
     item = create(client, description="gone soon")
-    response = client.patch(f"{ITEMS}/{item['id']}", json={"description": None})
+    response = client.patch(f"{client.path}/{item['id']}", json={"description": None})
     assert response.json()["description"] is None
 
 
 @pytest.mark.parametrize("body", [{}, {"name": None}, {"tags": None}, {"id": MISSING_ID}])
-def test_patch_empty_null_or_unknown_is_422(client: httpx.Client, body: dict[str, Any]) -> None:
+def test_patch_empty_null_or_unknown_is_422(client: ResourceClient, body: dict[str, Any]) -> None:
     item = create(client)
-    assert_problem(client.patch(f"{ITEMS}/{item['id']}", json=body), 422)
+    assert_problem(client.patch(f"{client.path}/{item['id']}", json=body), 422)
 
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH"])
 def test_update_with_stale_if_match_is_412_and_changes_nothing(
-    client: httpx.Client, method: str
+    client: ResourceClient, method: str
 ) -> None:
     item = create(client)
-    url = f"{ITEMS}/{item['id']}"
+    url = f"{client.path}/{item['id']}"
     assert client.patch(url, json={"description": "v2"}).status_code == 200
     response = client.request(method, url, json={"name": item["name"]}, headers={"If-Match": '"1"'})
     assert_problem(response, 412, title="Precondition Failed")
@@ -308,27 +374,29 @@ def test_update_with_stale_if_match_is_412_and_changes_nothing(
 
 
 @pytest.mark.parametrize("if_match", ['"1"', '"9", "1"', "*"])
-def test_update_with_matching_if_match_succeeds(client: httpx.Client, if_match: str) -> None:
+def test_update_with_matching_if_match_succeeds(client: ResourceClient, if_match: str) -> None:
     item = create(client)
     response = client.patch(
-        f"{ITEMS}/{item['id']}", json={"description": "ok"}, headers={"If-Match": if_match}
+        f"{client.path}/{item['id']}", json={"description": "ok"}, headers={"If-Match": if_match}
     )
     assert response.status_code == 200
 
 
-def test_weak_if_match_never_matches(client: httpx.Client) -> None:
+def test_weak_if_match_never_matches(client: ResourceClient) -> None:
     item = create(client)
     response = client.patch(
-        f"{ITEMS}/{item['id']}", json={"description": "x"}, headers={"If-Match": 'W/"1"'}
+        f"{client.path}/{item['id']}", json={"description": "x"}, headers={"If-Match": 'W/"1"'}
     )
     assert_problem(response, 412)
 
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
-def test_if_match_compares_etags_strongly_not_as_numbers(client: httpx.Client, method: str) -> None:
+def test_if_match_compares_etags_strongly_not_as_numbers(
+    client: ResourceClient, method: str
+) -> None:
     """`"03"` is another ETag than `"3"` (RFC 9110 section 8.8.3.2): 412, nothing changes."""
     item = create(client)
-    url = f"{ITEMS}/{item['id']}"
+    url = f"{client.path}/{item['id']}"
     for description in ["v2", "v3"]:
         assert client.patch(url, json={"description": description}).status_code == 200
     body = None if method == "DELETE" else {"name": item["name"]}
@@ -338,10 +406,10 @@ def test_if_match_compares_etags_strongly_not_as_numbers(client: httpx.Client, m
     assert (current["version"], current["description"]) == (3, "v3")
 
 
-def test_if_match_tag_with_a_comma_is_one_tag(client: httpx.Client) -> None:
+def test_if_match_tag_with_a_comma_is_one_tag(client: ResourceClient) -> None:
     """A comma inside a quoted ETag belongs to it; the list still matches on its other tag."""
     item = create(client)
-    url = f"{ITEMS}/{item['id']}"
+    url = f"{client.path}/{item['id']}"
     response = client.patch(url, json={"description": "x"}, headers={"If-Match": '"a,1", "1"'})
     assert response.status_code == 200, response.text
     assert_problem(client.patch(url, json={"description": "y"}, headers={"If-Match": '"2,3"'}), 412)
@@ -349,49 +417,51 @@ def test_if_match_tag_with_a_comma_is_one_tag(client: httpx.Client) -> None:
 
 
 @pytest.mark.parametrize("if_match", ["1", '"1', "bogus, x", '"1""2"'])
-def test_malformed_if_match_is_400(client: httpx.Client, if_match: str) -> None:
+def test_malformed_if_match_is_400(client: ResourceClient, if_match: str) -> None:
     item = create(client)
     response = client.patch(
-        f"{ITEMS}/{item['id']}", json={"description": "x"}, headers={"If-Match": if_match}
+        f"{client.path}/{item['id']}", json={"description": "x"}, headers={"If-Match": if_match}
     )
     assert_problem(response, 400)
 
 
-def test_update_unknown_item_is_404(client: httpx.Client) -> None:
-    assert_problem(client.put(f"{ITEMS}/{MISSING_ID}", json={"name": "x"}), 404)
-    assert_problem(client.patch(f"{ITEMS}/{MISSING_ID}", json={"name": "x"}), 404)
+def test_update_unknown_item_is_404(client: ResourceClient) -> None:
+    assert_problem(client.put(f"{client.path}/{MISSING_ID}", json={"name": "x"}), 404)
+    assert_problem(client.patch(f"{client.path}/{MISSING_ID}", json={"name": "x"}), 404)
 
 
-def test_rename_onto_existing_name_is_409(client: httpx.Client) -> None:
+def test_rename_onto_existing_name_is_409(client: ResourceClient) -> None:
     first, second = create(client), create(client)
-    response = client.patch(f"{ITEMS}/{second['id']}", json={"name": first["name"]})
+    response = client.patch(f"{client.path}/{second['id']}", json={"name": first["name"]})
     assert_problem(response, 409)
 
 
 # --- delete ---------------------------------------------------------------------------
 
 
-def test_delete_is_204_then_404(client: httpx.Client) -> None:
+def test_delete_is_204_then_404(client: ResourceClient) -> None:
     item = create(client)
-    response = client.delete(f"{ITEMS}/{item['id']}")
+    response = client.delete(f"{client.path}/{item['id']}")
     assert response.status_code == 204
     assert response.content == b""
-    assert_problem(client.get(f"{ITEMS}/{item['id']}"), 404)
-    assert_problem(client.delete(f"{ITEMS}/{item['id']}"), 404)
+    assert_problem(client.get(f"{client.path}/{item['id']}"), 404)
+    assert_problem(client.delete(f"{client.path}/{item['id']}"), 404)
 
 
-def test_delete_with_stale_if_match_is_412_and_keeps_item(client: httpx.Client) -> None:
+def test_delete_with_stale_if_match_is_412_and_keeps_item(client: ResourceClient) -> None:
     item = create(client)
-    response = client.delete(f"{ITEMS}/{item['id']}", headers={"If-Match": '"2"'})
+    response = client.delete(f"{client.path}/{item['id']}", headers={"If-Match": '"2"'})
     assert_problem(response, 412)
-    assert client.get(f"{ITEMS}/{item['id']}").status_code == 200
-    assert client.delete(f"{ITEMS}/{item['id']}", headers={"If-Match": '"1"'}).status_code == 204
+    assert client.get(f"{client.path}/{item['id']}").status_code == 200
+    assert (
+        client.delete(f"{client.path}/{item['id']}", headers={"If-Match": '"1"'}).status_code == 204
+    )
 
 
 # --- routing, headers, operations -------------------------------------------------------
 
 
-def test_unknown_route_is_404_problem(client: httpx.Client) -> None:
+def test_unknown_route_is_404_problem(client: ResourceClient) -> None:
     body = assert_problem(client.get("/no/such/route"), 404)
     assert body["detail"] == "No route matches /no/such/route."
 
@@ -399,31 +469,31 @@ def test_unknown_route_is_404_problem(client: httpx.Client) -> None:
 @pytest.mark.parametrize(
     ("method", "path", "allow"),
     [
-        ("DELETE", ITEMS, "GET, HEAD, POST"),
-        ("POST", f"{ITEMS}/{MISSING_ID}", "DELETE, GET, HEAD, PATCH, PUT"),
+        ("DELETE", "{path}", "GET, HEAD, POST"),
+        ("POST", "{path}/" + MISSING_ID, "DELETE, GET, HEAD, PATCH, PUT"),
         ("POST", "/health/live", "GET, HEAD"),
     ],
 )
 def test_wrong_method_is_405_with_full_allow(
-    client: httpx.Client, method: str, path: str, allow: str
+    client: ResourceClient, method: str, path: str, allow: str
 ) -> None:
-    response = client.request(method, path, json={"name": "x"})
+    response = client.request(method, path.format(path=client.path), json={"name": "x"})
     assert_problem(response, 405, title="Method Not Allowed")
     assert response.headers["allow"] == allow
 
 
-def test_every_response_carries_request_id_and_nosniff(client: httpx.Client) -> None:
+def test_every_response_carries_request_id_and_nosniff(client: ResourceClient) -> None:
     for response in (
         client.get("/health/live"),
         client.get("/nope"),
-        client.post(ITEMS, json={}),
+        client.post(client.path, json={}),
         client.get("/metrics"),
     ):
         assert response.headers["x-content-type-options"] == "nosniff"
         assert re.fullmatch(r"[A-Za-z0-9._:-]{8,128}", response.headers["x-request-id"])
 
 
-def test_sane_request_id_is_echoed_and_insane_replaced(client: httpx.Client) -> None:
+def test_sane_request_id_is_echoed_and_insane_replaced(client: ResourceClient) -> None:
     assert (
         client.get("/health/live", headers={"X-Request-ID": "req-42"}).headers["x-request-id"]
         == "req-42"
@@ -432,12 +502,12 @@ def test_sane_request_id_is_echoed_and_insane_replaced(client: httpx.Client) -> 
     assert replaced.headers["x-request-id"] != "bad id\t{}"
 
 
-def test_cors_is_closed_by_default(client: httpx.Client) -> None:
-    response = client.get(ITEMS, headers={"Origin": "https://elsewhere.example"})
+def test_cors_is_closed_by_default(client: ResourceClient) -> None:
+    response = client.get(client.path, headers={"Origin": "https://elsewhere.example"})
     assert "access-control-allow-origin" not in response.headers
 
 
-def test_liveness_and_readiness(client: httpx.Client) -> None:
+def test_liveness_and_readiness(client: ResourceClient) -> None:
     live = client.get("/health/live")
     assert live.status_code == 200
     assert set(live.json()) == {"status", "uptime_seconds"} and live.json()["status"] == "ok"
@@ -445,32 +515,35 @@ def test_liveness_and_readiness(client: httpx.Client) -> None:
     assert ready.json() == {"status": "ok", "checks": {"mongodb": "ok"}}
 
 
-def test_metrics_expose_counter_and_histogram_by_route(client: httpx.Client) -> None:
+def test_metrics_expose_counter_and_histogram_by_route(client: ResourceClient) -> None:
     item = create(client)
-    client.get(f"{ITEMS}/{item['id']}")
+    client.get(f"{client.path}/{item['id']}")
     response = client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     text = response.text
     assert re.search(
-        r'http_requests_total\{method="GET",route="/api/v1/items/\{item_id\}",status="200"\} \d',
+        rf'http_requests_total\{{method="GET",route="{re.escape(client.template)}",'
+        r'status="200"\} \d',
         text,
     )
     assert (
-        'http_request_duration_seconds_bucket{le="0.005",method="POST",route="/api/v1/items",status="201"}'
+        f'http_request_duration_seconds_bucket{{le="0.005",method="POST",route="{client.path}",status="201"}}'
         in text
     )
     assert 'route="/metrics"' not in text
 
 
 def test_no_request_creates_a_metric_series_outside_fixed_label_sets(
-    client: httpx.Client,
+    client: ResourceClient,
 ) -> None:
     rng = random.Random(20261202)
     letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
     for _ in range(60):
         method = "".join(rng.choices(letters, k=rng.randint(3, 10)))
-        path = rng.choice(["/health/live", ITEMS, f"{ITEMS}/{MISSING_ID}", f"/x{rng.random()}"])
+        path = rng.choice(
+            ["/health/live", client.path, f"{client.path}/{MISSING_ID}", f"/x{rng.random()}"]
+        )
         client.request(method, path)
         client.get(f"/random-{rng.random()}")
     assert client.get("/docs").status_code == 200
@@ -487,28 +560,25 @@ def test_no_request_creates_a_metric_series_outside_fixed_label_sets(
         assert method in methods and route in routes, (method, route)
 
 
-def test_docs_and_openapi_are_served(client: httpx.Client) -> None:
+def test_docs_and_openapi_are_served(client: ResourceClient) -> None:
     docs = client.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
-    document = client.get("/openapi.json").json()
-    assert set(document["paths"]) == {
-        ITEMS,
-        f"{ITEMS}/{{item_id}}",
-        "/health/live",
-        "/health/ready",
-    }
+    paths = set(client.get("/openapi.json").json()["paths"])
+    assert {client.path, client.template, "/health/live", "/health/ready"} <= paths
+    # Every other path belongs to another resource of the same service.
+    assert all(path.startswith(("/api/v1/", "/health/")) for path in paths), paths
 
 
 def test_stored_documents_hold_only_schema_fields(
-    client: httpx.Client, service: tuple[httpx.Client, str], mongo: MongoServer
+    client: ResourceClient, service: tuple[ResourceClient, str], mongo: MongoServer
 ) -> None:
     if not service[1]:
         pytest.skip("the database of an external service is not known")
     item = create(client, description="d")
-    client.patch(f"{ITEMS}/{item['id']}", json={"tags": ["z"]})
+    client.patch(f"{client.path}/{item['id']}", json={"tags": ["z"]})
     mongo_client: MongoClient[dict[str, Any]]
     with MongoClient(mongo.uri) as mongo_client:
-        for document in mongo_client[service[1]]["items"].find():
+        for document in mongo_client[service[1]][client.collection].find():
             assert set(document) == {
                 "_id",
                 "name",
@@ -529,7 +599,7 @@ MAX_HEADER_FIELDS = 100
 MAX_HEADER_FIELD = 8190
 
 
-def exchange(client: httpx.Client, head: bytes) -> tuple[int, bytes]:
+def exchange(client: ResourceClient, head: bytes) -> tuple[int, bytes]:
     """Send raw `head` on a new connection; return the status and the response bytes.
 
     Raw bytes because httpx cannot send an oversized head; the server may stop reading
@@ -555,7 +625,9 @@ def request_head(target: str = "/health/live", fields: list[bytes] | None = None
 
 
 @pytest.mark.parametrize(("extra", "status"), [(0, 200), (1, 414)])
-def test_request_line_over_the_limit_is_414(client: httpx.Client, extra: int, status: int) -> None:
+def test_request_line_over_the_limit_is_414(
+    client: ResourceClient, extra: int, status: int
+) -> None:
     # "GET " + target + " HTTP/1.1" is exactly MAX_REQUEST_LINE bytes, plus `extra`.
     target = "/health/live?q=" + "a" * (MAX_REQUEST_LINE + extra - 4 - 15 - 9)
     assert exchange(client, request_head(target))[0] == status
@@ -565,14 +637,16 @@ def test_request_line_over_the_limit_is_414(client: httpx.Client, extra: int, st
     ("count", "status"), [(MAX_HEADER_FIELDS, 200), (MAX_HEADER_FIELDS + 1, 431)]
 )
 def test_more_header_fields_than_the_limit_is_431(
-    client: httpx.Client, count: int, status: int
+    client: ResourceClient, count: int, status: int
 ) -> None:
     fields = [f"X-Field-{n}: v".encode() for n in range(count - 2)]  # + Host, Connection
     assert exchange(client, request_head(fields=fields))[0] == status
 
 
 @pytest.mark.parametrize(("extra", "status"), [(0, 200), (1, 431)])
-def test_header_field_over_the_limit_is_431(client: httpx.Client, extra: int, status: int) -> None:
+def test_header_field_over_the_limit_is_431(
+    client: ResourceClient, extra: int, status: int
+) -> None:
     # "X-Big: " + value + CRLF is exactly MAX_HEADER_FIELD bytes, plus `extra`.
     field = b"X-Big: " + b"v" * (MAX_HEADER_FIELD + extra - 9)
     assert exchange(client, request_head(fields=[field]))[0] == status
@@ -580,7 +654,7 @@ def test_header_field_over_the_limit_is_431(client: httpx.Client, extra: int, st
 
 @pytest.mark.parametrize("ended", [True, False])
 def test_one_mebibyte_header_is_431_and_the_service_keeps_answering(
-    client: httpx.Client, ended: bool
+    client: ResourceClient, ended: bool
 ) -> None:
     head = request_head(fields=[b"X-Big: " + b"v" * 2**20])
     status, received = exchange(client, head if ended else head[:-4])
@@ -589,39 +663,53 @@ def test_one_mebibyte_header_is_431_and_the_service_keeps_answering(
     assert client.get("/health/live").status_code == 200
 
 
-def test_twenty_thousand_header_fields_are_431(client: httpx.Client) -> None:
+def test_twenty_thousand_header_fields_are_431(client: ResourceClient) -> None:
     fields = [f"X-{n}: v".encode() for n in range(20_000)]
     assert exchange(client, request_head(fields=fields))[0] == 431
     assert client.get("/health/live").status_code == 200
 
 
-def test_head_is_served_wherever_get_is(client: httpx.Client) -> None:
+def test_head_is_served_wherever_get_is(client: ResourceClient) -> None:
     item = create(client)
-    for path in ("/health/live", "/health/ready", ITEMS, f"{ITEMS}/{item['id']}", "/docs"):
+    for path in (
+        "/health/live",
+        "/health/ready",
+        client.path,
+        f"{client.path}/{item['id']}",
+        "/docs",
+    ):
         got, head = client.get(path), client.head(path)
         assert (head.status_code, head.content) == (got.status_code, b""), path
         assert head.headers["content-type"] == got.headers["content-type"], path
-    assert client.head(f"{ITEMS}/{item['id']}").headers["etag"] == '"1"'
-    missing = client.head(f"{ITEMS}/{MISSING_ID}")
+    assert client.head(f"{client.path}/{item['id']}").headers["etag"] == '"1"'
+    missing = client.head(f"{client.path}/{MISSING_ID}")
     assert (missing.status_code, missing.content) == (404, b"")
 
 
 @pytest.mark.parametrize(
     "path",
-    [f"{ITEMS}/", f"{ITEMS}/{MISSING_ID}/", "/health/live/", "//health/live", "/docs/", "/swagger"],
+    [
+        "{path}/",
+        "{path}/" + MISSING_ID + "/",
+        "/health/live/",
+        "//health/live",
+        "/docs/",
+        "/swagger",
+    ],
 )
-def test_no_redirect_is_built_from_the_host_header(client: httpx.Client, path: str) -> None:
+def test_no_redirect_is_built_from_the_host_header(client: ResourceClient, path: str) -> None:
+    path = path.format(path=client.path)
     response = client.get(path, headers={"Host": "evil.example"})
     location = response.headers.get("location", "")
     assert "evil.example" not in location and not location.startswith(("http", "//"))
-    if path.startswith(f"{ITEMS}/"):
+    if path.startswith(f"{client.path}/"):
         assert_problem(response, 404)  # a trailing slash is not the same resource
 
 
 CONTENT_TYPES = {".js": "javascript", ".css": "text/css", ".png": "image/", ".svg": "image/"}
 
 
-def test_docs_load_every_asset_from_the_service_itself(client: httpx.Client) -> None:
+def test_docs_load_every_asset_from_the_service_itself(client: ResourceClient) -> None:
     docs = client.get("/docs")
     assert docs.status_code == 200
     links = re.findall(r'(?:src|href)="([^"]+)"', docs.text)
@@ -646,9 +734,9 @@ def new_key() -> str:
     return f"contract-{uuid.uuid4().hex[:8]}-{next(_keys)}"
 
 
-def count_named(client: httpx.Client, name: str) -> int:
+def count_named(client: ResourceClient, name: str) -> int:
     """Return how many stored items have `name` (names are unique; 0 or 1 if all is well)."""
-    listed = client.get(ITEMS, params={"tag": name, "per_page": 100})
+    listed = client.get(client.path, params={"tag": name, "per_page": 100})
     assert listed.status_code == 200, listed.text
     return sum(1 for item in listed.json()["items"] if item["name"] == name)
 
@@ -661,7 +749,7 @@ def keyed_body() -> dict[str, Any]:
 
 @pytest.fixture
 def key_records(
-    service: tuple[httpx.Client, str], mongo: MongoServer
+    service: tuple[ResourceClient, str], mongo: MongoServer
 ) -> Iterator[Collection[dict[str, Any]]]:
     """Yield the service's Idempotency-Key records collection (skips external services)."""
     if not service[1]:
@@ -672,14 +760,14 @@ def key_records(
 
 
 def test_post_retried_with_its_key_replays_the_first_answer_and_stores_one_item(
-    client: httpx.Client,
+    client: ResourceClient,
 ) -> None:
     key, body = new_key(), keyed_body()
-    first = client.post(ITEMS, json=body, headers={"Idempotency-Key": f'"{key}"'})
+    first = client.post(client.path, json=body, headers={"Idempotency-Key": f'"{key}"'})
     assert first.status_code == 201, first.text
     # The bare form names the same key; key order and defaults do not change the body.
     retry = client.post(
-        ITEMS,
+        client.path,
         json={"tags": body["tags"], "description": None, "name": body["name"]},
         headers={"Idempotency-Key": key},
     )
@@ -690,56 +778,58 @@ def test_post_retried_with_its_key_replays_the_first_answer_and_stores_one_item(
     assert count_named(client, body["name"]) == 1
 
 
-def test_post_with_a_used_key_and_another_body_is_422(client: httpx.Client) -> None:
+def test_post_with_a_used_key_and_another_body_is_422(client: ResourceClient) -> None:
     key, body = new_key(), keyed_body()
-    assert client.post(ITEMS, json=body, headers={"Idempotency-Key": key}).status_code == 201
+    assert client.post(client.path, json=body, headers={"Idempotency-Key": key}).status_code == 201
     other = keyed_body()
-    problem = assert_problem(client.post(ITEMS, json=other, headers={"Idempotency-Key": key}), 422)
+    problem = assert_problem(
+        client.post(client.path, json=other, headers={"Idempotency-Key": key}), 422
+    )
     assert [issue["loc"] for issue in problem["errors"]] == [["header", "Idempotency-Key"]]
     assert count_named(client, other["name"]) == 0
 
 
 def test_post_with_a_key_replays_its_409_even_once_the_name_is_free(
-    client: httpx.Client,
+    client: ResourceClient,
 ) -> None:
     taken = create(client)
     key = new_key()
     body = {"name": taken["name"]}
-    assert_problem(client.post(ITEMS, json=body, headers={"Idempotency-Key": key}), 409)
-    assert client.delete(f"{ITEMS}/{taken['id']}").status_code == 204
-    replayed = client.post(ITEMS, json=body, headers={"Idempotency-Key": key})
+    assert_problem(client.post(client.path, json=body, headers={"Idempotency-Key": key}), 409)
+    assert client.delete(f"{client.path}/{taken['id']}").status_code == 204
+    replayed = client.post(client.path, json=body, headers={"Idempotency-Key": key})
     assert_problem(replayed, 409)
     assert "retry-after" not in replayed.headers
-    assert client.post(ITEMS, json=body).status_code == 201  # without the key: a new request
+    assert client.post(client.path, json=body).status_code == 201  # without the key: a new request
 
 
 def test_post_while_its_key_is_in_flight_is_409_with_retry_after_then_takes_over(
-    client: httpx.Client, key_records: Collection[dict[str, Any]]
+    client: ResourceClient, key_records: Collection[dict[str, Any]]
 ) -> None:
     key, body = new_key(), keyed_body()
-    first = client.post(ITEMS, json=body, headers={"Idempotency-Key": key})
+    first = client.post(client.path, json=body, headers={"Idempotency-Key": key})
     assert first.status_code == 201, first.text
     # Put the record back in flight, as a request still running (or crashed) leaves it.
     now = datetime.now(UTC)
     in_flight = {"$set": {"state": "in_flight", "lease_until": now + timedelta(seconds=30)}}
     assert key_records.update_one({"_id.key": key}, in_flight).modified_count == 1
-    busy = client.post(ITEMS, json=body, headers={"Idempotency-Key": key})
+    busy = client.post(client.path, json=body, headers={"Idempotency-Key": key})
     assert_problem(busy, 409, title="Conflict")
     assert 25 <= int(busy.headers["retry-after"]) <= 30
     # Once the lease has expired, a retry takes over and finds the item already stored.
     expired = {"$set": {"lease_until": now - timedelta(seconds=1)}}
     assert key_records.update_one({"_id.key": key}, expired).modified_count == 1
-    retry = client.post(ITEMS, json=body, headers={"Idempotency-Key": key})
+    retry = client.post(client.path, json=body, headers={"Idempotency-Key": key})
     assert retry.status_code == 201, retry.text
     assert retry.json()["id"] == first.json()["id"]
     assert retry.headers["location"] == first.headers["location"]
     assert count_named(client, body["name"]) == 1
 
 
-def test_post_without_a_key_is_not_deduplicated(client: httpx.Client) -> None:
+def test_post_without_a_key_is_not_deduplicated(client: ResourceClient) -> None:
     body = keyed_body()
-    assert client.post(ITEMS, json=body).status_code == 201
-    assert_problem(client.post(ITEMS, json=body), 409)
+    assert client.post(client.path, json=body).status_code == 201
+    assert_problem(client.post(client.path, json=body), 409)
     assert count_named(client, body["name"]) == 1
 
 
@@ -747,9 +837,11 @@ def test_post_without_a_key_is_not_deduplicated(client: httpx.Client) -> None:
     "value", ["", '""', '"', '"open', "two words", r'"bad \escape"', "k" * 256, '"a"b"']
 )
 def test_post_with_a_malformed_key_is_422_and_stores_nothing(
-    client: httpx.Client, value: str
+    client: ResourceClient, value: str
 ) -> None:
     body = keyed_body()
-    problem = assert_problem(client.post(ITEMS, json=body, headers={"Idempotency-Key": value}), 422)
+    problem = assert_problem(
+        client.post(client.path, json=body, headers={"Idempotency-Key": value}), 422
+    )
     assert problem["errors"][0]["loc"] == ["header", "Idempotency-Key"]
     assert count_named(client, body["name"]) == 0

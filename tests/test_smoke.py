@@ -12,7 +12,7 @@ import pytest
 
 from tests.process_guard import alive, group_members
 from tests.readme_commands import readme_commands
-from tests.support import VARIANTS, free_port, http, port_open, stop_group, wait_for
+from tests.support import VARIANTS, free_port, http, port_open, resources_of, stop_group, wait_for
 
 
 class Background(NamedTuple):
@@ -96,25 +96,26 @@ def test_served_service_answers_crud_health_and_metrics(
     ):
         run_log = run.log
         base = f"http://127.0.0.1:{http_port}"
+        singular, plural = resources_of(variant)[0]
         wait_for(lambda: port_open(db_port), timeout=30, what="make db")
         wait_for(
             lambda: http("GET", f"{base}/health/ready")[0] == 200,
             timeout=60,
             what=f"make run ({run_log})",
         )
-        status, headers, body = http("POST", f"{base}/api/v1/items", {"name": "smoke"})
+        status, headers, body = http("POST", f"{base}/api/v1/{plural}", {"name": "smoke"})
         assert status == 201, body
         item = json.loads(body)
         location = f"{base}{headers['location']}"
         assert http("GET", location)[0] == 200
-        listing = json.loads(http("GET", f"{base}/api/v1/items")[2])
+        listing = json.loads(http("GET", f"{base}/api/v1/{plural}")[2])
         assert listing["total"] == 1
         status, _, body = http("PATCH", location, {"tags": ["x"]}, {"If-Match": '"1"'})
         assert (status, json.loads(body)["version"]) == (200, 2)
         assert http("DELETE", location)[0] == 204
         assert http("GET", location)[0] == 404
         metrics = http("GET", f"{base}/metrics")[2].decode()
-        assert 'route="/api/v1/items/{item_id}"' in metrics
+        assert f'route="/api/v1/{plural}/{{{singular}_id}}"' in metrics
         assert item["id"] not in metrics
         # The README's curl examples, run as written but against this port.
         curls = [c for c in readme_commands(project / "README.md") if c.startswith("curl ")]
