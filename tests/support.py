@@ -43,12 +43,15 @@ ENV_PREFIX = "ITEM_SERVICE_"
 # default, so the core suite (lint, mypy, each bake's own tests, the contract, OpenAPI
 # parity) proves the rename on every variant; suites that bake for themselves
 # (containers, resilience, READMEs, benchmarks) keep the default resource, `item`.
-SHARED_RESOURCE: dict[str, str] = {}
+SHARED_RESOURCE: dict[str, str] = {"resource_name": "book", "resource_plural": "books"}
 
 # Shared bakes that grow after baking: the variant's default resource, then each named
 # resource added with `make resource NAME=...`. The contract suite serves every resource
 # of one in the same service.
-GROWN: dict[str, tuple[str, list[tuple[str, str]]]] = {}
+GROWN: dict[str, tuple[str, list[tuple[str, str]]]] = {
+    "fastapi-pymongo+orders": ("fastapi-pymongo", [("order", "orders")]),
+    "flask+orders": ("flask", [("order", "orders")]),
+}
 
 
 def bake_answers(name: str) -> dict[str, str]:

@@ -30,18 +30,12 @@ from tests.test_bake import cookiecutter_cli
 TEMPLATE_PROJECT = TEMPLATE_ROOT / "{{cookiecutter.project_slug}}"
 SCAFFOLD_PATH = TEMPLATE_PROJECT / "scripts" / "scaffold.py"
 PACKAGE_IN_IMPORT = re.compile(r"\{\{ cookiecutter\.package_name \}\}")
-# The files of the template's resource; once it lives in `src/<pkg>/items/` and
-# `tests/items/`, point this at those folders.
-RESOURCE_FILES = [
-    *TEMPLATE_PROJECT.glob("src/*/documents.py"),
-    *TEMPLATE_PROJECT.glob("src/*/schemas.py"),
-    *TEMPLATE_PROJECT.glob("src/*/errors.py"),
-    *TEMPLATE_PROJECT.glob("_overlays/*/src/*/repository.py"),
-    *TEMPLATE_PROJECT.glob("_overlays/*/src/*/routes.py"),
-    *TEMPLATE_PROJECT.glob("_overlays/*/tests/test_routes.py"),
-    *TEMPLATE_PROJECT.glob("_overlays/*/tests/test_repository.py"),
-    TEMPLATE_PROJECT / "tests" / "builders.py",
-]
+# The files of the template's resource (both frameworks' overlays included).
+RESOURCE_FILES = sorted(
+    path
+    for pattern in ("**/items/*.py", "**/items/**/*.py")
+    for path in TEMPLATE_PROJECT.glob(pattern)
+)
 
 
 def load_scaffold() -> ModuleType:

@@ -72,7 +72,7 @@ INFRASTRUCTURE = _words(
 # would rename the other use too. tests/test_scaffold.py checks this covers the files.
 RESERVED = _words(
     """
-    about abp abstract after again alias an annotated api app application args ascending at
+    about abp abstract after again alias close fixture iterator nope repo repositories an annotated api app application args ascending at
     attempt attempts base bc blank blue blueprint bodies body bp bson builders by call
     changed changes characters check checks claim claimed client cls collection colour
     command components config conflict constraints content context core count counter create
@@ -482,9 +482,10 @@ def rename_tree(root: Path, old: Names, new: Names, keep: Iterable[str] = ()) ->
 # ---- `make resource`: plan everything, then write --------------------------------------
 
 REGISTRY_IMPORT = re.compile(r"^from \.(\w+) import (\w+)$", re.MULTILINE)
-# `RESOURCES = (ITEMS,)`, or one entry a line (comment lines allowed) up to `)`.
+# `RESOURCES = (ITEMS,)`, or one entry a line (comments allowed, also after the `(`)
+# up to `)`.
 REGISTRY_TUPLE = re.compile(
-    r"^RESOURCES = \((?:(?P<one>\w+),|\n(?:    (?:\w+,|#.*)\n)*)\)$", re.MULTILINE
+    r"^RESOURCES = \((?:(?P<one>\w+),|(?:  #.*)?\n(?:    (?:\w+,|#.*)\n)*)\)$", re.MULTILINE
 )
 
 
@@ -630,7 +631,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {folder.relative_to(root)}/ ({count} files)")
     registry = plan.registry.relative_to(root)
     print(f"  {registry}: {plan.new.spell('upper', True)} registered")
-    print("Next: make check (make format first if `make install` has not run yet)")
+    print("Next: make check (after `make install`, which also formats the new code if needed)")
     return 0
 
 

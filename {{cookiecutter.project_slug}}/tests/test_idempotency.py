@@ -88,6 +88,6 @@ def test_take_over_matches_only_the_lease_it_saw() -> None:
 def test_replay_returns_the_stored_document_or_raises_the_duplicate_again() -> None:
     document = {"_id": new_record(SCOPE, "k", "f", NOW, lease_ms=0, retention_s=1)["document_id"]}
     assert replay({"outcome": "created", "document": document}) == document
-    outcome = duplicate_outcome("order_line", "n")["$set"]
-    with pytest.raises(DuplicateError, match=r"^An order line named 'n' already exists\.$"):
+    outcome = duplicate_outcome("apple_tree", "n")["$set"]
+    with pytest.raises(DuplicateError, match=r"^An apple tree named 'n' already exists\.$"):
         replay(outcome)

@@ -26,17 +26,17 @@ from {{ cookiecutter.package_name }}.problems import (
 
 
 def test_domain_errors_map_to_their_status() -> None:
-    assert problem_for_exception(NotFoundError("book", "x"), "/p")["status"] == 404
-    assert problem_for_exception(DuplicateError("book", "x"), "/p")["status"] == 409
-    assert problem_for_exception(PreconditionFailedError("book", "x"), "/p")["status"] == 412
+    assert problem_for_exception(NotFoundError("shelf", "x"), "/p")["status"] == 404
+    assert problem_for_exception(DuplicateError("shelf", "x"), "/p")["status"] == 409
+    assert problem_for_exception(PreconditionFailedError("shelf", "x"), "/p")["status"] == 412
 
 
 def test_domain_errors_name_the_resource_in_prose_with_its_article() -> None:
-    assert str(NotFoundError("order_line", "42")) == "Order line 42 does not exist."
-    assert str(DuplicateError("order_line", "x")) == "An order line named 'x' already exists."
-    assert str(DuplicateError("book", "x")) == "A book named 'x' already exists."
-    assert str(PreconditionFailedError("book", "42")) == (
-        "Book 42 has changed: its ETag matches no If-Match value. Fetch it again and retry."
+    assert str(NotFoundError("apple_tree", "42")) == "Apple tree 42 does not exist."
+    assert str(DuplicateError("apple_tree", "x")) == "An apple tree named 'x' already exists."
+    assert str(DuplicateError("shelf", "x")) == "A shelf named 'x' already exists."
+    assert str(PreconditionFailedError("shelf", "42")) == (
+        "Shelf 42 has changed: its ETag matches no If-Match value. Fetch it again and retry."
     )
 
 

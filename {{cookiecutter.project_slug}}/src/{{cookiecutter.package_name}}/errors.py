@@ -6,7 +6,7 @@ class ServiceError(Exception):
 
 
 def human(resource: str) -> str:
-    """Return a resource's name as prose: `order_line` -> "order line"."""
+    """Return a resource's name as prose: `apple_tree` -> "apple tree"."""
     return resource.replace("_", " ")
 
 
@@ -16,7 +16,7 @@ def _capitalised(text: str) -> str:
 
 
 def _with_article(noun: str) -> str:
-    """Return `noun` after "a" or "an", chosen by its first letter ("an item", "a book")."""
+    """Return `noun` after "a" or "an", chosen by its first letter ("an apple", "a pear")."""
     return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
 
 
