@@ -7,7 +7,18 @@ from pathlib import Path
 import pytest
 
 from tests.process_guard import no_process_left_behind  # noqa: F401  (autouse, session)
-from tests.support import GROWN, MongoServer, bake, bake_answers, install, mongo_server, run
+from tests.readme_commands import readme_recipes
+from tests.support import (
+    GROWN,
+    RECIPES,
+    MongoServer,
+    apply_patch,
+    bake,
+    bake_answers,
+    install,
+    mongo_server,
+    run,
+)
 
 # `make test` runs this suite, and make exports its state to children: a generated
 # project's `make` started by a test would then be a sub-make ("make[1]: Entering
@@ -21,7 +32,8 @@ for _name in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES"):
 def baked(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
     """Return `get(name) -> project dir`, baking and installing each shared bake once.
 
-    `name` is a variant (baked with `SHARED_RESOURCE`) or a `GROWN` bake.
+    `name` is a variant (baked with `SHARED_RESOURCE`), a `GROWN` bake, or `RECIPES`
+    (every field recipe of its README applied, in order, as written).
     """
     projects: dict[str, Path] = {}
 
@@ -31,6 +43,9 @@ def baked(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
             install(project)
             for singular, plural in GROWN[name][1] if name in GROWN else []:
                 run(["make", "resource", f"NAME={singular}", f"PLURAL={plural}"], cwd=project)
+            if name == RECIPES:
+                for diff in readme_recipes(project / "README.md"):
+                    apply_patch(project, diff)
             projects[name] = project
         return projects[name]
 

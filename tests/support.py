@@ -53,12 +53,52 @@ GROWN: dict[str, tuple[str, list[tuple[str, str]]]] = {
     "flask+orders": ("flask", [("order", "orders")]),
 }
 
+# The shared bake the generated README's field recipes are applied to, exactly as written
+# (tests/test_recipes.py), and the fields they add to its resource. The recipes change only
+# files both frameworks share; FastAPI (the default answer) validates bodies from parsed
+# JSON, where `strict` numbers matter. A two-word resource proves the recipes' names.
+RECIPES = "fastapi-pymongo+recipes"
+RECIPE_ANSWERS: dict[str, str] = {
+    **VARIANTS["fastapi-pymongo"],
+    "resource_name": "order_line",
+    "resource_plural": "order_lines",
+}
+RECIPE_FIELDS = frozenset({"quantity", "sku", "price_cents", "status", "dimensions"})
+
 
 def bake_answers(name: str) -> dict[str, str]:
-    """Return the answers of shared bake `name` (a variant, or a grown bake's base)."""
+    """Return the answers of shared bake `name` (a variant, a grown bake's base, RECIPES)."""
+    if name == RECIPES:
+        return dict(RECIPE_ANSWERS)
     if name in GROWN:
         return dict(VARIANTS[GROWN[name][0]])
     return {**VARIANTS[name], **SHARED_RESOURCE}
+
+
+def extra_fields(name: str) -> frozenset[str]:
+    """Return the fields the resources of shared bake `name` have beyond the template's."""
+    return RECIPE_FIELDS if name == RECIPES else frozenset()
+
+
+def apply_patch(project: Path, diff: str, *, check_only: bool = False) -> None:
+    """Apply unified `diff` (paths `a/...`, `b/...`) to `project` as `git apply` does.
+
+    Raises AssertionError with git's message when a hunk does not apply; nothing is
+    changed then. `project` need not be a git repository (and a repository around it is
+    ignored, so the paths stay relative to `project`).
+    """
+    done = subprocess.run(
+        ["git", "apply", "--verbose", *(["--check"] if check_only else []), "-"],
+        cwd=project,
+        input=diff,
+        env={**os.environ, "GIT_CEILING_DIRECTORIES": str(project.parent)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise AssertionError(f"git apply failed in {project}:\n{done.stderr}\n{diff}")
 
 
 def resources_of(name: str) -> list[tuple[str, str]]:

@@ -25,8 +25,10 @@ from pymongo.collection import Collection
 
 from tests.support import (
     GROWN,
+    RECIPES,
     VARIANTS,
     MongoServer,
+    extra_fields,
     gunicorn_service,
     resources_of,
 )
@@ -49,6 +51,8 @@ class Target:
     variant: str
     singular: str
     plural: str
+    extra: frozenset[str] = frozenset()
+    """Fields the resource has beyond ITEM_FIELDS (the README's field recipes add some)."""
 
     def __str__(self) -> str:
         return f"{self.variant}:{self.plural}"
@@ -58,7 +62,9 @@ TARGETS = (
     [Target("external", "item", "items")]
     if EXTERNAL_URL
     else [
-        Target(name, *resource) for name in [*VARIANTS, *GROWN] for resource in resources_of(name)
+        Target(name, *resource, extra_fields(name))
+        for name in [*VARIANTS, *GROWN, RECIPES]
+        for resource in resources_of(name)
     ]
 )
 
@@ -74,6 +80,8 @@ class ResourceClient(httpx.Client):
         """The OpenAPI path template of one member, e.g. `/api/v1/items/{item_id}`."""
         self.collection = target.plural
         """The MongoDB collection holding the resource."""
+        self.fields = ITEM_FIELDS | target.extra
+        """Every field of the resource in a response (ITEM_FIELDS and the target's extra)."""
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +162,7 @@ def test_post_creates_item_with_location_and_etag(client: ResourceClient) -> Non
     response = client.post(client.path, json={"name": "contract-lamp", "tags": ["a", "b"]})
     assert response.status_code == 201
     item = response.json()
-    assert set(item) == ITEM_FIELDS
+    assert set(item) == client.fields
     assert re.fullmatch(r"[0-9a-f]{24}", item["id"])
     assert (item["description"], item["tags"], item["version"]) == (None, ["a", "b"], 1)
     assert RFC3339_UTC.match(item["created_at"]) and item["created_at"] == item["updated_at"]
@@ -581,15 +589,7 @@ def test_stored_documents_hold_only_schema_fields(
     mongo_client: MongoClient[dict[str, Any]]
     with MongoClient(mongo.uri) as mongo_client:
         for document in mongo_client[service[1]][client.collection].find():
-            assert set(document) == {
-                "_id",
-                "name",
-                "description",
-                "tags",
-                "created_at",
-                "updated_at",
-                "version",
-            }
+            assert set(document) == {"_id", *client.fields} - {"id"}
             assert isinstance(document["created_at"], datetime)
 
 

@@ -13,6 +13,8 @@ GENERATED_README_COMMANDS = {
     "make test": "test_generated.py::test_generated_suite_passes_on_embedded_server",
     "make install && make db": "test_smoke.py (make db) after install()",
     "make run": "test_smoke.py",
+    "make resource NAME=order": "test_resources.py (then cruft update); GROWN bakes",
+    "make check": "test_resources.py, test_recipes.py",
     "docker build -t item-service:local .": "test_containers.py (Engine.build of the Dockerfile)",
     "docker compose up --wait": "test_containers.py (compose up --wait)",
 }
