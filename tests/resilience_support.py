@@ -31,11 +31,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import TEMPLATE_ROOT, VARIANTS, bake, install
+from tests.support import TEMPLATE_ROOT, VARIANTS, bake, bake_answers, install, resources_of
 
 OVERLAYS = TEMPLATE_ROOT / "{{cookiecutter.project_slug}}" / "_overlays"
 FIGURES_FILE = TEMPLATE_ROOT / "build" / "resilience-figures.jsonl"
-ITEMS = "/api/v1/items"
+# Every variant's shared bake serves the same first resource (`SHARED_RESOURCE`).
+_SINGULAR, _PLURAL = resources_of(next(iter(VARIANTS)))[0]
+ITEMS = f"/api/v1/{_PLURAL}"
+ITEM_ROUTE = f"{ITEMS}/{{{_SINGULAR}_id}}"
+"""The route template of one member, as the metrics label it."""
 STORED_FIELDS = {"_id", "name", "description", "tags", "created_at", "updated_at", "version"}
 
 
@@ -81,7 +85,7 @@ def project_fixture(
         try:
             baked = request.getfixturevalue("baked")(variant)
         except pytest.FixtureLookupError:
-            baked = bake(tmp_path_factory.mktemp(f"resilience-{variant}"), **VARIANTS[variant])
+            baked = bake(tmp_path_factory.mktemp(f"resilience-{variant}"), **bake_answers(variant))
             install(baked)
     _VARIANT_OF[baked] = variant
     return baked

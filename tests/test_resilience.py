@@ -27,6 +27,7 @@ import pymongo
 import pytest
 
 from tests.resilience_support import (
+    ITEM_ROUTE,
     ITEMS,
     STORED_FIELDS,
     Load,
@@ -637,7 +638,7 @@ def parallel_reads(base_url: str, item_ids: list[str], threads: int = 16) -> dic
 
 def test_metrics_count_every_request_across_workers_and_recycling(project: Path) -> None:
     """N requests over 2 workers, recycled by max_requests: /metrics says N, every scrape."""
-    route = "/api/v1/items/{item_id}"
+    route = ITEM_ROUTE
     env = {"GUNICORN_MAX_REQUESTS": "40", "GUNICORN_MAX_REQUESTS_JITTER": "10"}
     with mongo_server() as db, gunicorn_service(project, db.uri, env=env) as service:
         workers_before = children(service.proc.pid)
