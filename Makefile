@@ -2,16 +2,30 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# Every uv run here shares one wheel cache (also the suite's, for the baked projects).
+export UV_CACHE_DIR ?= $(CURDIR)/.cache/uv
+export UV_NO_PROGRESS ?= 1
+# What `make refresh-locks` runs on the refreshed locks: by default the whole suite.
+REFRESH_TESTS ?=
 
-.PHONY: install test test-containers demo lint clean bench bench-smoke
+.PHONY: install lock refresh-locks test test-containers demo lint clean bench bench-smoke
 
-$(BIN)/pytest: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+# requirements.txt pins the tooling with hashes. pip installs uv from its lines (hashes
+# checked), then uv installs exactly the lock's set (anything else is removed).
+$(BIN)/pytest: pyproject.toml requirements.txt
+	test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) \
+	  && awk '/^uv==/ {keep = 1; print; next} keep && /^ / {print; next} {keep = 0}' requirements.txt > $(VENV)/uv-lock.txt \
+	  && $(BIN)/python -m pip install --quiet --no-deps --require-hashes -r $(VENV)/uv-lock.txt; }
+	$(BIN)/uv pip sync --quiet --require-hashes --python $(BIN)/python requirements.txt
 	touch $@
 
-install: $(BIN)/pytest  ## Create .venv with the template's tooling
+install: $(BIN)/pytest  ## Create .venv with the template's tooling, exactly as requirements.txt pins it
+
+lock: install  ## After a pyproject.toml edit (the template's or a generated one): re-resolve every lock, keeping the other pins
+	$(BIN)/python -m tests.locks
+
+refresh-locks: install  ## Move every lock to the newest versions, bake and test every variant, keep the new locks only when green
+	$(BIN)/python -m tests.locks --upgrade --venv $(VENV) --report build/lock-changes.md --test $(REFRESH_TESTS)
 
 test: install lint  ## Lint the template, bake every variant and run the whole template suite
 	$(BIN)/pytest

@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tests.locks import locked_requirements
 from tests.support import (
     TEMPLATE_ROOT,
     VARIANTS,
@@ -192,8 +193,16 @@ def prepare(variants: list[str]) -> dict[str, Path]:
             env=uv_env(),
         )
     # Every variant's dependencies plus flask and fastapi for the bare apps: one resolution,
-    # so G and B of every variant run the very same library versions.
+    # so G and B of every variant run the very same library versions, those the variants'
+    # locks pin (what a generated service runs), as constraints.
     editable = [arg for path in projects.values() for arg in ("-e", str(path))]
+    constraints = WORK_DIR / "constraints.txt"
+    pins = {
+        f"{name}=={version}" + (f" ; {marker}" if marker else "")
+        for path in projects.values()
+        for name, version, marker in locked_requirements(path, dev=False)
+    }
+    constraints.write_text("".join(f"{pin}\n" for pin in sorted(pins)))
     run(
         [
             uv,
@@ -202,6 +211,8 @@ def prepare(variants: list[str]) -> dict[str, Path]:
             "--quiet",
             "--python",
             str(VENV / "bin" / "python"),
+            "--constraint",
+            str(constraints),
             *editable,
             "fastapi",
             "uvicorn[standard]",

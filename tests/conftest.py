@@ -23,8 +23,9 @@ from tests.support import (
 # `make test` runs this suite, and make exports its state to children: a generated
 # project's `make` started by a test would then be a sub-make ("make[1]: Entering
 # directory ..." lines, the parent's flags). Tests run generated Makefiles as a user
-# does, from a shell.
-for _name in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES"):
+# does, from a shell. Variables given on make's command line reach the environment too:
+# `make refresh-locks VENV=...` must not make every bake install into that venv.
+for _name in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES", "VENV"):
     os.environ.pop(_name, None)
 
 

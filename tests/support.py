@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -126,22 +125,30 @@ def bake(output_dir: Path, **context: str) -> Path:
 
 
 def uv_env() -> dict[str, str]:
-    """Return an environment that points uv at the shared wheel cache."""
-    return {**os.environ, "UV_CACHE_DIR": str(UV_CACHE_DIR), "UV_NO_PROGRESS": "1"}
+    """Return an environment for uv: the shared wheel cache, this interpreter, no downloads.
+
+    Baked projects name their Python in `.python-version` (3.12 by default); the suite
+    runs them on the interpreter it runs on (any of the supported versions will do, and
+    the locks are the same for all), and never lets uv fetch an interpreter.
+    """
+    return {
+        **os.environ,
+        "UV_CACHE_DIR": str(UV_CACHE_DIR),
+        "UV_NO_PROGRESS": "1",
+        "UV_PYTHON": getattr(sys, "_base_executable", sys.executable),
+        "UV_PYTHON_DOWNLOADS": "never",
+    }
 
 
 def install(project: Path) -> Path:
-    """Create `project/.venv` with the project and its dev extra; return its python.
+    """Create `project/.venv` from the project's dev lock; return its python.
 
-    Runs the project's own `make install`, with uv as the installer (same
-    packages as pip, but it reuses one wheel cache across every bake).
+    Runs the project's own `make install` (`uv pip sync --require-hashes
+    requirements-dev.txt`: exactly the locked versions, then the project itself), with the
+    tooling's uv and the shared wheel cache, so every bake installs what a user gets,
+    without downloading it again.
     """
-    uv = shutil.which("uv", path=str(BIN)) or "uv"
-    run(
-        ["make", "install", f"INSTALL={uv} pip install --python .venv/bin/python"],
-        cwd=project,
-        env=uv_env(),
-    )
+    run(["make", "install", f"UV={BIN / 'uv'}"], cwd=project, env=uv_env())
     return project / ".venv" / "bin" / "python"
 
 

@@ -250,8 +250,10 @@ def test_make_targets_before_install_say_run_make_install_first(
     assert line.endswith("*** .venv is not installed: run make install first.  Stop."), line
 
 
-def test_make_install_redoes_the_install_only_when_pyproject_changed(tmp_path: Path) -> None:
-    """`make -n` shows what would run: the install, then nothing, then the install again."""
+def test_make_install_redoes_the_install_only_when_pyproject_or_the_lock_changed(
+    tmp_path: Path,
+) -> None:
+    """`make -n` shows what would run: the locked install, then nothing, then it again."""
     project = bake(tmp_path)
 
     def planned() -> str:
@@ -259,14 +261,16 @@ def test_make_install_redoes_the_install_only_when_pyproject_changed(tmp_path: P
             ["make", "-n", "install"], cwd=project, capture_output=True, text=True, check=True
         ).stdout
 
-    assert "-m venv .venv" in planned()
+    assert "pip sync --quiet --require-hashes" in planned()
     stamp = project / ".venv" / ".installed"
     stamp.parent.mkdir()
-    stamp.touch()
-    assert planned() == "make: Nothing to be done for 'install'.\n"
-    later = stamp.stat().st_mtime + 10
-    os.utime(project / "pyproject.toml", (later, later))
-    assert "-m venv .venv" in planned()
+    for changed in ("pyproject.toml", "requirements-dev.txt"):
+        stamp.touch()
+        assert planned() == "make: Nothing to be done for 'install'.\n"
+        later = stamp.stat().st_mtime + 10
+        os.utime(project / changed, (later, later))
+        assert "pip sync --quiet --require-hashes" in planned(), changed
+        os.utime(project / changed, (later - 20, later - 20))
 
 
 def test_make_help_shows_the_real_database_port(tmp_path: Path) -> None:

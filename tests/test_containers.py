@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from tests.containers_engine import COMPOSE, Engine, EngineUnavailableError, engine
+from tests.locks import DESCRIBE_ENVIRONMENT, lock_mismatches, locked_requirements
 from tests.support import BIN, ENV_PREFIX, TEMPLATE_ROOT, VARIANTS, bake, free_port, http, install
 
 PROJECT = TEMPLATE_ROOT / "{{cookiecutter.project_slug}}"
@@ -71,6 +72,14 @@ def test_dockerfile_passes_hadolint(tmp_path: Path, variant: str, python_version
     assert 'CMD ["gunicorn", "-c", "gunicorn.conf.py"]' in text
     assert "ENV PATH=/opt/venv/bin:$PATH" in text and "PROMETHEUS_MULTIPROC_DIR=/tmp/" in text
     assert "curl" not in text.split("HEALTHCHECK", 1)[1]
+    # Dependencies from the runtime lock alone, in their own layer, before the sources,
+    # hashes checked; then the service without resolving anything. No dev tools.
+    build = text.split("AS runtime", 1)[0]
+    lock_copy = build.index("COPY requirements.txt ./\n")
+    deps = build.index("pip sync --require-hashes --python /opt/venv/bin/python requirements.txt")
+    service = build.index("uv pip install --no-deps --python /opt/venv/bin/python .\n")
+    assert lock_copy < deps < build.index("COPY pyproject.toml") < build.index("COPY src") < service
+    assert "requirements-dev" not in text and "uv.lock" not in text
 
 
 def test_hadolint_fails_a_broken_dockerfile(tmp_path: Path) -> None:
@@ -175,6 +184,15 @@ def test_image_builds_and_compose_stack_serves(
             **env,
         )
         assert version.stdout.strip() == python_version
+        # The image holds exactly the lock's runtime versions (no dev tools, nothing else).
+        described = docker_engine.run(
+            [*compose, "exec", "-T", "app", "python", "-c", DESCRIBE_ENVIRONMENT],
+            cwd=project,
+            **env,
+        )
+        locked = locked_requirements(project, dev=False)
+        assert "pytest" not in {name for name, _, _ in locked}
+        assert lock_mismatches(locked, json.loads(described.stdout), "item-service") == []
     except BaseException:
         logs = docker_engine.try_run([*compose, "logs", "--no-color"], cwd=project, **env)
         print(logs.stdout[-6000:], logs.stderr[-2000:])

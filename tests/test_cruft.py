@@ -2,19 +2,24 @@
 
 The template is copied into a scratch git repository so the test controls its
 commits: bake from one commit, commit the project, change the template in a new
-commit, `cruft update`, and check that the change arrived and `cruft check` passes.
+commit (a file, a k8s manifest and the variant's locks), `cruft update`, and check
+that the changes arrived, the project's locks still match its pyproject.toml, and
+`cruft check` passes.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from cookiecutter.main import cookiecutter
 
+from tests.locks import LOCK_NAMES, make, to_template, versions
 from tests.support import BIN, TEMPLATE_ROOT
 
 IGNORE = shutil.ignore_patterns(
@@ -70,6 +75,20 @@ def template_repo(tmp_path: Path) -> Path:
     return repo
 
 
+def relocked(template: Path, workdir: Path, package: str, version: str) -> list[str]:
+    """Bake the default variant from `template`, move `package` to `version` in its locks
+    and re-lock (`make lock` keeps that pin and finds its hashes); return the stored locks."""
+    project = Path(
+        cookiecutter(str(template), no_input=True, output_dir=str(workdir), default_config=True)
+    )
+    entry = re.compile(rf"^{re.escape(package)}==.*?(?=^\S)", re.MULTILINE | re.DOTALL)
+    for name in LOCK_NAMES:
+        lock = project / name
+        lock.write_text(entry.sub(f"{package}=={version}\n", lock.read_text(), count=1))
+    make("lock", project, UV_OFFLINE="1")
+    return [to_template((project / name).read_text()) for name in LOCK_NAMES]
+
+
 @pytest.mark.slow
 def test_cruft_update_brings_a_template_change(template_repo: Path, tmp_path: Path) -> None:
     """A template change lands in a project baked from an older commit; check passes after."""
@@ -90,6 +109,7 @@ def test_cruft_update_brings_a_template_change(template_repo: Path, tmp_path: Pa
         tmp_path,
     )
     project = out / "item-service"
+    recorded_locks = [to_template((project / name).read_text()) for name in LOCK_NAMES]
     recorded = json.loads((project / ".cruft.json").read_text())
     assert recorded["commit"] == first
     assert recorded["context"]["cookiecutter"]["kubernetes"] == "yes"
@@ -102,6 +122,14 @@ def test_cruft_update_brings_a_template_change(template_repo: Path, tmp_path: Pa
     dockerignore.write_text(dockerignore.read_text() + "# template v2\n*.log\n")
     pdb = template_repo / "{{cookiecutter.project_slug}}" / "k8s" / "pdb.yaml"
     pdb.write_text(pdb.read_text().replace("minAvailable: 1", "minAvailable: 2"))
+    # And new locks for the variant: one package moved (as `make refresh-locks` does).
+    overlay = template_repo / "{{cookiecutter.project_slug}}" / "_overlays" / "fastapi-pymongo"
+    new_locks = relocked(template_repo, tmp_path / "relock", "prometheus-client", "0.25.0")
+    for name, new_lock, recorded_lock in zip(LOCK_NAMES, new_locks, recorded_locks, strict=True):
+        (overlay / name).write_text(new_lock)
+        old_pins = versions(recorded_lock)
+        moved = {k: v for k, v in versions(new_lock).items() if old_pins[k] != v}
+        assert moved == {"prometheus-client": "0.25.0"}, name
     second = commit_all(template_repo, "template v2")
 
     checked = subprocess.run(
@@ -117,6 +145,11 @@ def test_cruft_update_brings_a_template_change(template_repo: Path, tmp_path: Pa
     sh([str(BIN / "cruft"), "update", "--skip-apply-ask"], project)
     assert (project / ".dockerignore").read_text().endswith("# template v2\n*.log\n")
     assert "minAvailable: 2" in (project / "k8s" / "pdb.yaml").read_text()
+    # The project's locks followed the template's, and still match its pyproject.toml;
+    # the Dockerfile installs requirements.txt, so the next image has prometheus-client
+    # 0.25.0 too.
+    assert [to_template((project / name).read_text()) for name in LOCK_NAMES] == new_locks
+    make("lock-check", project, UV_OFFLINE="1")
     assert json.loads((project / ".cruft.json").read_text())["commit"] == second
     assert not list(project.rglob("*.rej")), "the update left rejected hunks"
     assert not (project / "_overlays").exists()

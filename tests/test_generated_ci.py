@@ -1,21 +1,23 @@
-"""The generated project's CI: GitHub workflow, Dependabot and pre-commit configs.
+"""The generated project's CI: GitHub workflows, Dependabot and pre-commit configs.
 
-The workflow and Dependabot files are checked against the JSON schemas that
+The workflows and the Dependabot file are checked against the JSON schemas that
 check-jsonschema vendors (offline). pre-commit runs its hooks on a fresh bake.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.support import BIN, TEMPLATE_ROOT, VARIANTS, bake, install
+from tests.support import BIN, TEMPLATE_ROOT, VARIANTS, bake, install, uv_env
 
 WORKFLOW = Path(".github/workflows/ci.yml")
+UPDATE_WORKFLOW = Path(".github/workflows/template-update.yml")
 
 
 def check_schema(schema: str, path: Path) -> subprocess.CompletedProcess[str]:
@@ -35,17 +37,19 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return bake(tmp_path_factory.mktemp("ci"))
 
 
-def test_workflow_matches_schema(project: Path) -> None:
-    """The workflow is a valid GitHub Actions workflow."""
-    done = check_schema("github-workflows", project / WORKFLOW)
+@pytest.mark.parametrize("workflow", [WORKFLOW, UPDATE_WORKFLOW], ids=str)
+def test_workflow_matches_schema(project: Path, workflow: Path) -> None:
+    """Each workflow is a valid GitHub Actions workflow."""
+    done = check_schema("github-workflows", project / workflow)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_workflow_is_copied_verbatim(project: Path) -> None:
-    """The workflow is not rendered: its `${{ }}` expressions survive baking."""
-    template = TEMPLATE_ROOT / "{{cookiecutter.project_slug}}" / WORKFLOW
-    assert (project / WORKFLOW).read_text() == template.read_text()
-    assert "${{ github.ref }}" in template.read_text()
+@pytest.mark.parametrize("workflow", [WORKFLOW, UPDATE_WORKFLOW], ids=str)
+def test_workflow_is_copied_verbatim(project: Path, workflow: Path) -> None:
+    """The workflows are not rendered: their `${{ }}` expressions survive baking."""
+    template = TEMPLATE_ROOT / "{{cookiecutter.project_slug}}" / workflow
+    assert (project / workflow).read_text() == template.read_text()
+    assert "${{ " in template.read_text()
     assert "cookiecutter" not in template.read_text()
 
 
@@ -62,6 +66,58 @@ def test_workflow_lints_tests_and_builds(project: Path) -> None:
     assert python_version == "3.12"  # the default answer, read by setup-python
 
 
+def uv_steps(workflow: dict) -> list[dict]:  # type: ignore[type-arg]
+    """Return every setup-uv step of a parsed workflow."""
+    return [
+        step
+        for job in workflow["jobs"].values()
+        for step in job["steps"]
+        if step.get("uses", "").startswith("astral-sh/setup-uv@")
+    ]
+
+
+def test_workflow_installs_from_the_lock_with_a_cache_keyed_by_it(project: Path) -> None:
+    """Both Python jobs set up uv with a cache keyed by the locks, then `make install`."""
+    workflow = yaml.safe_load((project / WORKFLOW).read_text())
+    for name in ("lint", "test"):
+        steps = workflow["jobs"][name]["steps"]
+        [uv] = uv_steps({"jobs": {name: workflow["jobs"][name]}})
+        assert uv["with"]["enable-cache"] is True
+        assert uv["with"]["cache-dependency-glob"].split() == [
+            "requirements.txt",
+            "requirements-dev.txt",
+        ]
+        runs = [step.get("run", "") for step in steps]
+        assert runs.index("make install") > steps.index(uv)
+        assert not any("pip" in str(step) for step in steps), "no pip install, no pip cache"
+    lint_runs = [step.get("run", "") for step in workflow["jobs"]["lint"]["steps"]]
+    assert lint_runs.index("make lock-check") > lint_runs.index("make install")
+
+
+def test_uv_is_the_same_version_in_ci_and_the_image(project: Path) -> None:
+    """The workflows and the Dockerfile pin one uv version."""
+    [dockerfile_uv] = re.findall(
+        r"^ARG UV_VERSION=(\S+)$", (project / "Dockerfile").read_text(), re.MULTILINE
+    )
+    for workflow in (WORKFLOW, UPDATE_WORKFLOW):
+        steps = uv_steps(yaml.safe_load((project / workflow).read_text()))
+        assert steps and {step["with"]["version"] for step in steps} == {dockerfile_uv}
+
+
+def test_template_update_workflow_runs_cruft_and_opens_a_pull_request(project: Path) -> None:
+    """Weekly and on demand: `cruft update` without prompts, then one pull request."""
+    workflow = yaml.safe_load((project / UPDATE_WORKFLOW).read_text())
+    triggers = workflow[True]  # YAML 1.1 reads the key `on` as True
+    assert triggers["schedule"][0]["cron"] and "workflow_dispatch" in triggers
+    assert workflow["permissions"] == {"contents": "write", "pull-requests": "write"}
+    steps = workflow["jobs"]["update"]["steps"]
+    runs = " ".join(step.get("run", "") for step in steps)
+    assert "cruft update --skip-apply-ask" in runs
+    [pull_request] = [s for s in steps if s.get("uses", "").startswith("peter-evans/create-pull")]
+    assert pull_request["with"]["branch"] == "template-update"
+    assert steps.index(pull_request) == len(steps) - 1
+
+
 def test_broken_workflow_fails_schema(project: Path, tmp_path: Path) -> None:
     """A misspelt key (`runs_on`) is rejected: the check has teeth."""
     broken = tmp_path / "ci.yml"
@@ -69,17 +125,19 @@ def test_broken_workflow_fails_schema(project: Path, tmp_path: Path) -> None:
     assert check_schema("github-workflows", broken).returncode != 0
 
 
-def test_dependabot_covers_pip_docker_and_actions(project: Path) -> None:
-    """Dependabot config is schema-valid and updates pip, compose images and actions."""
+def test_dependabot_covers_the_locks_docker_and_actions(project: Path) -> None:
+    """Dependabot config is schema-valid and updates the requirements locks (its pip
+    ecosystem reads `*.txt` requirements files, hashes included), images and actions."""
     path = project / ".github" / "dependabot.yml"
     done = check_schema("dependabot", path)
     assert done.returncode == 0, done.stdout + done.stderr
     ecosystems = {u["package-ecosystem"] for u in yaml.safe_load(path.read_text())["updates"]}
     assert ecosystems == {"pip", "docker-compose", "github-actions"}
+    assert (project / "requirements.txt").is_file() and (project / "requirements-dev.txt").is_file()
 
 
 def test_pre_commit_config_is_valid(project: Path) -> None:
-    """pre-commit accepts the config; it has ruff, ruff-format and mypy hooks."""
+    """pre-commit accepts the config; it has the lock check, ruff, ruff-format and mypy."""
     config = project / ".pre-commit-config.yaml"
     done = subprocess.run(
         [str(BIN / "pre-commit"), "validate-config", str(config)],
@@ -92,7 +150,7 @@ def test_pre_commit_config_is_valid(project: Path) -> None:
     hooks = {
         hook["id"] for repo in yaml.safe_load(config.read_text())["repos"] for hook in repo["hooks"]
     }
-    assert hooks == {"ruff-check", "ruff-format", "mypy"}
+    assert hooks == {"lock-check", "ruff-check", "ruff-format", "mypy"}
 
 
 @pytest.mark.slow
@@ -105,7 +163,8 @@ def test_pre_commit_passes_on_a_fresh_bake(tmp_path: Path, variant: str) -> None
     project = bake(tmp_path, **VARIANTS[variant])
     install(project)
     env = {
-        **os.environ,
+        **uv_env(),
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",  # `uv`, as a user has it on PATH
         "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
         "GIT_AUTHOR_NAME": "t",
         "GIT_AUTHOR_EMAIL": "t@example.com",
@@ -125,5 +184,5 @@ def test_pre_commit_passes_on_a_fresh_bake(tmp_path: Path, variant: str) -> None
         check=False,
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    for hook in ("ruff check", "ruff format", "mypy"):
+    for hook in ("locks match pyproject.toml", "ruff check", "ruff format", "mypy"):
         assert f"{hook}." in done.stdout and "Passed" in done.stdout

@@ -15,6 +15,9 @@ GENERATED_README_COMMANDS = {
     "make run": "test_smoke.py",
     "make resource NAME=order": "test_resources.py (then cruft update); GROWN bakes",
     "make check": "test_resources.py, test_recipes.py",
+    "make lock": "test_locks.py::test_make_lock_and_make_upgrade_keep_the_locks_in_sync",
+    "make upgrade": "test_locks.py::test_make_lock_and_make_upgrade_keep_the_locks_in_sync",
+    "make lock-check": "test_locks.py::test_baked_locks_are_in_sync_with_the_baked_pyproject",
     "docker build -t item-service:local .": "test_containers.py (Engine.build of the Dockerfile)",
     "docker compose up --wait": "test_containers.py (compose up --wait)",
 }
@@ -24,6 +27,8 @@ TEMPLATE_README_COMMANDS = {
     "make test": ".ci/run",
     "make test-containers": ".ci/run",
     "make bench-smoke": "test_bench_smoke.py",
+    "make lock": "test_locks.py (python -m tests.locks: each variant's locks re-made in a bake)",
+    "make refresh-locks": "run by hand and weekly (.github/workflows/refresh-locks.yml)",
     "make bench": "documented full run (bench/README.md); bench-smoke runs the same code",
     "cookiecutter .": "test_bake.py (cookiecutter API with the same template)",
     "cruft create .": "test_cruft.py",
