@@ -38,6 +38,8 @@ FIGURES_FILE = TEMPLATE_ROOT / "build" / "resilience-figures.jsonl"
 # Every variant's shared bake serves the same first resource (`SHARED_RESOURCE`).
 _SINGULAR, _PLURAL = resources_of(next(iter(VARIANTS)))[0]
 ITEMS = f"/api/v1/{_PLURAL}"
+COLLECTION = _PLURAL
+"""The MongoDB collection of the resource under test."""
 ITEM_ROUTE = f"{ITEMS}/{{{_SINGULAR}_id}}"
 """The route template of one member, as the metrics label it."""
 STORED_FIELDS = {"_id", "name", "description", "tags", "created_at", "updated_at", "version"}

@@ -27,6 +27,7 @@ import pymongo
 import pytest
 
 from tests.resilience_support import (
+    COLLECTION,
     ITEM_ROUTE,
     ITEMS,
     STORED_FIELDS,
@@ -429,7 +430,7 @@ def test_posts_retried_with_idempotency_keys_across_a_database_crash_store_each_
                 thread.join(timeout=60)
             assert not any(t.is_alive() for t in threads), "clients did not finish"
             with pymongo.MongoClient(server.uri) as mongo:
-                stored = list(mongo[f"test_{service.port}"]["items"].find({"tags": "crash"}))
+                stored = list(mongo[f"test_{service.port}"][COLLECTION].find({"tags": "crash"}))
             log = service.log()
     finally:
         server.kill()
@@ -799,7 +800,7 @@ def test_hostile_input_never_reaches_mongodb_unvalidated(project: Path) -> None:
             expect(f"id {bad_id!r}", client.get(f"{ITEMS}/{bad_id}"), {404, 422})
 
         with pymongo.MongoClient(db.uri) as mongo:
-            stored = list(mongo[f"test_{service.port}"]["items"].find())
+            stored = list(mongo[f"test_{service.port}"][COLLECTION].find())
         log = service.log()
     assert len(stored) == 1, [d["name"] for d in stored]
     for document in stored:
