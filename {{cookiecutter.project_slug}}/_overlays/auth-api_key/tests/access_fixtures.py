@@ -65,6 +65,8 @@ def all_scopes() -> list[str]:
 
 
 @pytest.fixture
-def credentials(credentials_for: Callable[..., dict[str, str]], all_scopes: list[str]) -> dict[str, str]:
+def credentials(
+    credentials_for: Callable[..., dict[str, str]], all_scopes: list[str]
+) -> dict[str, str]:
     """Return the headers of a caller allowed everything (the API tests' client sends them)."""
     return credentials_for(*all_scopes)

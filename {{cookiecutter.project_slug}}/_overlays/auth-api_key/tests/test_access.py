@@ -35,9 +35,7 @@ def test_configured_key_names_its_id_and_scopes(policy: Policy) -> None:
 def test_wrong_key_is_401_invalid_key(policy: Policy, value: str) -> None:
     error = refusal(policy, value)
     assert error.status == 401
-    assert error.headers["WWW-Authenticate"] == (
-        'ApiKey realm="{{ cookiecutter.project_slug }}", error="invalid_key"'
-    )
+    assert error.headers["WWW-Authenticate"] == ('ApiKey realm="{{ cookiecutter.project_slug }}", error="invalid_key"')
 
 
 def test_missing_key_is_401_with_a_bare_challenge(policy: Policy) -> None:

@@ -91,7 +91,9 @@ def test_body_over_limit_is_413(settings: Settings, credentials: dict[str, str])
     assert small.status_code == 201
 
 
-def test_unexpected_error_is_500_without_internals(app: OpenAPI, credentials: dict[str, str]) -> None:
+def test_unexpected_error_is_500_without_internals(
+    app: OpenAPI, credentials: dict[str, str]
+) -> None:
     @app.get("/boom")
     def boom() -> None:
         raise RuntimeError("secret internals")

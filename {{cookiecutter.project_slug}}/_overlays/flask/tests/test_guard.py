@@ -31,9 +31,7 @@ def test_resource_routes_need_credentials(app: OpenAPI, anonymous: FlaskClient) 
     assert response.status_code == 401  # before the body is looked at
     assert response.headers["content-type"] == "application/problem+json"
     assert response.get_json()["title"] == "Unauthorized"
-    assert response.headers["www-authenticate"].endswith(
-        'realm="{{ cookiecutter.project_slug }}"'
-    )
+    assert response.headers["www-authenticate"].endswith('realm="{{ cookiecutter.project_slug }}"')
 
 
 def test_probes_and_docs_stay_open(anonymous: FlaskClient) -> None:

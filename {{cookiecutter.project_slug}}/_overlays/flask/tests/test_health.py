@@ -28,7 +28,9 @@ def test_readiness_is_200_when_mongodb_answers(client: FlaskClient) -> None:
     assert response.get_json() == {"status": "ok", "checks": {"mongodb": "ok"}}
 
 
-def test_readiness_is_503_naming_the_check_when_mongodb_is_down(credentials: dict[str, str]) -> None:
+def test_readiness_is_503_naming_the_check_when_mongodb_is_down(
+    credentials: dict[str, str],
+) -> None:
     settings = Settings(
         mongo_uri=f"mongodb://127.0.0.1:{unused_port()}/?connectTimeoutMS=200",
         mongo_server_selection_timeout_ms=200,
@@ -48,7 +50,8 @@ def test_readiness_is_503_naming_the_check_when_mongodb_is_down(credentials: dic
 
 
 def test_readiness_is_503_while_any_resource_cannot_create_its_indexes(
-    settings: Settings, second_resource: Resource, credentials: dict[str, str]) -> None:
+    settings: Settings, second_resource: Resource, credentials: dict[str, str]
+) -> None:
     """Two stored documents with one name keep the second resource's unique index out."""
     mongo: MongoClient[dict[str, Any]] = MongoClient(settings.mongo_uri.get_secret_value())
     with mongo:

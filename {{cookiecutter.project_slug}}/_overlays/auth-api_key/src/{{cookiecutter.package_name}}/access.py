@@ -217,5 +217,7 @@ def load_policy(**overrides: Any) -> Policy:
     except ValidationError as exc:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "?"
-        raise SettingsError(f"invalid setting {ENV_PREFIX}{field.upper()}: {first['msg']}") from None
+        raise SettingsError(
+            f"invalid setting {ENV_PREFIX}{field.upper()}: {first['msg']}"
+        ) from None
     return Policy(settings)
