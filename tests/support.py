@@ -54,8 +54,21 @@ GROWN: dict[str, tuple[str, list[tuple[str, str]]]] = {
 }
 
 
+# Shared bakes with an access mode, pairwise over (variant, mode): each variant and each
+# mode appears, and each framework meets each mode (`auth=none` is every other bake).
+AUTHED: dict[str, tuple[str, str]] = {
+    "fastapi-pymongo+jwt": ("fastapi-pymongo", "jwt"),
+    "flask+api_key": ("flask", "api_key"),
+    "flask+jwt": ("flask", "jwt"),
+    "fastapi-motor+api_key": ("fastapi-motor", "api_key"),
+}
+
+
 def bake_answers(name: str) -> dict[str, str]:
-    """Return the answers of shared bake `name` (a variant, or a grown bake's base)."""
+    """Return the answers of shared bake `name` (a variant, a grown or an authed bake)."""
+    if name in AUTHED:
+        variant, mode = AUTHED[name]
+        return {**VARIANTS[variant], **SHARED_RESOURCE, "auth": mode}
     if name in GROWN:
         return dict(VARIANTS[GROWN[name][0]])
     return {**VARIANTS[name], **SHARED_RESOURCE}
