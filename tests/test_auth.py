@@ -16,6 +16,7 @@ import pytest
 from cookiecutter.exceptions import FailedHookException
 
 from tests.auth_support import access
+from tests.readme_commands import readme_commands
 from tests.support import AUTHED, bake, gunicorn_service, http, mongo_server, run
 from tests.test_openapi_parity import normalise, served_document_with
 
@@ -79,13 +80,30 @@ def test_misconfigured_service_refuses_to_start_naming_the_setting(
 
 def test_served_jwt_bake_refuses_callers_without_a_token(baked: Callable[[str], Path]) -> None:
     project = baked("flask+jwt")
-    with mongo_server() as mongo, access(project, "jwt", ["books:read"]) as (env, headers):
-        with gunicorn_service(project, mongo.uri, env=env, workers=1) as service:
-            url = f"{service.url}/api/v1/books"
-            status, response_headers, _ = http("GET", url)
-            assert status == 401
-            assert response_headers["www-authenticate"].startswith("Bearer realm=")
-            assert http("GET", url, headers=headers)[0] == 200
-            assert http("POST", url, {"name": "x"}, headers=headers)[0] == 403
-            assert http("GET", f"{service.url}/health/ready")[0] == 200
-            assert '"subject": "user-42"' in service.log()
+    with (
+        mongo_server() as mongo,
+        access(project, "jwt", ["books:read"]) as (env, headers),
+        gunicorn_service(project, mongo.uri, env=env, workers=1) as service,
+    ):
+        url = f"{service.url}/api/v1/books"
+        status, response_headers, _ = http("GET", url)
+        assert status == 401
+        assert response_headers["www-authenticate"].startswith("Bearer realm=")
+        assert http("GET", url, headers=headers)[0] == 200
+        assert http("POST", url, {"name": "x"}, headers=headers)[0] == 403
+        assert http("GET", f"{service.url}/health/ready")[0] == 200
+        assert '"subject": "user-42"' in service.log()
+        # The README's "Calling the API" example, as written, with the token in $TOKEN.
+        token = headers["Authorization"].removeprefix("Bearer ")
+        curls = [c for c in readme_commands(project / "README.md") if "$TOKEN" in c]
+        assert curls
+        for command in curls:
+            done = subprocess.run(
+                ["bash", "-c", command.replace("localhost:8000", f"127.0.0.1:{service.port}")],
+                env={**os.environ, "TOKEN": token},
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+            assert done.returncode == 0, (command, done.stdout, done.stderr)
