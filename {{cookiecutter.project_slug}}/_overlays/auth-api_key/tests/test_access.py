@@ -9,8 +9,8 @@ from {{ cookiecutter.package_name }}.settings import SettingsError
 
 KEY = "k" * 40
 KEYS = [
-    {"id": "reader", "key": KEY, "scopes": ["items:read"]},
-    {"id": "writer", "key": "w" * 40, "scopes": ["items:read", "items:write"]},
+    {"id": "reader", "key": KEY, "scopes": ["things:read"]},
+    {"id": "writer", "key": "w" * 40, "scopes": ["things:read", "things:write"]},
 ]
 
 
@@ -28,7 +28,7 @@ def refusal(policy: Policy, *values: str, query: str = "") -> AccessError:
 
 
 def test_configured_key_names_its_id_and_scopes(policy: Policy) -> None:
-    assert policy.authenticate([KEY], "") == Principal("reader", frozenset({"items:read"}))
+    assert policy.authenticate([KEY], "") == Principal("reader", frozenset({"things:read"}))
 
 
 @pytest.mark.parametrize("value", ["k" * 39, "k" * 41, "K" * 40, "x" + "k" * 39, ""])
@@ -52,9 +52,9 @@ def test_key_in_the_query_string_is_refused(policy: Policy) -> None:
 
 def test_missing_scope_is_403_insufficient_scope(policy: Policy) -> None:
     with pytest.raises(AccessError) as caught:
-        policy.authorize(policy.authenticate([KEY], ""), "items:write")
+        policy.authorize(policy.authenticate([KEY], ""), "things:write")
     assert caught.value.status == 403
-    assert 'scope="items:write"' in caught.value.headers["WWW-Authenticate"]
+    assert 'scope="things:write"' in caught.value.headers["WWW-Authenticate"]
 
 
 def test_keys_never_show_in_repr_or_errors(policy: Policy) -> None:

@@ -49,8 +49,8 @@ def policy() -> Policy:
 
 
 def test_valid_token_names_its_subject_and_scopes(policy: Policy, issuer: Issuer) -> None:
-    principal = authenticate(policy, f"Bearer {issuer.token(scope='items:read extra')}")
-    assert principal == Principal("user-42", frozenset({"items:read", "extra"}))
+    principal = authenticate(policy, f"Bearer {issuer.token(scope='things:read extra')}")
+    assert principal == Principal("user-42", frozenset({"things:read", "extra"}))
 
 
 def test_ec_key_and_scp_claim_are_accepted(policy: Policy, issuer: Issuer) -> None:
@@ -103,7 +103,7 @@ def test_oversized_token_is_refused_before_parsing(policy: Policy, issuer: Issue
 
 def test_alg_none_is_refused(policy: Policy, issuer: Issuer) -> None:
     header = b64(json.dumps({"alg": "none", "kid": "rsa-1", "typ": "JWT"}).encode())
-    payload = b64(json.dumps(issuer.claims(scope="items:read")).encode())
+    payload = b64(json.dumps(issuer.claims(scope="things:read")).encode())
     error = refusal(policy, f"Bearer {header}.{payload}.")
     assert 'error="invalid_token"' in error.headers["WWW-Authenticate"]
 
@@ -121,8 +121,8 @@ def test_hs256_signed_with_the_public_key_is_refused(policy: Policy, issuer: Iss
 
 
 def test_tampered_payload_is_refused(policy: Policy, issuer: Issuer) -> None:
-    header, _, signature = issuer.token(scope="items:read").split(".")
-    forged = b64(json.dumps(issuer.claims(scope="items:read items:write")).encode())
+    header, _, signature = issuer.token(scope="things:read").split(".")
+    forged = b64(json.dumps(issuer.claims(scope="things:read things:write")).encode())
     assert refusal(policy, f"Bearer {header}.{forged}.{signature}").status == 401
 
 
@@ -191,11 +191,11 @@ def test_keys_are_kept_when_the_issuer_goes_down(policy: Policy, issuer: Issuer)
 
 def test_missing_scope_is_403_insufficient_scope(policy: Policy) -> None:
     with pytest.raises(AccessError) as caught:
-        policy.authorize(Principal("u", frozenset({"items:read"})), "items:write")
+        policy.authorize(Principal("u", frozenset({"things:read"})), "things:write")
     assert caught.value.status == 403
     challenge = caught.value.headers["WWW-Authenticate"]
     assert 'error="insufficient_scope"' in challenge
-    assert 'scope="items:write"' in challenge
+    assert 'scope="things:write"' in challenge
 
 
 @pytest.mark.parametrize(
