@@ -59,3 +59,5 @@ def access(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(STOP_GRACE_S)
+        if proc.stdout is not None:
+            proc.stdout.close()
