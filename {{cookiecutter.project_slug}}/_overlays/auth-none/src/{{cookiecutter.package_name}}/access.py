@@ -2,7 +2,7 @@
 
 The open policy: no credentials are read, no scope is checked, and the OpenAPI
 document declares no security. Put the service behind something that authenticates
-its callers (a gateway, a mesh), or make the project again with `auth=api_key` or `jwt`.
+its callers (a gateway, a mesh), or make the project again with another `auth` answer.
 """
 
 from collections.abc import Sequence
