@@ -4,7 +4,7 @@ Every resource router is included with one dependency that authenticates the cal
 and checks the scope its method needs (read for GET/HEAD, write otherwise); it runs
 before the route's own dependencies and validation, so a caller without credentials
 learns nothing about the request's shape. `/metrics` needs a scope only when
-`AUTH_METRICS_SCOPE` is set; health probes and the docs stay open. An open policy
+the policy names one (`metrics_scope`); health probes and the docs stay open. An open policy
 (`auth=none`) adds nothing.
 """
 

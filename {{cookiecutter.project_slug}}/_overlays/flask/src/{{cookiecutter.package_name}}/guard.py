@@ -4,7 +4,7 @@ One `before_request` hook, run after the request id is bound and before any body
 check, authenticates the caller of every resource blueprint's route and checks the
 scope its method needs (read for GET/HEAD, write otherwise), so a caller without
 credentials learns nothing about the request's shape. `/metrics` needs a scope only
-when `AUTH_METRICS_SCOPE` is set; health probes and the docs stay open. An open
+when the policy names one (`metrics_scope`); health probes and the docs stay open. An open
 policy (`auth=none`) adds nothing.
 """
 
