@@ -6,9 +6,9 @@ The template keeps per-framework, per-driver and per-access-mode files under
 `_overlays/auth-<auth>/` and `_overlays/<framework>-auth-<auth>/` (each when present)
 over the project, in that order, and deletes `_overlays/`. When the resource answers
 are not the template's own (`item`/`items`), it renames that resource in every `.py`
-file and file name under `src/` and `tests/` with the project's own engine (`scripts/scaffold.py`, the same
-rules as `make resource`). Then it prints the next steps. It is deterministic and
-touches no network, so cruft can re-run it on update.
+file and file name under `src/` and `tests/` with the project's own engine
+(`scripts/scaffold.py`, the same rules as `make resource`). Then it prints the next
+steps. It is deterministic and touches no network, so cruft can re-run it on update.
 """
 
 import importlib.util
