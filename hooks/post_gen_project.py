@@ -1,13 +1,14 @@
 """Select the framework's files: move the chosen overlays into place, drop the rest.
 
-The template keeps per-framework (and per-driver) files under `_overlays/NAME/`,
-with the same layout as the project. This hook copies `_overlays/<framework>/`
-and then `_overlays/<framework>-<async_driver>/` (when present) over the project,
-and deletes `_overlays/`. When the resource answers are not the template's own
-(`item`/`items`), it renames that resource in every `.py` file and file name under
-`src/` and `tests/` with the project's own engine (`scripts/scaffold.py`, the same
-rules as `make resource`). Then it prints the next steps. It is deterministic and
-touches no network, so cruft can re-run it on update.
+The template keeps per-framework, per-driver and per-access-mode files under
+`_overlays/NAME/`, with the same layout as the project. This hook copies
+`_overlays/<framework>/`, `_overlays/<framework>-<async_driver>/`,
+`_overlays/auth-<auth>/` and `_overlays/<framework>-auth-<auth>/` (each when present)
+over the project, in that order, and deletes `_overlays/`. When the resource answers
+are not the template's own (`item`/`items`), it renames that resource in every `.py`
+file and file name under `src/` and `tests/` with the project's own engine
+(`scripts/scaffold.py`, the same rules as `make resource`). Then it prints the next
+steps. It is deterministic and touches no network, so cruft can re-run it on update.
 """
 
 import importlib.util
@@ -23,8 +24,13 @@ CONTEXT = json.loads(r"""{{ cookiecutter | jsonify }}""")
 
 def overlay_names(context: dict) -> list[str]:
     """Return the overlay folders to apply, most general first."""
-    framework = context["framework"]
-    return [framework, f"{framework}-{context['async_driver']}"]
+    framework, auth = context["framework"], context.get("auth", "none")
+    return [
+        framework,
+        f"{framework}-{context['async_driver']}",
+        f"auth-{auth}",
+        f"{framework}-auth-{auth}",
+    ]
 
 
 def apply_overlays(project: Path, names: list[str]) -> None:

@@ -30,6 +30,7 @@ EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 FRAMEWORKS = ("fastapi", "flask")
 PYTHON_VERSIONS = ("3.11", "3.12", "3.13")
 ASYNC_DRIVERS = ("pymongo", "motor")
+AUTH_MODES = ("none", "api_key", "jwt")
 
 
 def project_name_problem(name: str) -> str | None:
@@ -85,6 +86,7 @@ CHECKS: dict[str, Callable[[str], str | None]] = {
     "python_version": choice_problem("python_version", PYTHON_VERSIONS),
     "async_driver": choice_problem("async_driver", ASYNC_DRIVERS),
     "kubernetes": choice_problem("kubernetes", ("no", "yes")),
+    "auth": choice_problem("auth", AUTH_MODES),
 }
 
 

@@ -65,10 +65,23 @@ RECIPE_ANSWERS: dict[str, str] = {
 RECIPE_FIELDS = frozenset({"quantity", "sku", "price_cents", "status", "dimensions"})
 
 
+# Shared bakes with an access mode, pairwise over (variant, mode): each variant and each
+# mode appears, and each framework meets each mode (`auth=none` is every other bake).
+AUTHED: dict[str, tuple[str, str]] = {
+    "fastapi-pymongo+jwt": ("fastapi-pymongo", "jwt"),
+    "flask+api_key": ("flask", "api_key"),
+    "flask+jwt": ("flask", "jwt"),
+    "fastapi-motor+api_key": ("fastapi-motor", "api_key"),
+}
+
+
 def bake_answers(name: str) -> dict[str, str]:
-    """Return the answers of shared bake `name` (a variant, a grown bake's base, RECIPES)."""
+    """Return the answers of shared bake `name` (a variant, a grown, an authed bake, RECIPES)."""
     if name == RECIPES:
         return dict(RECIPE_ANSWERS)
+    if name in AUTHED:
+        variant, mode = AUTHED[name]
+        return {**VARIANTS[variant], **SHARED_RESOURCE, "auth": mode}
     if name in GROWN:
         return dict(VARIANTS[GROWN[name][0]])
     return {**VARIANTS[name], **SHARED_RESOURCE}

@@ -23,11 +23,14 @@ import pytest
 from pymongo import MongoClient
 from pymongo.collection import Collection
 
+from tests.auth_support import access
 from tests.support import (
+    AUTHED,
     GROWN,
     RECIPES,
     VARIANTS,
     MongoServer,
+    bake_answers,
     extra_fields,
     gunicorn_service,
     resources_of,
@@ -58,12 +61,17 @@ class Target:
         return f"{self.variant}:{self.plural}"
 
 
+# Bakes with an access mode served with a caller's credentials (one per mode: the rest of
+# the pairwise set runs its own tests in tests/test_auth.py).
+CONTRACT_AUTHED = ["fastapi-pymongo+jwt", "flask+api_key"]
+assert set(CONTRACT_AUTHED) <= set(AUTHED)
+
 TARGETS = (
     [Target("external", "item", "items")]
     if EXTERNAL_URL
     else [
         Target(name, *resource, extra_fields(name))
-        for name in [*VARIANTS, *GROWN, RECIPES]
+        for name in [*VARIANTS, *GROWN, RECIPES, *CONTRACT_AUTHED]
         for resource in resources_of(name)
     ]
 )
@@ -73,6 +81,7 @@ class ResourceClient(httpx.Client):
     """An HTTP client of a served variant that knows the URLs of the resource under test."""
 
     def __init__(self, target: Target, **kwargs: Any) -> None:
+        """Make a client for `target`; `headers` (e.g. credentials) go with every request."""
         super().__init__(**kwargs)
         self.path = f"/api/v1/{target.plural}"
         """The collection URL, e.g. `/api/v1/items`."""
@@ -87,21 +96,31 @@ class ResourceClient(httpx.Client):
 @pytest.fixture(scope="module")
 def services(
     baked: Callable[[str], Path], mongo: MongoServer
-) -> Iterator[Callable[[str], tuple[str, str]]]:
-    """Return `get(variant) -> (base URL, database name)`, one service running at a time.
+) -> Iterator[Callable[[str], tuple[str, str, dict[str, str]]]]:
+    """Return `get(variant) -> (base URL, database name, credentials)`, one service at a time.
 
     Targets are ordered by variant, so every resource of a variant runs against the
-    same gunicorn; a variant's service stops when the next variant starts.
+    same gunicorn; a variant's service stops when the next variant starts. A bake with
+    an access mode is served with a test issuer or key, and the credentials (headers)
+    of a caller holding every resource's read and write scopes.
     """
-    running: dict[str, tuple[str, str]] = {}
+    running: dict[str, tuple[str, str, dict[str, str]]] = {}
     stack = contextlib.ExitStack()
 
-    def get(variant: str) -> tuple[str, str]:
+    def get(variant: str) -> tuple[str, str, dict[str, str]]:
         if variant not in running:
             stack.close()
             running.clear()
-            service = stack.enter_context(gunicorn_service(baked(variant), mongo.uri))
-            running[variant] = (service.url, f"test_{service.port}")
+            project = baked(variant)
+            scopes = [
+                f"{plural}:{verb}"
+                for _, plural in resources_of(variant)
+                for verb in ("read", "write")
+            ]
+            mode = bake_answers(variant).get("auth", "none")
+            env, headers = stack.enter_context(access(project, mode, scopes))
+            service = stack.enter_context(gunicorn_service(project, mongo.uri, env=env))
+            running[variant] = (service.url, f"test_{service.port}", headers)
         return running[variant]
 
     with stack:
@@ -111,12 +130,12 @@ def services(
 
 @pytest.fixture(scope="module", params=TARGETS, ids=str)
 def service(
-    request: pytest.FixtureRequest, services: Callable[[str], tuple[str, str]]
+    request: pytest.FixtureRequest, services: Callable[[str], tuple[str, str, dict[str, str]]]
 ) -> Iterator[tuple[ResourceClient, str]]:
     """Serve one target's variant; yield an HTTP client for its resource and its database."""
     target: Target = request.param
-    url, database = (EXTERNAL_URL, "") if EXTERNAL_URL else services(target.variant)
-    with ResourceClient(target, base_url=url, timeout=10) as client:
+    url, database, headers = (EXTERNAL_URL, "", {}) if EXTERNAL_URL else services(target.variant)
+    with ResourceClient(target, base_url=url, timeout=10, headers=headers) as client:
         yield client, database
 
 

@@ -45,8 +45,13 @@ KEEP_DESCRIPTION_UNDER = ("components",)
 
 def served_document(project: Path) -> dict[str, Any]:
     """Return the /openapi.json a baked project serves (in-process, no database needed)."""
+    return served_document_with(project, None)
+
+
+def served_document_with(project: Path, env: dict[str, str] | None) -> dict[str, Any]:
+    """Return the /openapi.json `project` serves with `env` (e.g. its access settings)."""
     python = str(project / ".venv" / "bin" / "python")
-    done = run([python, "-c", DUMP], cwd=project)
+    done = run([python, "-c", DUMP], cwd=project, env=env)
     document: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
     return document
 

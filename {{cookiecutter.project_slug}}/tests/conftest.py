@@ -1,6 +1,7 @@
 """Fixtures shared by every test: one MongoDB server per session, a fresh database per test.
 
-The app and HTTP-client fixtures live in `tests/app_fixtures.py` (framework-specific).
+The app and HTTP-client fixtures live in `tests/app_fixtures.py` (framework-specific), the
+callers' credentials in `tests/access_fixtures.py` (specific to the access mode).
 """
 
 import uuid
@@ -14,7 +15,7 @@ from pymongo import MongoClient
 from {{ cookiecutter.package_name }}.settings import Settings
 from tests import mongo
 
-pytest_plugins = ["tests.app_fixtures"]
+pytest_plugins = ["tests.app_fixtures", "tests.access_fixtures"]
 
 
 @cache

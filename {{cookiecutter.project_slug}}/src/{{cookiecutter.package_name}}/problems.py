@@ -23,6 +23,8 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 # between Python versions (422 and 413 were renamed in 3.13).
 TITLES: dict[int, str] = {
     400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
     409: "Conflict",

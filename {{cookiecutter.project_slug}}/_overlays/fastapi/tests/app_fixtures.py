@@ -22,11 +22,13 @@ def app(settings: Settings) -> FastAPI:
 
 
 @pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx2.AsyncClient]:
-    """Yield an HTTP client to the app, with its lifespan running."""
+async def client(app: FastAPI, credentials: dict[str, str]) -> AsyncIterator[httpx2.AsyncClient]:
+    """Yield an HTTP client to the app, with its lifespan running, sending `credentials`."""
     async with LifespanManager(app) as manager:
         transport = httpx2.ASGITransport(app=manager.app)
-        async with httpx2.AsyncClient(transport=transport, base_url="http://test") as http:
+        async with httpx2.AsyncClient(
+            transport=transport, base_url="http://test", headers=credentials
+        ) as http:
             yield http
 
 

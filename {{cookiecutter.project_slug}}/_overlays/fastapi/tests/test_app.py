@@ -83,11 +83,13 @@ async def test_non_json_body_is_415(client: httpx2.AsyncClient) -> None:
     assert response.status_code == 415
 
 
-async def test_body_over_limit_is_413(settings: Settings) -> None:
+async def test_body_over_limit_is_413(settings: Settings, credentials: dict[str, str]) -> None:
     app = create_app(settings.model_copy(update={"max_body_bytes": 100}))
     async with LifespanManager(app) as manager:
         transport = httpx2.ASGITransport(app=manager.app)
-        async with httpx2.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx2.AsyncClient(
+            transport=transport, base_url="http://test", headers=credentials
+        ) as client:
             response = await client.post(ITEMS, json=item_body(description="x" * 200))
             small = await client.post(ITEMS, json={"name": "ok"})
     assert response.status_code == 413
@@ -95,14 +97,18 @@ async def test_body_over_limit_is_413(settings: Settings) -> None:
     assert small.status_code == 201
 
 
-async def test_unexpected_error_is_500_without_internals(app: FastAPI) -> None:
+async def test_unexpected_error_is_500_without_internals(
+    app: FastAPI, credentials: dict[str, str]
+) -> None:
     @app.get("/boom")
     async def boom() -> None:
         raise RuntimeError("secret internals")
 
     async with LifespanManager(app) as manager:
         transport = httpx2.ASGITransport(app=manager.app, raise_app_exceptions=False)
-        async with httpx2.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx2.AsyncClient(
+            transport=transport, base_url="http://test", headers=credentials
+        ) as client:
             response = await client.get("/boom")
     assert response.status_code == 500
     assert response.headers["content-type"] == "application/problem+json"
@@ -140,11 +146,15 @@ async def test_cors_is_closed_by_default(client: httpx2.AsyncClient) -> None:
     assert "access-control-allow-origin" not in response.headers
 
 
-async def test_cors_allows_configured_origins(settings: Settings) -> None:
+async def test_cors_allows_configured_origins(
+    settings: Settings, credentials: dict[str, str]
+) -> None:
     app = create_app(settings.model_copy(update={"cors_origins": ["https://app.example"]}))
     async with LifespanManager(app) as manager:
         transport = httpx2.ASGITransport(app=manager.app)
-        async with httpx2.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx2.AsyncClient(
+            transport=transport, base_url="http://test", headers=credentials
+        ) as client:
             response = await client.get(ITEMS, headers={"Origin": "https://app.example"})
     assert response.headers["access-control-allow-origin"] == "https://app.example"
 

@@ -27,7 +27,9 @@ async def test_readiness_is_200_when_mongodb_answers(client: httpx2.AsyncClient)
     assert response.json() == {"status": "ok", "checks": {"mongodb": "ok"}}
 
 
-async def test_readiness_is_503_naming_the_check_when_mongodb_is_down() -> None:
+async def test_readiness_is_503_naming_the_check_when_mongodb_is_down(
+    credentials: dict[str, str],
+) -> None:
     settings = Settings(
         mongo_uri=f"mongodb://127.0.0.1:{unused_port()}/?connectTimeoutMS=200",
         mongo_server_selection_timeout_ms=200,
@@ -36,7 +38,9 @@ async def test_readiness_is_503_naming_the_check_when_mongodb_is_down() -> None:
     app = create_app(settings)
     async with LifespanManager(app) as manager:
         transport = httpx2.ASGITransport(app=manager.app)
-        async with httpx2.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx2.AsyncClient(
+            transport=transport, base_url="http://test", headers=credentials
+        ) as client:
             live = await client.get("/health/live")
             ready = await client.get("/health/ready")
             items = await client.get("/api/v1/items")
@@ -49,7 +53,7 @@ async def test_readiness_is_503_naming_the_check_when_mongodb_is_down() -> None:
 
 
 async def test_readiness_is_503_while_any_resource_cannot_create_its_indexes(
-    settings: Settings, second_resource: Resource
+    settings: Settings, second_resource: Resource, credentials: dict[str, str]
 ) -> None:
     """Two stored documents with one name keep the second resource's unique index out."""
     mongo: MongoClient[dict[str, Any]] = MongoClient(settings.mongo_uri.get_secret_value())
@@ -59,7 +63,9 @@ async def test_readiness_is_503_while_any_resource_cannot_create_its_indexes(
     app = create_app(settings, [RESOURCES[0], second_resource])
     async with LifespanManager(app) as manager:
         transport = httpx2.ASGITransport(app=manager.app)
-        async with httpx2.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx2.AsyncClient(
+            transport=transport, base_url="http://test", headers=credentials
+        ) as client:
             ready = await client.get("/health/ready")
     assert ready.status_code == 503
     assert ready.json()["checks"] == {"mongodb": "fail"}

@@ -25,9 +25,17 @@ def app(settings: Settings) -> Iterator[OpenAPI]:
 
 
 @pytest.fixture
-def client(app: OpenAPI) -> FlaskClient:
-    """Return Flask's test client for the app."""
-    return app.test_client()
+def client(app: OpenAPI, credentials: dict[str, str]) -> FlaskClient:
+    """Return Flask's test client for the app, sending `credentials` with every request."""
+    return client_for(app, credentials)
+
+
+def client_for(app: OpenAPI, credentials: dict[str, str]) -> FlaskClient:
+    """Return a test client of `app` that sends the headers `credentials` with every request."""
+    test_client = app.test_client()
+    for name, value in credentials.items():
+        test_client.environ_base["HTTP_" + name.upper().replace("-", "_")] = value
+    return test_client
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.registry import RESOURCES
 from {{ cookiecutter.package_name }}.resources import Resource
 from {{ cookiecutter.package_name }}.settings import Settings
+from tests.app_fixtures import client_for
 from tests.items.builders import item_body
 
 ITEMS = "/api/v1/items"
@@ -80,9 +81,9 @@ def test_non_json_body_is_415(client: FlaskClient) -> None:
     assert response.status_code == 415
 
 
-def test_body_over_limit_is_413(settings: Settings) -> None:
+def test_body_over_limit_is_413(settings: Settings, credentials: dict[str, str]) -> None:
     app = create_app(settings.model_copy(update={"max_body_bytes": 100}))
-    client = app.test_client()
+    client = client_for(app, credentials)
     response = client.post(ITEMS, json=item_body(description="x" * 200))
     small = client.post(ITEMS, json={"name": "ok"})
     assert response.status_code == 413
@@ -90,12 +91,14 @@ def test_body_over_limit_is_413(settings: Settings) -> None:
     assert small.status_code == 201
 
 
-def test_unexpected_error_is_500_without_internals(app: OpenAPI) -> None:
+def test_unexpected_error_is_500_without_internals(
+    app: OpenAPI, credentials: dict[str, str]
+) -> None:
     @app.get("/boom")
     def boom() -> None:
         raise RuntimeError("secret internals")
 
-    client = app.test_client()
+    client = client_for(app, credentials)
     response = client.get("/boom")
     assert response.status_code == 500
     assert response.headers["content-type"] == "application/problem+json"
@@ -133,9 +136,9 @@ def test_cors_is_closed_by_default(client: FlaskClient) -> None:
     assert "access-control-allow-origin" not in response.headers
 
 
-def test_cors_allows_configured_origins(settings: Settings) -> None:
+def test_cors_allows_configured_origins(settings: Settings, credentials: dict[str, str]) -> None:
     app = create_app(settings.model_copy(update={"cors_origins": ["https://app.example"]}))
-    client = app.test_client()
+    client = client_for(app, credentials)
     response = client.get(ITEMS, headers={"Origin": "https://app.example"})
     assert response.headers["access-control-allow-origin"] == "https://app.example"
 

@@ -17,7 +17,8 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import __version__, db, health
+from . import __version__, db, guard, health
+from .access import Policy, load_policy
 from .handlers import register_error_handlers
 from .logs import configure_logging
 from .metrics import METRICS_PATH, HttpMetrics
@@ -52,6 +53,7 @@ def problem_openapi(app: FastAPI) -> dict[str, Any]:
 
     FastAPI files a response `model` under the app's JSON media type; our errors are
     RFC 9457 problem details, so 4xx/5xx content moves to `application/problem+json`.
+    The access policy then declares its security scheme and each operation's scope.
     """
     if app.openapi_schema is not None:
         return app.openapi_schema
@@ -62,17 +64,20 @@ def problem_openapi(app: FastAPI) -> dict[str, Any]:
                 content = response.get("content", {})
                 if status[0] in "45" and "application/json" in content:
                     response["content"] = {PROBLEM_MEDIA_TYPE: content.pop("application/json")}
-    return document
+    return guard.secure_openapi(document, app.state.policy, app.state.resources)
 
 
 def create_app(
-    settings: Settings | None = None, resources: Sequence[Resource] = RESOURCES
+    settings: Settings | None = None,
+    resources: Sequence[Resource] = RESOURCES,
+    policy: Policy | None = None,
 ) -> FastAPI:
     """Build the application.
 
     Args:
         settings: Configuration; read from the environment and `.env` when None.
         resources: The resources to serve (`registry.RESOURCES`).
+        policy: Who may call which route (`access`); read like `settings` when None.
 
     Raises:
         SettingsError: a setting is invalid (the message names it).
@@ -80,6 +85,7 @@ def create_app(
     """
     refuse_shared(resources)
     settings = settings or load_settings()
+    policy = policy or load_policy()
     configure_logging(settings.log_level, settings.resolved_log_format)
     metrics = HttpMetrics()
     app = FastAPI(
@@ -96,14 +102,16 @@ def create_app(
     )
     app.state.settings = settings
     app.state.resources = tuple(resources)
+    app.state.policy = policy
     app.openapi = lambda: problem_openapi(app)  # type: ignore[method-assign]
     app.state.started_at = time.monotonic()
     health.add_health_routes(app)
     for resource in resources:
-        app.include_router(resource.router)
+        app.include_router(resource.router, dependencies=guard.dependencies(policy, resource))
     register_error_handlers(app)
+    guard.protect(app, policy)
 
-    @app.get(METRICS_PATH, include_in_schema=False)
+    @app.get(METRICS_PATH, include_in_schema=False, dependencies=guard.metrics_dependencies(policy))
     async def get_metrics(request: Request) -> Response:
         """Expose Prometheus metrics (text format)."""
         body, content_type = metrics.render()
@@ -115,7 +123,13 @@ def create_app(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Content-Type", "Idempotency-Key", "If-Match", "X-Request-ID"],
+            allow_headers=[
+                "Content-Type",
+                "Idempotency-Key",
+                "If-Match",
+                "X-Request-ID",
+                *policy.request_headers,
+            ],
             expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"],
         )
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)

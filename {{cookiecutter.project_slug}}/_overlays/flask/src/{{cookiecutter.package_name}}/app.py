@@ -16,7 +16,8 @@ from flask_openapi.models.info import Info
 from flask_openapi.models.schema import Schema
 from flask_openapi.openapi import OpenAPI
 
-from . import __version__, db, health, middleware
+from . import __version__, db, guard, health, middleware
+from .access import Policy, load_policy
 from .handlers import handle_validation_error, register_error_handlers
 from .logs import configure_logging
 from .metrics import METRICS_PATH, HttpMetrics
@@ -27,13 +28,16 @@ from .settings import Settings, load_settings
 
 
 def create_app(
-    settings: Settings | None = None, resources: Sequence[Resource] = RESOURCES
+    settings: Settings | None = None,
+    resources: Sequence[Resource] = RESOURCES,
+    policy: Policy | None = None,
 ) -> OpenAPI:
     """Build the application.
 
     Args:
         settings: Configuration; read from the environment and `.env` when None.
         resources: The resources to serve (`registry.RESOURCES`).
+        policy: Who may call which route (`access`); read like `settings` when None.
 
     Raises:
         SettingsError: a setting is invalid (the message names it).
@@ -41,6 +45,7 @@ def create_app(
     """
     refuse_shared(resources)
     settings = settings or load_settings()
+    policy = policy or load_policy()
     configure_logging(settings.log_level, settings.resolved_log_format)
     app = OpenAPI(
         __name__,
@@ -62,14 +67,18 @@ def create_app(
         PROVIDE_AUTOMATIC_OPTIONS=bool(settings.cors_origins),
     )
     app.extensions["started_at"] = time.monotonic()
+    app.extensions["policy"] = policy
     app.components_schemas["Problem"] = Schema(**Problem.model_json_schema())
     init_db(app, settings, resources)
     app.register_api(health.bp)  # same order as the FastAPI variant's OpenAPI document
     for resource in resources:
         app.register_api(resource.blueprint)
     register_error_handlers(app)
+    guard.protect(app, policy)
     metrics = HttpMetrics()
-    middleware.init_app(app, metrics, settings.max_body_bytes)
+    middleware.init_app(
+        app, metrics, settings.max_body_bytes, guard.request_guard(policy, resources)
+    )
     register_docs(app)
 
     @app.get(METRICS_PATH, doc_ui=False)
@@ -83,7 +92,13 @@ def create_app(
             app,
             origins=settings.cors_origins,
             methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Content-Type", "Idempotency-Key", "If-Match", "X-Request-ID"],
+            allow_headers=[
+                "Content-Type",
+                "Idempotency-Key",
+                "If-Match",
+                "X-Request-ID",
+                *policy.request_headers,
+            ],
             expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"],
         )
     return app
@@ -108,13 +123,14 @@ def openapi_document(app: OpenAPI) -> dict[str, Any]:
 
     flask-openapi documents a 422 on every operation; one without parameters or a
     body (the health probes) cannot fail validation, and FastAPI lists none there.
+    The access policy then declares its security scheme and each operation's scope.
     """
     document: dict[str, Any] = app.api_doc
     for operations in document["paths"].values():
         for operation in operations.values():
             if not operation.get("parameters") and "requestBody" not in operation:
                 operation["responses"].pop("422", None)
-    return document
+    return guard.secure_openapi(document, app.extensions["policy"], app.extensions["resources"])
 
 
 def register_docs(app: OpenAPI) -> None:

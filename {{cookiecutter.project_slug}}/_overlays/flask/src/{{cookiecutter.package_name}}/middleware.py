@@ -9,7 +9,7 @@ import functools
 import io
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -46,15 +46,19 @@ def openapi_path(rule: str) -> str:
     return _CONVERTER.sub(r"{\1}", rule)
 
 
-def start_request() -> Response | None:
-    """Bind a request id, then refuse bodies too large (413), not JSON (415) or broken (400).
-
-    Runs after routing: unknown routes and wrong methods are left to their 404/405.
-    """
+def bind_request() -> None:
+    """Start the request's clock and bind its request id (after a clean slate)."""
     g.started_at = time.perf_counter()
     g.request_id = request_id_from(request.headers.get("X-Request-ID"))
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=g.request_id)
+
+
+def check_body() -> Response | None:
+    """Refuse bodies too large (413), not JSON (415) or broken (400).
+
+    Runs after routing: unknown routes and wrong methods are left to their 404/405.
+    """
     if request.method in BODY_METHODS and request.routing_exception is None:
         if request.environ.get(BODY_TOO_LARGE):
             raise RequestEntityTooLarge
@@ -78,7 +82,7 @@ class BodyLimit:
     A body over the limit (declared by Content-Length, or chunked and counted while
     read) is read and dropped, up to `DRAIN_FACTOR` times the limit, so the connection
     can serve the next request (gunicorn closes a connection whose last body was left
-    unread, after answering it keep-alive); `start_request` then answers 413 through
+    unread, after answering it keep-alive); `check_body` then answers 413 through
     the normal error handlers. Werkzeug alone would cut a chunked body at the limit
     silently, and it would fail as broken JSON.
     """
@@ -149,10 +153,22 @@ def not_an_object_problem() -> dict[str, Any]:
     )
 
 
-def init_app(app: Flask, metrics: HttpMetrics, max_body_bytes: int) -> None:
-    """Install the hooks on `app`, recording into `metrics`; limit bodies to `max_body_bytes`."""
+def init_app(
+    app: Flask,
+    metrics: HttpMetrics,
+    max_body_bytes: int,
+    require_access: Callable[[], None] | None = None,
+) -> None:
+    """Install the hooks on `app`, recording into `metrics`; limit bodies to `max_body_bytes`.
+
+    `require_access` (the access guard, if any) runs after the request id is bound and
+    before the body checks: a caller without credentials gets 401, not 415 or 400.
+    """
     app.wsgi_app = BodyLimit(app.wsgi_app, max_body_bytes)  # type: ignore[method-assign]
-    app.before_request(start_request)
+    app.before_request(bind_request)
+    if require_access is not None:
+        app.before_request(require_access)
+    app.before_request(check_body)
     # The access logger resolved once (`configure_logging` has run): the module-level
     # lazy proxy would re-resolve on every event.
     log = access_log.bind()

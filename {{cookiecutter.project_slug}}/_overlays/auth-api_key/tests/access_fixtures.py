@@ -1,0 +1,72 @@
+"""Access fixtures of the `api_key` mode: configured keys, a caller's headers."""
+
+import json
+import secrets
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from {{ cookiecutter.package_name }}.access import load_policy
+from {{ cookiecutter.package_name }}.guard import resource_scopes
+from {{ cookiecutter.package_name }}.registry import RESOURCES
+from {{ cookiecutter.package_name }}.settings import ENV_PREFIX
+
+# Made per session, never written anywhere: test keys are as secret as real ones.
+KEYS: dict[tuple[str, ...], tuple[str, str]] = {}
+
+
+def key_for(*scopes: str) -> tuple[str, str]:
+    """Return (id, key) of the session's key granting exactly `scopes` (made on first use)."""
+    wanted = tuple(sorted(scopes))
+    if wanted not in KEYS:
+        KEYS[wanted] = (f"test-{len(KEYS)}", secrets.token_hex(32))
+    return KEYS[wanted]
+
+
+def scopes_of_every_resource() -> list[str]:
+    """Return every scope of every resource under the default scope names."""
+    keys = [{"id": "bootstrap", "key": "b" * 32, "scopes": []}]
+    policy = load_policy(auth_api_keys=keys)
+    return [scope for resource in RESOURCES for scope in resource_scopes(policy, resource)]
+
+
+def keys_setting() -> str:
+    """Return `AUTH_API_KEYS` as JSON: one key per scope set the tests use."""
+    every = scopes_of_every_resource()
+    for scopes in ([], every, *([scope] for scope in every)):
+        key_for(*scopes)
+    return json.dumps(
+        [{"id": kid, "key": key, "scopes": list(scopes)} for scopes, (kid, key) in KEYS.items()]
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def access_environment() -> Iterator[None]:
+    """Configure the service's keys in its environment (as an operator would)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(f"{ENV_PREFIX}AUTH_API_KEYS", keys_setting())
+        yield
+
+
+@pytest.fixture
+def credentials_for() -> Callable[..., dict[str, str]]:
+    """Return `make(*scopes) -> headers` of a caller holding exactly `scopes`."""
+
+    def make(*scopes: str) -> dict[str, str]:
+        return {"X-API-Key": key_for(*scopes)[1]}
+
+    return make
+
+
+@pytest.fixture
+def all_scopes() -> list[str]:
+    """Return every scope of every resource (the policy's default names)."""
+    return scopes_of_every_resource()
+
+
+@pytest.fixture
+def credentials(
+    credentials_for: Callable[..., dict[str, str]], all_scopes: list[str]
+) -> dict[str, str]:
+    """Return the headers of a caller allowed everything (the API tests' client sends them)."""
+    return credentials_for(*all_scopes)

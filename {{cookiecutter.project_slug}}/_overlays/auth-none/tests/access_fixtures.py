@@ -1,0 +1,21 @@
+"""Access fixtures of the `none` mode: every route is open, callers send nothing."""
+
+from collections.abc import Callable
+
+import pytest
+
+
+@pytest.fixture
+def credentials_for() -> Callable[..., dict[str, str]]:
+    """Return `make(*scopes) -> headers`: no headers, nothing is checked."""
+
+    def make(*scopes: str) -> dict[str, str]:
+        return {}
+
+    return make
+
+
+@pytest.fixture
+def credentials() -> dict[str, str]:
+    """Return the headers the API tests' client sends: none."""
+    return {}

@@ -1,0 +1,93 @@
+"""Enforce the access policy (`access.Policy`) on FastAPI routes.
+
+Every resource router is included with one dependency that authenticates the caller
+and checks the scope its method needs (read for GET/HEAD, write otherwise); it runs
+before the route's own dependencies and validation, so a caller without credentials
+learns nothing about the request's shape. `/metrics` needs a scope only when
+the policy names one (`metrics_scope`); health probes and the docs stay open. An open policy
+(`auth=none`) adds nothing.
+"""
+
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from .access import AccessError, Policy, RefreshNeeded, bind_principal
+from .handlers import problem_response
+from .problems import problem
+from .resources import Resource
+from .security import scope_for, secure_document
+
+
+def url_name(resource: Resource) -> str:
+    """Return the resource's name in its URL (`items` for `/api/v1/items`)."""
+    return resource.router.prefix.rsplit("/", 1)[-1]
+
+
+def resource_scopes(policy: Policy, resource: Resource) -> tuple[str, str]:
+    """Return the (read, write) scopes of `resource` under `policy`."""
+    return policy.scopes_for(url_name(resource))
+
+
+def requirement(
+    policy: Policy, scopes: tuple[str, str] | None
+) -> Callable[[Request], Coroutine[Any, Any, None]]:
+    """Return a dependency that admits a caller holding the scope of the request's method.
+
+    `scopes` is a (read, write) pair, or None for one scope on every method (`/metrics`).
+    """
+    header = policy.request_headers[0].lower()
+
+    async def require_access(request: Request) -> None:
+        """Authenticate the caller and check its scope; bind it to the request."""
+        values = request.headers.getlist(header)
+        query = request.scope["query_string"].decode("latin-1")
+        try:
+            principal = policy.authenticate(values, query)
+        except RefreshNeeded:
+            await run_in_threadpool(policy.refresh)  # blocking HTTP: off the event loop
+            principal = policy.authenticate(values, query)
+        if scopes is None:
+            policy.authorize(principal, policy.metrics_scope)
+        else:
+            policy.authorize(principal, scope_for(request.method, *scopes))
+        bind_principal(principal)
+
+    return require_access
+
+
+def dependencies(policy: Policy, resource: Resource) -> list[Any]:
+    """Return the router dependencies that protect `resource` (none on an open policy)."""
+    if policy.open:
+        return []
+    return [Depends(requirement(policy, resource_scopes(policy, resource)))]
+
+
+def metrics_dependencies(policy: Policy) -> list[Any]:
+    """Return the dependencies of `/metrics`: a scope check only if one is configured."""
+    if policy.open or not policy.metrics_scope:
+        return []
+    return [Depends(requirement(policy, None))]
+
+
+async def handle_access_error(request: Request, exc: Exception) -> JSONResponse:
+    """Render a refusal (401, 403, 503) as a problem with its `WWW-Authenticate` challenge."""
+    assert isinstance(exc, AccessError)
+    return problem_response(problem(exc.status, exc.detail, instance=request.url.path), exc.headers)
+
+
+def protect(app: FastAPI, policy: Policy) -> None:
+    """Render the policy's refusals as problems (the routes get their dependencies when included)."""
+    if not policy.open:
+        app.add_exception_handler(AccessError, handle_access_error)
+
+
+def secure_openapi(
+    document: dict[str, Any], policy: Policy, resources: Sequence[Resource]
+) -> dict[str, Any]:
+    """Declare the policy's security scheme and each operation's scope in `document`."""
+    prefixes = {resource.router.prefix: resource_scopes(policy, resource) for resource in resources}
+    return secure_document(document, policy.schemes, prefixes)

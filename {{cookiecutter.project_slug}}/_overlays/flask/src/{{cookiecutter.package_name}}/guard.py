@@ -1,0 +1,83 @@
+"""Enforce the access policy (`access.Policy`) on Flask routes.
+
+One `before_request` hook, run after the request id is bound and before any body
+check, authenticates the caller of every resource blueprint's route and checks the
+scope its method needs (read for GET/HEAD, write otherwise), so a caller without
+credentials learns nothing about the request's shape. `/metrics` needs a scope only
+when the policy names one (`metrics_scope`); health probes and the docs stay open. An open
+policy (`auth=none`) adds nothing.
+"""
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from flask import Flask, Response, request
+
+from .access import AccessError, Policy, RefreshNeeded, bind_principal
+from .handlers import problem_response
+from .metrics import METRICS_PATH
+from .problems import problem
+from .resources import Resource
+from .security import scope_for, secure_document
+
+
+def url_name(resource: Resource) -> str:
+    """Return the resource's name in its URL (`items` for `/api/v1/items`)."""
+    return (resource.blueprint.url_prefix or "").rsplit("/", 1)[-1]
+
+
+def resource_scopes(policy: Policy, resource: Resource) -> tuple[str, str]:
+    """Return the (read, write) scopes of `resource` under `policy`."""
+    return policy.scopes_for(url_name(resource))
+
+
+def request_guard(policy: Policy, resources: Sequence[Resource]) -> Callable[[], None] | None:
+    """Return the hook that admits callers holding the scope a route needs (None if open)."""
+    if policy.open:
+        return None
+    scopes = {resource.blueprint.name: resource_scopes(policy, resource) for resource in resources}
+    header = policy.request_headers[0]
+
+    def require_access() -> None:
+        """Authenticate the caller and check its scope; bind it to the request."""
+        bind_principal(None)  # a reused thread or greenlet must not see the last caller
+        pair = scopes.get(request.blueprint or "")
+        if pair is not None:
+            scope = scope_for(request.method, *pair)
+        elif request.path == METRICS_PATH and policy.metrics_scope:
+            scope = policy.metrics_scope
+        else:
+            return
+        values = request.headers.getlist(header)
+        query = request.query_string.decode("latin-1")
+        try:
+            principal = policy.authenticate(values, query)
+        except RefreshNeeded:
+            policy.refresh()  # blocking HTTP: a gevent worker yields meanwhile
+            principal = policy.authenticate(values, query)
+        policy.authorize(principal, scope)
+        bind_principal(principal)
+
+    return require_access
+
+
+def handle_access_error(exc: AccessError) -> Response:
+    """Render a refusal (401, 403, 503) as a problem with its `WWW-Authenticate` challenge."""
+    return problem_response(problem(exc.status, exc.detail, instance=request.path), exc.headers)
+
+
+def protect(app: Flask, policy: Policy) -> None:
+    """Render the policy's refusals as problems (the hook is installed by `middleware`)."""
+    if not policy.open:
+        app.register_error_handler(AccessError, handle_access_error)
+
+
+def secure_openapi(
+    document: dict[str, Any], policy: Policy, resources: Sequence[Resource]
+) -> dict[str, Any]:
+    """Declare the policy's security scheme and each operation's scope in `document`."""
+    prefixes = {
+        resource.blueprint.url_prefix or "": resource_scopes(policy, resource)
+        for resource in resources
+    }
+    return secure_document(document, policy.schemes, prefixes)

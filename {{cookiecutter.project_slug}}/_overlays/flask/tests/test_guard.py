@@ -1,0 +1,79 @@
+"""The access guard over HTTP: resource routes need credentials and scopes; probes do not.
+
+Written once for every access mode: with the open policy (`auth=none`) each protected
+route answers as if no guard were there.
+"""
+
+import json
+from collections.abc import Callable
+
+import pytest
+from flask.testing import FlaskClient
+from flask_openapi.openapi import OpenAPI
+
+from {{ cookiecutter.package_name }}.guard import resource_scopes
+from {{ cookiecutter.package_name }}.registry import RESOURCES
+
+ITEMS = "/api/v1/items"
+
+
+@pytest.fixture
+def anonymous(app: OpenAPI) -> FlaskClient:
+    """Return a client of the app that sends no credentials."""
+    return app.test_client()
+
+
+def test_resource_routes_need_credentials(app: OpenAPI, anonymous: FlaskClient) -> None:
+    response = anonymous.post(ITEMS, data=b"not json", headers={"Content-Type": "text/plain"})
+    if app.extensions["policy"].open:
+        assert response.status_code == 415
+        return
+    assert response.status_code == 401  # before the body is looked at
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.get_json()["title"] == "Unauthorized"
+    assert response.headers["www-authenticate"].endswith('realm="{{ cookiecutter.project_slug }}"')
+
+
+def test_probes_and_docs_stay_open(anonymous: FlaskClient) -> None:
+    for path in ("/health/live", "/health/ready", "/metrics", "/openapi.json", "/docs"):
+        assert anonymous.get(path).status_code == 200, path
+
+
+def test_read_scope_reads_but_does_not_write(
+    app: OpenAPI, anonymous: FlaskClient, credentials_for: Callable[..., dict[str, str]]
+) -> None:
+    read, write = resource_scopes(app.extensions["policy"], RESOURCES[0])
+    headers = credentials_for(read)
+    assert anonymous.get(ITEMS, headers=headers).status_code == 200
+    response = anonymous.post(ITEMS, json={"name": "x"}, headers=headers)
+    if app.extensions["policy"].open:
+        assert response.status_code == 201
+        return
+    assert response.status_code == 403
+    assert f'scope="{write}"' in response.headers["www-authenticate"]
+    assert 'error="insufficient_scope"' in response.headers["www-authenticate"]
+
+
+def test_access_log_names_the_caller(
+    app: OpenAPI, client: FlaskClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert client.get(ITEMS).status_code == 200
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    access = [line for line in lines if line.get("logger") == "access"][-1]
+    assert ("subject" in access) is not app.extensions["policy"].open
+
+
+def test_openapi_declares_the_scheme_and_each_scope(app: OpenAPI, client: FlaskClient) -> None:
+    document = client.get("/openapi.json").get_json()
+    operation = document["paths"][ITEMS]["post"]
+    if app.extensions["policy"].open:
+        assert "securitySchemes" not in document["components"]
+        assert "security" not in operation
+        return
+    read, write = resource_scopes(app.extensions["policy"], RESOURCES[0])
+    (scheme,) = document["components"]["securitySchemes"]
+    assert operation["security"] == [{scheme: [write]}]
+    assert document["paths"][ITEMS]["get"]["security"] == [{scheme: [read]}]
+    assert {"401", "403"} <= set(operation["responses"])
+    assert "security" not in document["paths"]["/health/live"]["get"]

@@ -1,0 +1,64 @@
+"""What the OpenAPI document says about access: security schemes, scopes, 401 and 403.
+
+Framework-neutral, so both variants publish the same document: each app factory passes
+its finished document through `secure_document` with the policy it enforces
+(`access.Policy`) and the scopes of each resource's URL prefix. An open policy (no
+schemes) leaves the document as it is.
+"""
+
+from typing import Any
+
+from .problems import PROBLEM_MEDIA_TYPE, TITLES
+
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+"""Methods that read: they need a resource's read scope; every other one its write scope."""
+
+
+def scope_for(method: str, read: str, write: str) -> str:
+    """Return the scope a request with `method` needs: `read` for GET/HEAD, else `write`."""
+    return read if method in SAFE_METHODS else write
+
+
+def _problem_response(status: int) -> dict[str, Any]:
+    """Return the OpenAPI response object of a problem+json answer with `status`."""
+    return {
+        "description": TITLES[status],
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
+def secure_document(
+    document: dict[str, Any],
+    schemes: dict[str, dict[str, Any]],
+    scopes_by_prefix: dict[str, tuple[str, str]],
+) -> dict[str, Any]:
+    """Declare `schemes` and, on every operation under a protected prefix, its requirement.
+
+    Args:
+        document: The OpenAPI document; changed in place and returned.
+        schemes: `components.securitySchemes` of the policy (name -> scheme); empty for
+            an open policy, which leaves `document` unchanged.
+        scopes_by_prefix: URL prefix of each resource (`/api/v1/items`) -> (read, write)
+            scope names. Each operation lists the one it needs (OpenAPI 3.1 allows
+            role names in requirements of non-OAuth schemes) and documents 401 and 403.
+    """
+    if not schemes:
+        return document
+    document.setdefault("components", {})["securitySchemes"] = schemes
+    for path, operations in document["paths"].items():
+        scopes = next(
+            (
+                pair
+                for prefix, pair in scopes_by_prefix.items()
+                if path == prefix or path.startswith(prefix + "/")
+            ),
+            None,
+        )
+        if scopes is None:
+            continue
+        for method, operation in operations.items():
+            scope = scope_for(method.upper(), *scopes)
+            operation["security"] = [{name: [scope]} for name in schemes]
+            operation["responses"]["401"] = _problem_response(401)
+            operation["responses"]["403"] = _problem_response(403)
+    return document
