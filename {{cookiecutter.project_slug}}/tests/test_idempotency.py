@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from bson import ObjectId
 
 from {{ cookiecutter.package_name }}.errors import (
     DuplicateError,
@@ -11,6 +12,7 @@ from {{ cookiecutter.package_name }}.errors import (
     IdempotencyKeyReusedError,
 )
 from {{ cookiecutter.package_name }}.idempotency import (
+    document_id,
     duplicate_outcome,
     fingerprint,
     new_record,
@@ -91,3 +93,13 @@ def test_replay_returns_the_stored_document_or_raises_the_duplicate_again() -> N
     outcome = duplicate_outcome("apple_tree", "n")["$set"]
     with pytest.raises(DuplicateError, match=r"^An apple tree named 'n' already exists\.$"):
         replay(outcome)
+
+
+def test_a_record_from_the_item_only_release_still_replays_after_an_upgrade() -> None:
+    """Records written before keys were resource-agnostic live one retention period."""
+    stored = {"_id": ObjectId(), "name": "lamp"}
+    created = {"outcome": "created", "item_id": stored["_id"], "item": stored}
+    assert document_id(created) == stored["_id"]
+    assert replay(created) == stored
+    with pytest.raises(DuplicateError, match=r"^An item named 'n' already exists\.$"):
+        replay({"outcome": "duplicate", "name": "n"})

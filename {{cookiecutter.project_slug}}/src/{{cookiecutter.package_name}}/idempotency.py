@@ -138,6 +138,12 @@ def created_outcome(document: dict[str, Any]) -> dict[str, Any]:
     return {"$set": {"state": "done", "outcome": "created", "document": document}}
 
 
+# Key records written before resources were generic (the first item-only release) name the
+# document `item_id` / `item` and carry no `resource`. They live one retention period
+# (`idempotency_retention_seconds`), so a rolling upgrade still replays them.
+LEGACY_RESOURCE = "item"
+
+
 def duplicate_outcome(resource: str, name: str) -> dict[str, Any]:
     """Return the update that stores "another `resource` has `name`" (409) as the outcome.
 
@@ -158,6 +164,12 @@ def replay(record: dict[str, Any]) -> dict[str, Any]:
         DuplicateError: the first request met a document with the same name.
     """
     if record["outcome"] == "duplicate":
-        raise DuplicateError(record["resource"], record["name"])
-    document: dict[str, Any] = record["document"]
+        raise DuplicateError(record.get("resource", LEGACY_RESOURCE), record["name"])
+    document: dict[str, Any] = record["document" if "document" in record else "item"]
     return document
+
+
+def document_id(record: dict[str, Any]) -> ObjectId:
+    """Return the `_id` the key's document is (or will be) stored under."""
+    found: ObjectId = record["document_id" if "document_id" in record else "item_id"]
+    return found

@@ -140,7 +140,7 @@ class ItemRepository:
         if record["state"] == "done":
             return documents.to_item(idempotency.replay(record))
         try:
-            document = await self._insert_as(item_in, record["document_id"])
+            document = await self._insert_as(item_in, idempotency.document_id(record))
         except DuplicateError:
             await self.keys.update_one(
                 idempotency.finish_filter(record),
