@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tests.auth_support import access
 from tests.locks import locked_requirements
 from tests.support import (
     TEMPLATE_ROOT,
@@ -65,6 +66,10 @@ ENDPOINTS: dict[str, tuple[str, str, str]] = {
 }
 # Instruction targets (issue 6): G/B per endpoint.
 TARGETS = {name: (1.3 if name == "GET /health/live" else 1.15) for name in ENDPOINTS}
+# Access modes `--auth` can measure, and what one may add to a route (issue 13): the
+# share of G's instructions that G baked with the mode adds, a valid credential sent.
+AUTH_MODES = ("none", "api_key", "jwt")
+AUTH_TARGETS = {"GET /api/v1/items/{id}": 0.10}
 # The same indexes the generated service creates (documents.INDEXES), so G and B query alike.
 INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
     ([("name", 1)], {"unique": True, "name": "name_unique"}),
@@ -97,6 +102,11 @@ class Plan:
         "POST /api/v1/items",
     )
     smoke: bool = False
+    # The endpoints the instruction step measures (`--endpoints`).
+    endpoints: tuple[str, ...] = tuple(ENDPOINTS)
+    # `--auth`: besides G (auth=none), measure G baked with this access mode (role
+    # `G+<mode>`, instructions only), its requests carrying a valid credential.
+    auth: str = "none"
 
     @classmethod
     def smoke_plan(cls, variants: list[str]) -> Plan:
@@ -171,20 +181,32 @@ def available_variants() -> list[str]:
     ]
 
 
-def package_of(variant: str) -> str:
+def package_of(variant: str, auth: str = "none") -> str:
     """Return the import name the benchmark bakes `variant` under (one venv holds all)."""
-    return "bench_" + variant.replace("-", "_")
+    return "bench_" + variant.replace("-", "_") + ("" if auth == "none" else f"_{auth}")
 
 
-def prepare(variants: list[str]) -> dict[str, Path]:
-    """Bake every variant and install them with the bare apps' needs into one venv."""
+def bake_name(variant: str, auth: str = "none") -> str:
+    """Return the key of `variant`'s bake with access mode `auth` in `prepare`'s answer."""
+    return variant if auth == "none" else f"{variant}+{auth}"
+
+
+def prepare(variants: list[str], auth: str = "none") -> dict[str, Path]:
+    """Bake every variant and install them with the bare apps' needs into one venv.
+
+    With an `auth` mode other than none, each variant is baked a second time with it
+    (key `bake_name(variant, auth)`, package `package_of(variant, auth)`).
+    """
     projects_dir = WORK_DIR / "projects"
     shutil.rmtree(projects_dir, ignore_errors=True)
     projects_dir.mkdir(parents=True)
     projects = {}
     for variant in variants:
-        title = "Bench " + variant.replace("-", " ").title()
-        projects[variant] = bake(projects_dir, project_name=title, **VARIANTS[variant])
+        for mode in dict.fromkeys(("none", auth)):
+            title = " ".join(["Bench", *package_of(variant, mode).split("_")[1:]]).title()
+            projects[bake_name(variant, mode)] = bake(
+                projects_dir, project_name=title, auth=mode, **VARIANTS[variant]
+            )
     uv = str(Path(sys.executable).parent / "uv")
     if not (VENV / "bin" / "python").exists():
         run(
@@ -262,17 +284,24 @@ def seed(mongo_uri: str) -> str:
 
 
 def apps_for(
-    variant: str, project: Path, mongo_uri: str, *, workers: int, timeout: int
+    variant: str,
+    project: Path,
+    mongo_uri: str,
+    *,
+    workers: int,
+    timeout: int,
+    package: str | None = None,
 ) -> list[App]:
     """Return the generated (G) and bare (B) app of `variant`, same server settings.
 
     Both get the same URI. Its long heartbeat interval keeps the driver's server
     monitors (which run in the worker's event loop) out of the instruction counts:
     a `hello` every 10 s would add noise of several percent to a short measurement.
+    `package` is the generated service's import name (default `package_of(variant)`).
     """
     mongo_uri = f"{mongo_uri}&heartbeatFrequencyMS=600000"
     framework = VARIANTS[variant]["framework"]
-    prefix = package_of(variant).upper() + "_"
+    prefix = (package or package_of(variant)).upper() + "_"
     common = {
         **os.environ,
         "WEB_CONCURRENCY": str(workers),
@@ -355,11 +384,17 @@ def serve(
 class Client:
     """Sends the benchmark's requests one at a time and insists on 2xx."""
 
-    def __init__(self, base_url: str, item_id: str, tag: str) -> None:
-        """Target `base_url`; GET/PATCH address `item_id`; POST names start with `tag`."""
+    def __init__(
+        self, base_url: str, item_id: str, tag: str, headers: dict[str, str] | None = None
+    ) -> None:
+        """Target `base_url`; GET/PATCH address `item_id`; POST names start with `tag`.
+
+        `headers` go with every request (a credential, for a service with an access mode).
+        """
         self.base_url = base_url
         self.item_id = item_id
         self.tag = tag
+        self.headers = headers or {}
         self.count = 0
 
     def send(self, endpoint: str) -> None:
@@ -376,7 +411,11 @@ class Client:
         elif kind == "patch":
             body = {"description": f"patched {self.count}"}
         status, _, payload = http(
-            method, self.base_url + path.replace("{id}", self.item_id), body, timeout=60
+            method,
+            self.base_url + path.replace("{id}", self.item_id),
+            body,
+            self.headers,
+            timeout=60,
         )
         if not 200 <= status < 300:
             raise AssertionError(f"{endpoint} -> {status}: {payload[:300]!r}")
@@ -399,10 +438,18 @@ def _callgrind_control(*args: str) -> None:
 
 
 def measure_instructions(
-    app: App, item_id: str, plan: Plan, endpoints: list[str] | None = None
+    app: App,
+    item_id: str,
+    plan: Plan,
+    endpoints: list[str] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> dict[str, float]:
-    """Return Ir per request per endpoint for `app` (one gunicorn worker under callgrind)."""
-    endpoints = endpoints or list(ENDPOINTS)
+    """Return Ir per request per endpoint for `app` (one gunicorn worker under callgrind).
+
+    `headers` go with every request (a credential). The warm-up requests also fill the
+    caches the first authenticated request fills (a jwt service fetches the JWKS then).
+    """
+    endpoints = endpoints or list(plan.endpoints)
     out_dir = WORK_DIR / "callgrind" / app.name.replace("/", "-")
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
@@ -421,7 +468,7 @@ def measure_instructions(
     results: dict[str, float] = {}
     with serve(one_worker, wrap=wrap, ready_timeout=300) as running:
         worker = str(running.proc.pid)
-        client = Client(running.url, item_id, f"cg-{app.variant}-{app.role}")
+        client = Client(running.url, item_id, f"cg-{app.variant}-{app.role}", headers)
         for endpoint in endpoints:
             for _ in range(plan.callgrind_warmup):
                 client.send(endpoint)
@@ -701,20 +748,30 @@ def machine() -> dict[str, Any]:
 
 
 def measure_variant(
-    variant: str, project: Path, server: MongoServer, plan: Plan, skip: set[str], results: Results
+    variant: str,
+    projects: dict[str, Path],
+    server: MongoServer,
+    plan: Plan,
+    skip: set[str],
+    results: Results,
 ) -> None:
-    """Measure one variant's G and B against `server` (seeded here) into `results`."""
+    """Measure one variant's G and B (and G+auth) against `server` (seeded here)."""
     # The database shares CPU 1 with wrk; the servers under test own CPU 0.
     assert server.proc is not None
     subprocess.run(
         ["taskset", "-pc", LOAD_CPU, str(server.proc.pid)], capture_output=True, check=False
     )
     item_id = seed(server.uri)
+    project = projects[variant]
     apps = apps_for(variant, project, server.uri, workers=2, timeout=600)
     if "instructions" not in skip:
         for app in apps:
             print(f"bench: instructions {app.name}", flush=True)
             results.instructions[app.name] = measure_instructions(app, item_id, plan)
+        if plan.auth != "none":
+            measure_auth(
+                variant, projects[bake_name(variant, plan.auth)], server, item_id, plan, results
+            )
     if "dbops" not in skip:
         for app in apps:
             print(f"bench: db ops {app.name}", flush=True)
@@ -723,6 +780,29 @@ def measure_variant(
         print(f"bench: load {variant}", flush=True)
         load_apps = apps_for(variant, project, server.uri, workers=2, timeout=30)
         results.load.extend(measure_load(variant, load_apps, item_id, plan))
+
+
+def measure_auth(
+    variant: str, project: Path, server: MongoServer, item_id: str, plan: Plan, results: Results
+) -> None:
+    """Measure `variant` baked with `plan.auth` (role `G+<mode>`), a valid credential sent.
+
+    A jwt service gets a test issuer (the bake's `tests.issuer`: keys made before the
+    service starts, JWKS over loopback HTTP) and a token holding the items scopes; the
+    warm-up fetches and caches the JWKS before anything is counted.
+    """
+    package = package_of(variant, plan.auth)
+    with access(
+        project,
+        plan.auth,
+        ["items:read", "items:write"],
+        prefix=package.upper() + "_",
+        python=VENV / "bin" / "python",
+    ) as (env, headers):
+        app = apps_for(variant, project, server.uri, workers=2, timeout=600, package=package)[0]
+        app = dataclasses.replace(app, role=f"G+{plan.auth}", env={**app.env, **env})
+        print(f"bench: instructions {app.name}", flush=True)
+        results.instructions[app.name] = measure_instructions(app, item_id, plan, headers=headers)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -744,6 +824,15 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         help="requests per endpoint under callgrind (default 100; Flask is slow there)",
     )
+    parser.add_argument(
+        "--auth",
+        choices=AUTH_MODES,
+        default="none",
+        help="also measure each variant baked with this access mode (instructions only)",
+    )
+    parser.add_argument(
+        "--endpoints", help="comma-separated endpoints of the instruction step (default: all)"
+    )
     args = parser.parse_args(argv)
     # On SIGTERM unwind normally, so every server started so far is stopped by pid.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -754,16 +843,29 @@ def main(argv: list[str] | None = None) -> int:
     plan = Plan.smoke_plan(variants) if args.smoke else Plan(variants=variants)
     if args.callgrind_requests:
         plan = dataclasses.replace(plan, callgrind_requests=args.callgrind_requests)
+    plan = dataclasses.replace(plan, auth=args.auth)
+    if args.endpoints:
+        endpoints = tuple(args.endpoints.split(","))
+        if wrong := set(endpoints) - set(ENDPOINTS):
+            parser.error(f"unknown endpoints: {sorted(wrong)}")
+        plan = dataclasses.replace(plan, endpoints=endpoints)
     skip = set(filter(None, args.skip.split(",")))
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     print(f"bench: preparing {', '.join(variants)}", flush=True)
-    projects = prepare(variants)
-    results = Results(meta={**machine(), "plan": dataclasses.asdict(plan), "targets": TARGETS})
+    projects = prepare(variants, plan.auth)
+    results = Results(
+        meta={
+            **machine(),
+            "plan": dataclasses.asdict(plan),
+            "targets": TARGETS,
+            "auth_targets": AUTH_TARGETS,
+        }
+    )
     for variant in variants:
         # A fresh database per variant: the load step's inserts grow the collection, and
         # SecantusDB (a Python server) slows down until a later variant's requests time out.
         with mongo_server() as server:
-            measure_variant(variant, projects[variant], server, plan, skip, results)
+            measure_variant(variant, projects, server, plan, skip, results)
     args.out.mkdir(parents=True, exist_ok=True)
     data = dataclasses.asdict(results)
     (args.out / "results.json").write_text(json.dumps(data, indent=2) + "\n")

@@ -64,6 +64,7 @@ def markdown(data: dict[str, Any]) -> str:
                 f"| `{endpoint}` | {variant} | {g / 1000:,.0f} | {b / 1000:,.0f} | "
                 f"{ratio:.2f} | {target:.2f} | {verdict} |"
             )
+    lines += _auth_lines(data)
     lines += [
         "",
         "## Database operations per request (serverStatus opcounters, "
@@ -112,6 +113,46 @@ def markdown(data: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _auth_cost(data: dict[str, Any]) -> list[tuple[str, str, str, float, float]]:
+    """Return (endpoint, variant, mode, G Ir, G+mode Ir) for every `--auth` measurement."""
+    rows = []
+    instructions = data["instructions"]
+    for app, endpoints in instructions.items():
+        variant, role = app.split("/")
+        if not role.startswith("G+"):
+            continue
+        for endpoint, authed in endpoints.items():
+            plain = instructions.get(f"{variant}/G", {}).get(endpoint)
+            if plain:
+                rows.append((endpoint, variant, role.removeprefix("G+"), plain, authed))
+    return rows
+
+
+def _auth_lines(data: dict[str, Any]) -> list[str]:
+    """Return the markdown table of what an access mode adds per request (if measured)."""
+    rows = _auth_cost(data)
+    if not rows:
+        return []
+    targets = data["meta"].get("auth_targets", {})
+    lines = [
+        "",
+        "## What an access mode adds (G baked with `auth=<mode>`, a valid credential sent)",
+        "",
+        "| Endpoint | Variant | Mode | G kIr/req | G+mode kIr/req | Added | Target | |",
+        "|---|---|---|---:|---:|---:|---:|---|",
+    ]
+    for endpoint, variant, mode, plain, authed in rows:
+        added = authed / plain - 1
+        target = targets.get(endpoint)
+        verdict = "" if target is None else ("ok" if added <= target else "MISS")
+        shown = "" if target is None else f"{target:.0%}"
+        lines.append(
+            f"| `{endpoint}` | {variant} | {mode} | {plain / 1000:,.0f} | {authed / 1000:,.0f} | "
+            f"{added:+.1%} | {shown} | {verdict} |"
+        )
+    return lines
+
+
 def problems(data: dict[str, Any], *, gate_instructions: bool) -> list[str]:
     """Return the failed gates: extra DB operations always, instruction targets when asked."""
     found = []
@@ -144,6 +185,12 @@ def problems(data: dict[str, Any], *, gate_instructions: bool) -> list[str]:
                 target = data["meta"]["targets"][endpoint]
                 if bare_ir and ir / bare_ir > target:
                     found.append(f"{app} {endpoint}: G/B {ir / bare_ir:.2f} > {target}")
+        targets = data["meta"].get("auth_targets", {})
+        for endpoint, variant, mode, plain, authed in _auth_cost(data):
+            target = targets.get(endpoint)
+            added = authed / plain - 1
+            if target is not None and added > target:
+                found.append(f"{variant}/G+{mode} {endpoint}: auth adds {added:.1%} > {target:.0%}")
     return found
 
 

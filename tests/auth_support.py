@@ -21,11 +21,21 @@ STOP_GRACE_S = 10
 
 @contextlib.contextmanager
 def access(
-    project: Path, mode: str, scopes: list[str]
+    project: Path,
+    mode: str,
+    scopes: list[str],
+    *,
+    prefix: str = ENV_PREFIX,
+    python: Path | None = None,
 ) -> Iterator[tuple[dict[str, str], dict[str, str]]]:
     """Yield (service environment, request headers) of a caller holding `scopes`.
 
-    `mode` is the bake's `auth` answer; `none` needs nothing.
+    Args:
+        project: The bake; a jwt bake's issuer runs from it (`tests.issuer`).
+        mode: The bake's `auth` answer; `none` needs nothing.
+        scopes: The scopes the caller holds.
+        prefix: The bake's environment prefix (`ITEM_SERVICE_` for the default package).
+        python: The interpreter that runs the issuer (default: the bake's own venv's).
     """
     if mode == "none":
         yield {}, {}
@@ -33,10 +43,10 @@ def access(
     if mode == "api_key":
         key = secrets.token_hex(32)
         keys = [{"id": "contract", "key": key, "scopes": scopes}]
-        yield {f"{ENV_PREFIX}AUTH_API_KEYS": json.dumps(keys)}, {"X-API-Key": key}
+        yield {f"{prefix}AUTH_API_KEYS": json.dumps(keys)}, {"X-API-Key": key}
         return
     proc = subprocess.Popen(
-        [str(project / ".venv" / "bin" / "python"), "-m", "tests.issuer", *scopes],
+        [str(python or project / ".venv" / "bin" / "python"), "-m", "tests.issuer", *scopes],
         cwd=project,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -46,9 +56,9 @@ def access(
         assert proc.stdout is not None
         issuer = json.loads(proc.stdout.readline())
         env = {
-            f"{ENV_PREFIX}AUTH_JWT_ISSUER": issuer["issuer"],
-            f"{ENV_PREFIX}AUTH_JWT_AUDIENCE": issuer["audience"],
-            f"{ENV_PREFIX}AUTH_JWT_JWKS_URL": issuer["jwks_url"],
+            f"{prefix}AUTH_JWT_ISSUER": issuer["issuer"],
+            f"{prefix}AUTH_JWT_AUDIENCE": issuer["audience"],
+            f"{prefix}AUTH_JWT_JWKS_URL": issuer["jwks_url"],
         }
         yield env, {"Authorization": f"Bearer {issuer['token']}"}
     finally:

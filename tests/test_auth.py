@@ -8,6 +8,7 @@ runs with credentials against one jwt and one api_key bake.
 """
 
 import os
+import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -95,15 +96,64 @@ def test_served_jwt_bake_refuses_callers_without_a_token(baked: Callable[[str], 
         assert '"subject": "user-42"' in service.log()
         # The README's "Calling the API" example, as written, with the token in $TOKEN.
         token = headers["Authorization"].removeprefix("Bearer ")
-        curls = [c for c in readme_commands(project / "README.md") if "$TOKEN" in c]
-        assert curls
-        for command in curls:
-            done = subprocess.run(
-                ["bash", "-c", command.replace("localhost:8000", f"127.0.0.1:{service.port}")],
-                env={**os.environ, "TOKEN": token},
-                capture_output=True,
-                text=True,
-                timeout=30,
-                check=False,
-            )
-            assert done.returncode == 0, (command, done.stdout, done.stderr)
+        run_readme_curls(project, service.port, "TOKEN", token)
+
+
+def run_readme_curls(project: Path, port: int, variable: str, value: str) -> None:
+    """Run the README's curl examples that use `$variable`, as written, against `port`."""
+    curls = [c for c in readme_commands(project / "README.md") if f"${variable}" in c]
+    assert curls
+    for command in curls:
+        done = subprocess.run(
+            ["bash", "-c", command.replace("localhost:8000", f"127.0.0.1:{port}")],
+            env={**os.environ, variable: value},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert done.returncode == 0, (command, done.stdout, done.stderr)
+
+
+def test_served_api_key_bake_scopes_a_new_resource_and_runs_its_readme_example(
+    baked: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """`make resource NAME=order` in an api_key bake: `orders` has scopes of its own.
+
+    A copy of the shared bake grows (the shared one stays as other tests expect it),
+    served from its own sources (`PYTHONPATH`) with the shared bake's venv.
+    """
+    shared = baked("flask+api_key")
+    project = tmp_path / shared.name
+    shutil.copytree(
+        shared, project, ignore=shutil.ignore_patterns(".venv", ".metrics-*", "gunicorn-*.log")
+    )
+    (project / ".venv").symlink_to(shared / ".venv")
+    run(["make", "resource", "NAME=order", "PLURAL=orders"], cwd=project)
+    with (
+        mongo_server() as mongo,
+        access(project, "api_key", ["books:read"]) as (env, headers),
+        gunicorn_service(
+            project, mongo.uri, env={**env, "PYTHONPATH": str(project / "src")}, workers=1
+        ) as service,
+    ):
+        books, orders = f"{service.url}/api/v1/books", f"{service.url}/api/v1/orders"
+        assert http("GET", books, headers=headers)[0] == 200
+        status, response_headers, _ = http("GET", orders, headers=headers)
+        assert status == 403
+        assert 'scope="orders:read"' in response_headers["www-authenticate"]
+        assert http("GET", orders)[0] == 401
+        assert http("POST", books, {"name": "x"}, headers=headers)[0] == 403
+        # The README's "Calling the API" example, as written, with the key in $API_KEY.
+        run_readme_curls(project, service.port, "API_KEY", headers["X-API-Key"])
+    with (
+        mongo_server() as mongo,
+        access(project, "api_key", ["orders:read", "orders:write"]) as (env, headers),
+        gunicorn_service(
+            project, mongo.uri, env={**env, "PYTHONPATH": str(project / "src")}, workers=1
+        ) as service,
+    ):
+        orders = f"{service.url}/api/v1/orders"
+        assert http("POST", orders, {"name": "o"}, headers=headers)[0] == 201
+        assert http("GET", orders, headers=headers)[0] == 200
+        assert http("GET", f"{service.url}/api/v1/books", headers=headers)[0] == 403

@@ -7,6 +7,8 @@ schema (its warning is treated as a failure).
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -109,3 +111,31 @@ def test_kubernetes_answer_is_independent_of_variant(tmp_path: Path, variant: st
         pytest.skip(reason)
     project = bake(tmp_path, kubernetes="yes", **VARIANTS[variant])
     assert_valid(validate(*(project / "k8s" / name for name in MANIFESTS)))
+
+
+@pytest.mark.parametrize("mode", ["api_key", "jwt"])
+def test_manifests_and_operations_guide_carry_the_access_settings(
+    tmp_path: Path, mode: str
+) -> None:
+    """An api_key bake's Secret holds example keys; a jwt bake's ConfigMap its issuer.
+
+    Every access setting the bake reads is named in docs/operations.md.
+    """
+    project = bake(tmp_path, kubernetes="yes", auth=mode)
+    k8s = project / "k8s"
+    assert_valid(validate(*(k8s / name for name in MANIFESTS)))
+    secret = yaml.safe_load((k8s / "secret.example.yaml").read_text())["stringData"]
+    config = yaml.safe_load((k8s / "configmap.yaml").read_text())["data"]
+    if mode == "api_key":
+        (key,) = json.loads(secret[f"{ENV_PREFIX}AUTH_API_KEYS"])
+        assert len(key["key"]) >= 32
+        assert key["scopes"] == ["items:read"]
+    else:
+        assert {f"{ENV_PREFIX}AUTH_JWT_ISSUER", f"{ENV_PREFIX}AUTH_JWT_AUDIENCE"} <= set(config)
+        assert not [name for name in secret if "AUTH_" in name]  # nothing of jwt is secret
+    access = (project / "src" / "item_service" / "access.py").read_text()
+    settings = re.findall(r"^    auth_(\w+):", access, flags=re.MULTILINE)
+    assert settings
+    operations = (project / "docs" / "operations.md").read_text()
+    missing = [name for name in settings if f"AUTH_{name.upper()}" not in operations]
+    assert not missing

@@ -7,6 +7,7 @@ import json
 import time
 from typing import Any
 
+import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
@@ -187,6 +188,64 @@ def test_keys_are_kept_when_the_issuer_goes_down(policy: Policy, issuer: Issuer)
         assert authenticate(policy, f"Bearer {issuer.token()}").subject == "user-42"
     finally:
         issuer.up = True
+
+
+def forbid_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make any signature check from now on fail: only remembered tokens pass."""
+
+    def decode(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        raise jwt.InvalidSignatureError("checked again")
+
+    monkeypatch.setattr(jwt, "decode", decode)
+
+
+def test_a_verified_token_is_remembered_within_a_bounded_cache(
+    issuer: Issuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy = load_policy(auth_jwt_cache_size=2)
+    tokens = [issuer.token(scope=f"s{number}") for number in range(3)]
+    for token in tokens:
+        authenticate(policy, f"Bearer {token}")
+    forbid_decoding(monkeypatch)
+    assert authenticate(policy, f"Bearer {tokens[2]}").scopes == {"s2"}
+    assert authenticate(policy, f"Bearer {tokens[1]}").scopes == {"s1"}
+    assert refusal(policy, f"Bearer {tokens[0]}").status == 401  # the oldest was dropped
+
+
+def test_a_cache_size_of_zero_checks_every_request(
+    issuer: Issuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy = load_policy(auth_jwt_cache_size=0)
+    token = issuer.token()
+    authenticate(policy, f"Bearer {token}")
+    forbid_decoding(monkeypatch)
+    assert refusal(policy, f"Bearer {token}").status == 401
+
+
+def test_a_remembered_token_still_expires(issuer: Issuer) -> None:
+    policy = load_policy(auth_jwt_leeway_s=0)
+    expires = int(time.time()) + 1
+    token = issuer.token(iat=expires - 60, nbf=expires - 60, exp=expires)
+    assert authenticate(policy, f"Bearer {token}").subject == "user-42"
+    time.sleep(max(0.0, expires - time.time()) + 0.05)
+    error = refusal(policy, f"Bearer {token}")
+    assert error.status == 401
+    assert "ExpiredSignatureError" in error.detail
+
+
+def test_a_remembered_token_is_refused_once_its_key_is_rotated_out(issuer: Issuer) -> None:
+    policy = load_policy(auth_jwks_refresh_s=1)
+    issuer.keys["rsa-2"] = issuer.keys["rsa-1"]
+    try:
+        token = issuer.token(kid="rsa-2")
+        assert authenticate(policy, f"Bearer {token}").subject == "user-42"
+    finally:
+        del issuer.keys["rsa-2"]
+    policy.keys.tried_at -= 3600  # the keys are old: the next request refetches them
+    policy.keys.fetched_at = (policy.keys.fetched_at or 0) - 3600
+    error = refusal(policy, f"Bearer {token}")
+    assert error.status == 401
+    assert "unknown key" in error.detail
 
 
 def test_missing_scope_is_403_insufficient_scope(policy: Policy) -> None:

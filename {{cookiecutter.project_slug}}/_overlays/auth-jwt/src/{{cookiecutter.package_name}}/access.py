@@ -12,9 +12,15 @@ The framework layer (`guard`) calls `Policy.authenticate` and `Policy.authorize`
 both only compute. When a key must be fetched, `authenticate` raises `RefreshNeeded`
 and the guard runs the blocking `Policy.refresh` where blocking is harmless (a
 worker thread under asyncio), then authenticates once more.
+
+Checking a signature and the claims costs more than the rest of a request by id, and a
+caller sends the same token until it expires: a verified token's caller is kept (up to
+`AUTH_JWT_CACHE_SIZE` tokens, by the token's SHA-256) until its `exp` (plus the
+leeway), and only while the key that verified it is still the issuer's current one.
 """
 
 import contextvars
+import hashlib
 import json
 import re
 import threading
@@ -79,6 +85,10 @@ class AccessSettings(BaseSettings):
 
     auth_max_token_bytes: int = Field(8192, ge=256)
     """Longest token accepted (bytes); longer ones are refused before any parsing."""
+
+    auth_jwt_cache_size: int = Field(1024, ge=0, le=1_000_000)
+    """Verified tokens remembered per worker (until their `exp`), so a caller's next
+    requests skip the signature check; 0 checks every request in full."""
 
     auth_read_scope: str = "{plural}:read"
     """Scope GET/HEAD need on a resource; `{plural}` is the resource's URL name."""
@@ -272,10 +282,22 @@ class Policy:
     request_headers = (HEADER,)
     """The request headers that carry credentials (CORS must allow them)."""
 
-    def __init__(self, settings: AccessSettings, keys: KeySet | None = None) -> None:
-        """Enforce `settings`; keys from `keys` (default: a `KeySet` on the settings)."""
+    def __init__(
+        self,
+        settings: AccessSettings,
+        keys: KeySet | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """Enforce `settings`; keys from `keys` (default: a `KeySet` on the settings).
+
+        `clock` (seconds since the epoch) says when a remembered token has expired.
+        """
         self.settings = settings
         self.keys = keys or KeySet(settings)
+        self.clock = clock
+        # SHA-256 of a verified token -> (its caller, its kid, the key, valid until).
+        self._verified: dict[bytes, tuple[Principal, str, jwt.PyJWK, float]] = {}
+        self._verified_lock = threading.Lock()
         self.schemes: dict[str, dict[str, Any]] = {
             SCHEME_NAME: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
         }
@@ -337,6 +359,15 @@ class Policy:
             AccessError: 401 (invalid token), 503 (no keys).
             RefreshNeeded: the token's key must be fetched first.
         """
+        digest = hashlib.sha256(token.encode()).digest()
+        remembered = self._verified.get(digest)
+        if remembered is not None:
+            known, known_kid, known_key, until = remembered
+            # The same checks of the key as below (a due refresh, a rotated-out key).
+            if self.clock() < until and self.keys.get(known_kid) is known_key:
+                return known
+            with self._verified_lock:
+                self._verified.pop(digest, None)
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -364,7 +395,21 @@ class Policy:
         subject = claims["sub"]
         if not isinstance(subject, str) or not subject:
             raise self.refused("The token's subject is not a string.")
-        return Principal(subject=subject, scopes=_scopes(claims))
+        principal = Principal(subject=subject, scopes=_scopes(claims))
+        # PyJWT accepts the token until exp + leeway (it checked that exp is an integer).
+        until = int(claims["exp"]) + self.settings.auth_jwt_leeway_s
+        self._remember(digest, (principal, kid, key, until))
+        return principal
+
+    def _remember(self, digest: bytes, entry: tuple[Principal, str, jwt.PyJWK, float]) -> None:
+        """Keep a verified token's caller; drop the oldest token when the cache is full."""
+        size = self.settings.auth_jwt_cache_size
+        if size == 0:
+            return
+        with self._verified_lock:
+            while len(self._verified) >= size:
+                self._verified.pop(next(iter(self._verified)))
+            self._verified[digest] = entry
 
     def authorize(self, principal: Principal, scope: str) -> None:
         """Check that `principal` holds `scope`.
