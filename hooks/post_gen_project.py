@@ -3,12 +3,15 @@
 The template keeps per-framework, per-driver and per-access-mode files under
 `_overlays/NAME/`, with the same layout as the project. This hook copies
 `_overlays/<framework>/`, `_overlays/<framework>-<async_driver>/`,
-`_overlays/auth-<auth>/` and `_overlays/<framework>-auth-<auth>/` (each when present)
-over the project, in that order, and deletes `_overlays/`. When the resource answers
-are not the template's own (`item`/`items`), it renames that resource in every `.py`
-file and file name under `src/` and `tests/` with the project's own engine
-(`scripts/scaffold.py`, the same rules as `make resource`). Then it prints the next
-steps. It is deterministic and touches no network, so cruft can re-run it on update.
+`_overlays/auth-<auth>/`, `_overlays/<framework>-auth-<auth>/` and
+`_overlays/<framework>-<async_driver>-auth-<auth>/` (each when present) over the
+project, in that order, and deletes `_overlays/`. An access mode that adds
+dependencies has locks of its own in the last two (Flask's per framework, FastAPI's
+per driver, as the plain locks). When the resource answers are not the template's
+own (`item`/`items`), it renames that resource in every `.py` file and file name
+under `src/` and `tests/` with the project's own engine (`scripts/scaffold.py`, the
+same rules as `make resource`). Then it prints the next steps. It is deterministic
+and touches no network, so cruft can re-run it on update.
 """
 
 import importlib.util
@@ -30,6 +33,7 @@ def overlay_names(context: dict) -> list[str]:
         f"{framework}-{context['async_driver']}",
         f"auth-{auth}",
         f"{framework}-auth-{auth}",
+        f"{framework}-{context['async_driver']}-auth-{auth}",
     ]
 
 

@@ -1,10 +1,11 @@
-"""Keep the lock files up to date: the template's own and two per generated variant.
+"""Keep the lock files up to date: the template's own and two per generated lock set.
 
 Every lock is a hash-pinned requirements file made by `uv pip compile --universal`: no
 index URL, no file URL, only names, versions, markers and hashes. A generated project
 has `requirements.txt` (runtime) and `requirements-dev.txt` (runtime and dev tools); the
-template keeps them in each variant's overlay. The template's tooling has its own
-`requirements.txt` at the root.
+template keeps them in each variant's overlay, and for an access mode that adds
+dependencies (`auth=jwt`) in `<variant>-auth-<mode>/` (LOCK_SETS). The template's tooling
+has its own `requirements.txt` at the root.
 
 `python -m tests.locks` re-resolves every lock after a `pyproject.toml` edit, keeping
 the other pins (`make lock` in the template). With `--upgrade` it moves every lock to
@@ -12,7 +13,7 @@ the newest versions the ranges allow, prints what changed, and with `--test ARGS
 the template suite on the refreshed locks, putting the old locks back when it fails
 (`make refresh-locks`, also the scheduled template workflow).
 
-A variant's locks are made in a bake: bake the variant (which renders the current
+A lock set's locks are made in a bake: bake its answers (which renders the current
 locks), run its own `make lock` (or `make upgrade`) there, and store the result with the
 project's name turned back into its Jinja placeholder: the one part of a lock that
 depends on the answers is the "# via <project> (pyproject.toml)" annotation.
@@ -36,9 +37,22 @@ PROJECT = TEMPLATE_ROOT / "{{cookiecutter.project_slug}}"
 # A generated project's locks: runtime (the image) and runtime plus dev tools (.venv).
 RUNTIME_LOCK, DEV_LOCK = "requirements.txt", "requirements-dev.txt"
 LOCK_NAMES = (RUNTIME_LOCK, DEV_LOCK)
-# Each variant's locks, in the overlay the post-generation hook copies for it last.
+# Access modes whose answer adds dependencies (jwt: PyJWT with cryptography): their bakes
+# get locks of their own, in `_overlays/<variant>-auth-<mode>/`, which the post-generation
+# hook copies after the variant's. Every other mode shares the variant's plain locks.
+AUTH_MODES_WITH_LOCKS = ("jwt",)
+# Every pair of locks the template keeps, by the overlay holding it: (variant, auth answer).
+LOCK_SETS: dict[str, tuple[str, str]] = {
+    **{variant: (variant, "none") for variant in VARIANTS},
+    **{
+        f"{variant}-auth-{mode}": (variant, mode)
+        for variant in VARIANTS
+        for mode in AUTH_MODES_WITH_LOCKS
+    },
+}
+# Each lock set's two files (runtime, dev), in its overlay.
 VARIANT_LOCKS = {
-    variant: [PROJECT / "_overlays" / variant / name for name in LOCK_NAMES] for variant in VARIANTS
+    name: [PROJECT / "_overlays" / name / lock for lock in LOCK_NAMES] for name in LOCK_SETS
 }
 TOOLING_LOCK = TEMPLATE_ROOT / "requirements.txt"
 # The tooling lock's command: the generated Makefile's `LOCK`, for the template's pyproject.
@@ -86,9 +100,19 @@ def to_template(lock: str, slug: str = DEFAULT_SLUG) -> str:
     return lock.replace(VIA_PROJECT.format(slug=slug), PLACEHOLDER)
 
 
-def relock_variant(variant: str, workdir: Path, *, upgrade: bool) -> list[str]:
-    """Bake `variant` in `workdir` and re-lock it there; return its locks as the template's."""
-    project = bake(workdir / variant, **VARIANTS[variant])
+def lock_set(variant: str, auth: str = "none") -> str:
+    """Return the name of the locks a bake of `variant` with answer `auth` gets (LOCK_SETS)."""
+    return f"{variant}-auth-{auth}" if auth in AUTH_MODES_WITH_LOCKS else variant
+
+
+def relock_variant(name: str, workdir: Path, *, upgrade: bool) -> list[str]:
+    """Bake lock set `name`'s answers in `workdir` and re-lock there; return the new locks.
+
+    The locks come back as the template keeps them. A lock set not kept yet starts from
+    the locks the bake gets (its variant's plain ones), so its other pins stay.
+    """
+    variant, auth = LOCK_SETS[name]
+    project = bake(workdir / name, **VARIANTS[variant], auth=auth)
     make("upgrade" if upgrade else "lock", project)
     return [to_template((project / name).read_text()) for name in LOCK_NAMES]
 
@@ -198,7 +222,7 @@ def lock_mismatches(
 
 
 def relock_all(*, upgrade: bool) -> dict[Path, str]:
-    """Re-resolve the tooling lock and every variant's; return the old text of each."""
+    """Re-resolve the tooling lock and every lock set's; return the old text of each."""
     old = {TOOLING_LOCK: TOOLING_LOCK.read_text() if TOOLING_LOCK.exists() else ""}
     uv(
         *TOOLING_COMPILE,
@@ -208,11 +232,12 @@ def relock_all(*, upgrade: bool) -> dict[Path, str]:
         cwd=TEMPLATE_ROOT,
     )
     with tempfile.TemporaryDirectory(prefix="flaskfast-locks-") as tmp:
-        for variant, paths in VARIANT_LOCKS.items():
+        # Plain locks first: a new mode's locks start from the refreshed plain pins.
+        for name, paths in VARIANT_LOCKS.items():
             for path in paths:
                 old[path] = path.read_text() if path.exists() else ""
             for path, new in zip(
-                paths, relock_variant(variant, Path(tmp), upgrade=upgrade), strict=True
+                paths, relock_variant(name, Path(tmp), upgrade=upgrade), strict=True
             ):
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(new)

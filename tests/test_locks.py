@@ -2,7 +2,9 @@
 
 The template keeps two hash-pinned requirements locks per variant
 (`_overlays/<variant>/requirements.txt` and `requirements-dev.txt`, the project's name a
-placeholder in the "# via" annotations) and one for its own tooling (`requirements.txt`).
+placeholder in the "# via" annotations), two more per variant for `auth=jwt`, which adds
+dependencies (`_overlays/<variant>-auth-jwt/`), and one for its own tooling
+(`requirements.txt`).
 uv runs offline here, on the shared wheel cache: checking a lock needs no network.
 """
 
@@ -18,9 +20,11 @@ import pytest
 import yaml
 
 from tests.locks import (
+    AUTH_MODES_WITH_LOCKS,
     DESCRIBE_ENVIRONMENT,
     DEV_LOCK,
     LOCK_NAMES,
+    LOCK_SETS,
     PLACEHOLDER,
     RUNTIME_LOCK,
     TOOLING_COMPILE,
@@ -28,20 +32,28 @@ from tests.locks import (
     VARIANT_LOCKS,
     changes,
     lock_mismatches,
+    lock_set,
     locked_requirements,
     parse_lock,
     to_template,
     versions,
 )
-from tests.support import BIN, TEMPLATE_ROOT, VARIANTS, bake, run, uv_env
+from tests.support import AUTHED, BIN, TEMPLATE_ROOT, VARIANTS, bake, run, uv_env
 
-# Each variant with one python_version and one project name, so every variant and every
-# python_version is baked once (the locks are universal: the same for every version).
+# Every lock set baked once (each variant plain and with auth=jwt), each variant with two
+# python_versions and every python_version with each kind of lock (the locks are
+# universal: the same for every version). api_key shares the plain locks: one plain bake
+# answers it, so its pyproject is proven to match them.
 BAKES = [
-    ("fastapi-pymongo", "3.12", "Item Service", "item-service"),
-    ("fastapi-motor", "3.11", "Billing API", "billing-api"),
-    ("flask", "3.13", "Stock Keeper", "stock-keeper"),
+    ("fastapi-pymongo", "none", "3.12", "Item Service", "item-service"),
+    ("fastapi-motor", "api_key", "3.11", "Billing API", "billing-api"),
+    ("flask", "none", "3.13", "Stock Keeper", "stock-keeper"),
+    ("fastapi-pymongo", "jwt", "3.13", "Token Desk", "token-desk"),
+    ("fastapi-motor", "jwt", "3.12", "Item Service", "item-service"),
+    ("flask", "jwt", "3.11", "Key Ring", "key-ring"),
 ]
+# The packages `auth=jwt` adds (PyJWT with its crypto extra) that every jwt lock names.
+JWT_PACKAGES = {"pyjwt", "cryptography"}
 # Where a lock would record where it came from: an index option or any URL.
 URL = re.compile(r"https?://|file:|--(extra-)?index-url|--find-links|^-[ifr] ", re.MULTILINE)
 
@@ -78,7 +90,7 @@ def make(target: str, project: Path) -> subprocess.CompletedProcess[str]:
 
 
 def shipped_locks() -> list[Path]:
-    """Return every lock the template ships: the tooling's and each variant's two."""
+    """Return every lock the template ships: the tooling's and each lock set's two."""
     return [TOOLING_LOCK, *(path for paths in VARIANT_LOCKS.values() for path in paths)]
 
 
@@ -114,10 +126,10 @@ def test_no_template_file_names_a_package_registry_host() -> None:
     assert len(tracked.split("\0")) > 100 and offenders == []
 
 
-@pytest.mark.parametrize("variant", list(VARIANTS))
-def test_template_keeps_locks_per_variant_with_only_the_name_templated(variant: str) -> None:
-    """Two locks per variant: the runtime set is the dev set without the dev tools."""
-    runtime, dev = (path.read_text() for path in VARIANT_LOCKS[variant])
+@pytest.mark.parametrize("name", list(LOCK_SETS))
+def test_template_keeps_locks_per_variant_with_only_the_name_templated(name: str) -> None:
+    """Two locks per lock set: the runtime set is the dev set without the dev tools."""
+    runtime, dev = (path.read_text() for path in VARIANT_LOCKS[name])
     for text in (runtime, dev):
         assert set(re.findall(r"\{\{.*?\}\}|\{%|\{#", text)) == {"{{ cookiecutter.project_slug }}"}
         assert PLACEHOLDER in text
@@ -127,18 +139,50 @@ def test_template_keeps_locks_per_variant_with_only_the_name_templated(variant: 
     assert "gunicorn" in runtime_names and "pydantic" in runtime_names
     assert not runtime_names & {"pytest", "mypy", "ruff", "secantusdb"}
     assert {"pytest", "mypy", "ruff", "secantusdb"} <= {name for name, _, _ in dev_pins}
+    assert (runtime_names >= JWT_PACKAGES) == (LOCK_SETS[name][1] == "jwt")
 
 
-@pytest.mark.parametrize(("variant", "python_version", "project_name", "slug"), BAKES)
-def test_baked_locks_are_in_sync_with_the_baked_pyproject(
-    tmp_path: Path, variant: str, python_version: str, project_name: str, slug: str
-) -> None:
-    """`make lock-check` passes on the bake and fails once pyproject.toml changes; both
-    locks install on the bake's Python (wheels for Linux, as in the image)."""
-    project = bake(
-        tmp_path, project_name=project_name, python_version=python_version, **VARIANTS[variant]
+@pytest.mark.parametrize("variant", list(VARIANTS))
+@pytest.mark.parametrize("mode", AUTH_MODES_WITH_LOCKS)
+def test_a_modes_locks_are_the_variants_plus_what_the_mode_adds(variant: str, mode: str) -> None:
+    """Every pin the plain locks hold, the mode's hold at the same version; it adds packages."""
+    plain_locks, mode_locks = VARIANT_LOCKS[variant], VARIANT_LOCKS[lock_set(variant, mode)]
+    assert plain_locks != mode_locks
+    for plain, authed in zip(plain_locks, mode_locks, strict=True):
+        before, after = versions(plain.read_text()), versions(authed.read_text())
+        assert {name: after.get(name) for name in before} == before, plain.name
+        assert after.keys() - before.keys() >= JWT_PACKAGES, plain.name
+
+
+def test_only_the_modes_that_add_dependencies_keep_locks_of_their_own() -> None:
+    """api_key and none have no lock overlay: their bakes get the variant's plain locks."""
+    kept = {
+        path.parent.name
+        for path in (TEMPLATE_ROOT / "{{cookiecutter.project_slug}}").glob(
+            "_overlays/*/requirements*.txt"
+        )
+    }
+    assert kept == set(LOCK_SETS)
+    assert {lock_set(variant, mode) for variant in VARIANTS for mode in ("none", "api_key")} == (
+        set(VARIANTS)
     )
-    for name, template in zip(LOCK_NAMES, VARIANT_LOCKS[variant], strict=True):
+
+
+@pytest.mark.parametrize(("variant", "auth", "python_version", "project_name", "slug"), BAKES)
+def test_baked_locks_are_in_sync_with_the_baked_pyproject(
+    tmp_path: Path, variant: str, auth: str, python_version: str, project_name: str, slug: str
+) -> None:
+    """The bake gets its lock set's locks; `make lock-check` passes on it and fails once
+    pyproject.toml changes; both locks install on the bake's Python (wheels for Linux, as
+    in the image)."""
+    project = bake(
+        tmp_path,
+        project_name=project_name,
+        python_version=python_version,
+        auth=auth,
+        **VARIANTS[variant],
+    )
+    for name, template in zip(LOCK_NAMES, VARIANT_LOCKS[lock_set(variant, auth)], strict=True):
         assert to_template((project / name).read_text(), slug) == template.read_text()
     assert not (project / "uv.lock").exists()
     assert (project / ".python-version").read_text().strip() == python_version
@@ -213,17 +257,25 @@ def test_template_tooling_venv_holds_exactly_the_tooling_lock() -> None:
     assert lock_mismatches(locked, described, "flaskfast") == []
 
 
-@pytest.mark.parametrize("variant", list(VARIANTS))
+# The shared bakes of each variant, and of each with a mode that has locks of its own.
+INSTALLED_BAKES = [
+    *VARIANTS,
+    *(name for name, (_, mode) in AUTHED.items() if mode in AUTH_MODES_WITH_LOCKS),
+]
+
+
+@pytest.mark.parametrize("bake_name", INSTALLED_BAKES)
 def test_make_install_installs_exactly_the_locked_versions(
-    baked: Callable[[str], Path], variant: str
+    baked: Callable[[str], Path], bake_name: str
 ) -> None:
     """The bake's venv (made by `make install`) holds the dev lock's versions and nothing else."""
-    project = baked(variant)
+    project = baked(bake_name)
     python = project / ".venv" / "bin" / "python"
     described = json.loads(run([str(python), "-c", DESCRIBE_ENVIRONMENT], cwd=project).stdout)
     locked = locked_requirements(project, dev=True)
     names = {name for name, _, _ in locked}
     assert "pytest" in names and "gunicorn" in names  # dev and runtime packages
+    assert (names >= JWT_PACKAGES) == (AUTHED.get(bake_name, ("", "none"))[1] == "jwt")
     assert lock_mismatches(locked, described, "item-service") == []
     assert described["installed"].get("item-service") == "0.1.0"  # the service itself
 
