@@ -35,10 +35,14 @@ class Issuer:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 issuer.fetches += 1
-                if not issuer.up or self.path != "/jwks.json":
+                documents = {
+                    "/jwks.json": issuer.jwks,
+                    "/.well-known/openid-configuration": issuer.discovery,
+                }
+                if not issuer.up or self.path not in documents:
                     self.send_error(503 if not issuer.up else 404)
                     return
-                body = json.dumps(issuer.jwks()).encode()
+                body = json.dumps(documents[self.path]()).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -64,6 +68,10 @@ class Issuer:
                 jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
             keys.append({**jwk, "kid": kid, "use": "sig"})
         return {"keys": keys}
+
+    def discovery(self) -> dict[str, Any]:
+        """Return the OpenID Connect discovery document (OIDC Discovery 1.0, section 3)."""
+        return {"issuer": self.url, "jwks_uri": self.jwks_url}
 
     def claims(self, **overrides: Any) -> dict[str, Any]:
         """Return valid claims for a token (one hour), with `overrides` on top."""

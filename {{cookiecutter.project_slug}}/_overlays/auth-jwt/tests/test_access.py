@@ -173,6 +173,11 @@ def test_unknown_kid_after_the_interval_finds_a_rotated_key(issuer: Issuer) -> N
         del issuer.keys["rsa-2"]
 
 
+def test_without_a_jwks_url_the_keys_are_found_by_oidc_discovery(issuer: Issuer) -> None:
+    policy = load_policy(auth_jwt_jwks_url="")
+    assert authenticate(policy, f"Bearer {issuer.token()}").subject == "user-42"
+
+
 def test_unreachable_issuer_without_keys_is_503(issuer: Issuer) -> None:
     policy = load_policy(auth_jwt_jwks_url="http://127.0.0.1:9/jwks.json", auth_jwks_timeout_s=0.5)
     error = refusal(policy, f"Bearer {issuer.token()}")
