@@ -5,7 +5,8 @@ The template keeps two hash-pinned requirements locks per variant
 placeholder in the "# via" annotations), two more per variant for `auth=jwt`, which adds
 dependencies (`_overlays/<variant>-auth-jwt/`), and one for its own tooling
 (`requirements.txt`).
-uv runs offline here, on the shared wheel cache: checking a lock needs no network.
+uv runs offline first, on the shared wheel cache; only what the cache lacks (on a fresh
+machine: the index metadata a resolution reads) sends it to the index.
 """
 
 from __future__ import annotations
@@ -63,30 +64,31 @@ def offline_env() -> dict[str, str]:
     return {**uv_env(), "UV_OFFLINE": "1"}
 
 
+# What uv says when an offline run needed something the cache does not hold.
+CACHE_MISS = "network was disabled"
+
+
+def offline_first(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run `command` offline; run it again online if it failed only for lack of the cache."""
+    done = None
+    for env in (offline_env(), uv_env()):
+        done = subprocess.run(
+            command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False
+        )
+        if done.returncode == 0 or CACHE_MISS not in done.stderr + done.stdout:
+            break
+    assert done is not None
+    return done
+
+
 def uv_ok(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run the tooling's uv offline in `cwd`; return the result, failed or not."""
-    return subprocess.run(
-        [str(BIN / "uv"), *args],
-        cwd=cwd,
-        env=offline_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    """Run the tooling's uv in `cwd` (offline first); return the result, failed or not."""
+    return offline_first([str(BIN / "uv"), *args], cwd)
 
 
 def make(target: str, project: Path) -> subprocess.CompletedProcess[str]:
-    """Run a baked project's `make target` offline with the tooling's uv; return the result."""
-    return subprocess.run(
-        ["make", target, f"UV={BIN / 'uv'}"],
-        cwd=project,
-        env=offline_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    """Run a baked project's `make target` with the tooling's uv (offline first)."""
+    return offline_first(["make", target, f"UV={BIN / 'uv'}"], project)
 
 
 def shipped_locks() -> list[Path]:
