@@ -34,12 +34,14 @@ def test_make_demo_serves_the_contract(tmp_path) -> None:  # type: ignore[no-unt
         )
     base = f"http://127.0.0.1:{port}"
     try:
+        # The demo says it is ready once its own check of the service passed: wait for the
+        # line (polling /health/ready here could win that race and read the log too early).
         wait_for(
-            lambda: http("GET", f"{base}/health/ready")[0] == 200,
+            lambda: f"service ready at {base}" in log_path.read_text(),
             timeout=300,
             what=f"make demo ({log_path})",
         )
-        assert f"service ready at {base}" in log_path.read_text()
+        assert http("GET", f"{base}/health/ready")[0] == 200
         contract = subprocess.run(
             [
                 sys.executable,
