@@ -90,9 +90,7 @@ class Settings(BaseSettings):
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
         """Accept a comma-separated string as well as a list."""
-        if isinstance(value, str):
-            return [origin.strip() for origin in value.split(",") if origin.strip()]
-        return value
+        return comma_separated(value)
 
     @field_validator("idempotency_retention_seconds")
     @classmethod
@@ -136,6 +134,16 @@ class Settings(BaseSettings):
             else self.mongo_write_concern,
             "journal": self.mongo_journal,
         }
+
+
+def comma_separated(value: Any) -> Any:
+    """Return a string as the list of its comma-separated, stripped, non-empty parts.
+
+    Any other value (a list already) is returned as it is, for pydantic to validate.
+    """
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
 
 
 def check_mongo_uri(uri: str) -> None:

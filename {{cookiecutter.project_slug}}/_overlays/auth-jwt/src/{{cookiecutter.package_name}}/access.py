@@ -36,7 +36,7 @@ import structlog
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from .settings import ENV_PREFIX, SettingsError
+from .settings import ENV_PREFIX, SettingsError, comma_separated
 
 log = structlog.get_logger(__name__)
 
@@ -106,9 +106,7 @@ class AccessSettings(BaseSettings):
     @classmethod
     def _split_algorithms(cls, value: Any) -> Any:
         """Accept a comma-separated string as well as a list."""
-        if isinstance(value, str):
-            return [name.strip() for name in value.split(",") if name.strip()]
-        return value
+        return comma_separated(value)
 
     @field_validator("auth_jwt_algorithms")
     @classmethod
