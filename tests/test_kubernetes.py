@@ -90,6 +90,18 @@ def test_deployment_wires_probes_security_and_tmpfs(k8s: Path) -> None:
     assert f"{ENV_PREFIX}MONGO_URI" in secret["stringData"]
 
 
+def test_deployment_runs_the_migrations_before_the_app_starts(k8s: Path) -> None:
+    """An init container of the app's image, settings and lock-down runs `migrations upgrade`."""
+    pod = yaml.safe_load((k8s / "deployment.yaml").read_text())["spec"]["template"]["spec"]
+    (migrate,) = pod["initContainers"]
+    (app,) = pod["containers"]
+    assert migrate["command"] == ["python", "-m", "item_service.migrations", "upgrade"]
+    assert migrate["image"] == app["image"]
+    assert migrate["envFrom"] == app["envFrom"]
+    assert migrate["securityContext"] == app["securityContext"]
+    assert migrate["resources"]["limits"]
+
+
 def test_invalid_manifest_fails(k8s: Path, tmp_path: Path) -> None:
     """A misspelt field and a kind without a schema both fail validation."""
     broken = tmp_path / "deployment.yaml"

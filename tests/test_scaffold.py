@@ -371,6 +371,24 @@ SYNTHETIC = {
 
         ITEMS = Resource(name="item", collection=documents.COLLECTION, repository=ItemRepository)
         ''',
+    "src/pkg/migrations/__init__.py": '"""Migrations, in the order of their numbers."""\n',
+    "src/pkg/migrations/0001_setup.py": '''\
+        """Set the database up."""
+
+
+        def upgrade(db: object) -> None:
+            """Do nothing yet."""
+        ''',
+    "src/pkg/migrations/0002_create_items.py": '''\
+        """Create the items collection."""
+
+        from ..items import ITEMS
+
+
+        def upgrade(db: dict[str, list[str]]) -> None:
+            """Create the `items` collection."""
+            db.setdefault(ITEMS.collection, [])
+        ''',
     "src/pkg/items/schemas.py": '''\
         """What an item looks like over the API."""
 
@@ -576,6 +594,9 @@ def test_make_resource_adds_a_package_its_tests_and_a_registry_line(
     assert f"from .{folder} import {constant}\n" in registry
     assert f"    ITEMS,\n    {constant},\n)" in registry
     assert f'name="{singular}"' in (package / "__init__.py").read_text()
+    migration = project / "src" / "pkg" / "migrations" / f"0003_create_{folder}.py"
+    assert f"from ..{folder} import {constant}\n" in migration.read_text()
+    assert f"src/pkg/migrations/0003_create_{folder}.py" in done.stdout
     checks_pass(project, generated_files)  # both resources' tests, imports sorted
 
 

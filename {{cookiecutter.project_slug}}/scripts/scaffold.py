@@ -5,7 +5,9 @@ runs) reads `src/<package>/registry.py`, whose first import names the resource t
 (`from .items import ITEMS`: its folder is the plural, its `Resource(name="item")` the
 singular), checks the new name, then copies `src/<package>/items/` to
 `src/<package>/orders/` and `tests/items/` to `tests/orders/` with every name of the old
-resource renamed, and adds `from .orders import ORDERS` and `ORDERS,` to the registry.
+resource renamed, adds the migration creating its collection
+(`migrations/000N_create_orders.py`, the next number), and adds `from .orders import
+ORDERS` and `ORDERS,` to the registry.
 It checks everything before it writes: a refusal is one `ERROR: ...` line on stderr,
 exit status 1 and no file written. The template's post-generation hook uses the same
 engine to rename its default resource (`item`) to the answer of the `resource_name` prompt.
@@ -38,6 +40,7 @@ from __future__ import annotations
 import argparse
 import ast
 import builtins
+import contextlib
 import io
 import keyword
 import re
@@ -63,8 +66,9 @@ KEPT_IDENTIFIERS = frozenset({"ItemsView"})
 INFRASTRUCTURE = _words(
     """
     app app_fixtures builders clock conftest db docs documents errors etags handlers health
-    idempotency k8s lifespan logs metrics middleware mongo problems registry repository
-    resources routes scaffold schemas scripts settings src tests timeouts workers
+    idempotency k8s lifespan logs metrics middleware migrations mongo operations problems
+    registry repository resources routes runner scaffold schemas scripts settings src tests
+    timeouts workers
     """
 )
 # Words the resource code itself uses (fields, parameters, helpers, library names): a
@@ -76,20 +80,20 @@ RESERVED = _words(
     attempt attempts base bc blank blue blueprint bodies body bp bson builders by call
     changed changes characters check checks claim claimed client cls collection colour
     command components config conflict constraints content context core count counter create
-    created current cursor custom data database db deadline delete deleted dep dependencies
+    created current cursor custom data database date db deadline delete deleted dep dependencies
     depends descending description detail digest direction doc document documents done dump
     duplicate ends endswith ensure error errors etag etags examples exc exception
     exceptions exclude executor expire expires extensions extra failed false fastapi field
     fields final find fingerprint finish finished first flask flight forbid found futures
     gather ge get gt header headers home httpx id idempotency inc index indexes information
     init insert instance invalid invisible issue key keys kwargs lamp large le lease
-    length limit literal liveness loc location lstrip malformed manager mark media
+    length limit literal liveness long loc location lstrip malformed manager mark media
     microsecond mimetype missing mode model models ms msg name ne new nfc no none normalize
     now null ok old once one openapi options outcome over overrides page parametrize params
     parse patch path pattern per ping pool post precondition prefix problem problems
     properties put pydantic pymongo pytest query raised raises read readiness ready record
     red ref refused reject renamed renewed replace replaced replay repository request
-    require resource response responses result results retention retry reused router
+    require required resource response responses result results retention retry reused router
     routes schema schemas search second seconds self sequence service skip sort spec
     startswith state status statuses step stored sub tag tags take taken test testing tests
     text thread timeout timeouts title titles to too total true ttl unique unset
@@ -543,7 +547,38 @@ def plan_resource(root: Path, singular: str, plural_name: str | None = None) -> 
                 continue
             target = target_dir / renamer.path(path.relative_to(source_dir))
             files[target] = _renamed_file(renamer, path, root)
+    migration = _create_migration(package_dir / "migrations", old, renamer, root)
+    if migration is not None:
+        files[migration[0]] = migration[1]
     return Plan(old, new, registry, _registered(registry_text, new), files, folders)
+
+
+MIGRATION_NUMBER = re.compile(r"^([0-9]{4})_[a-z0-9_]+\.py$")
+
+
+def _create_migration(
+    migrations: Path, old: Names, renamer: Renamer, root: Path
+) -> tuple[Path, str] | None:
+    """Return the new resource's migration (path, text): the old one's, renamed, numbered next.
+
+    `0002_create_items.py` -> `000N_create_orders.py`, N the next free number. None when
+    the project has no migrations folder.
+
+    Raises:
+        ScaffoldError: the folder has no migration creating the copied resource.
+    """
+    if not migrations.is_dir():
+        return None
+    found = (MIGRATION_NUMBER.match(path.name) for path in migrations.iterdir())
+    numbers = [int(match[1]) for match in found if match]
+    sources = sorted(migrations.glob(f"[0-9][0-9][0-9][0-9]_create_{old.plural}.py"))
+    if not sources:
+        raise ScaffoldError(
+            f"{migrations.relative_to(root)} has no NNNN_create_{old.plural}.py to copy"
+        )
+    source = sources[0]
+    name = f"{max(numbers) + 1:04d}_" + renamer.code(source.name[5:])
+    return migrations / name, _renamed_file(renamer, source, root)
 
 
 def _resource_name(package: Path, root: Path) -> str:
@@ -608,6 +643,9 @@ def write(plan: Plan) -> None:
     except BaseException:
         for folder in plan.folders:
             shutil.rmtree(folder, ignore_errors=True)
+        for path in plan.files:  # files outside the new folders (the new migration)
+            with contextlib.suppress(OSError):
+                path.unlink()
         plan.registry.write_text(original, encoding="utf-8")
         raise
 
@@ -629,9 +667,15 @@ def main(argv: list[str] | None = None) -> int:
     for folder in plan.folders:
         count = sum(1 for path in plan.files if folder in path.parents)
         print(f"  {folder.relative_to(root)}/ ({count} files)")
+    for path in plan.files:
+        if not any(folder in path.parents for folder in plan.folders):
+            print(f"  {path.relative_to(root)}")
     registry = plan.registry.relative_to(root)
     print(f"  {registry}: {plan.new.spell('upper', True)} registered")
-    print("Next: make check (after `make install`, which also formats the new code if needed)")
+    print(
+        "Next: make check (after `make install`, which also formats the new code if needed);"
+        " make migrate creates its collection"
+    )
     return 0
 
 

@@ -1,5 +1,8 @@
 """Fixtures shared by every test: one MongoDB server per session, a fresh database per test.
 
+Each test's database has every migration applied (`settings`), as `make migrate` would;
+`unmigrated_settings` gives one without.
+
 The app and HTTP-client fixtures live in `tests/app_fixtures.py` (framework-specific), the
 callers' credentials in `tests/access_fixtures.py` (specific to the access mode).
 """
@@ -12,6 +15,7 @@ from typing import Any
 import pytest
 from pymongo import MongoClient
 
+from {{ cookiecutter.package_name }}.migrations.runner import Runner
 from {{ cookiecutter.package_name }}.settings import Settings
 from tests import mongo
 
@@ -36,11 +40,26 @@ def mongo_uri() -> Iterator[str]:
         yield uri
 
 
-@pytest.fixture
-def settings(mongo_uri: str) -> Iterator[Settings]:
-    """Return settings for a fresh database, dropped after the test."""
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    yield Settings(mongo_uri=mongo_uri, mongo_database=name, environment="test")
+@pytest.fixture(scope="session")
+def mongo_client(mongo_uri: str) -> Iterator[MongoClient[dict[str, Any]]]:
+    """Yield a sync client of the session's server (for set-up and checks, not the app)."""
     client: MongoClient[dict[str, Any]]
     with MongoClient(mongo_uri) as client:
-        client.drop_database(name)
+        yield client
+
+
+@pytest.fixture
+def unmigrated_settings(
+    mongo_uri: str, mongo_client: MongoClient[dict[str, Any]]
+) -> Iterator[Settings]:
+    """Return settings for a fresh, empty database (no migration applied), dropped after."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    yield Settings(mongo_uri=mongo_uri, mongo_database=name, environment="test")
+    mongo_client.drop_database(name)
+
+
+@pytest.fixture
+def settings(unmigrated_settings: Settings, mongo_client: MongoClient[dict[str, Any]]) -> Settings:
+    """Return settings for a fresh database with every migration applied (`make migrate`)."""
+    Runner(mongo_client[unmigrated_settings.mongo_database]).upgrade()
+    return unmigrated_settings

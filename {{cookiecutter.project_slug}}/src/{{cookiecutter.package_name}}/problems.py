@@ -4,7 +4,7 @@ A handler turns an exception into `(status, body)` with `problem_for_exception`,
 validation failure with `validation_problem`; the framework layer only writes it out.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pymongo.errors import (
@@ -155,6 +155,18 @@ def not_ready_problem(check: str, exc: BaseException, instance: str) -> dict[str
         f"Check {check} failed: {reason}",
         instance=instance,
         checks={check: "fail"},
+    )
+
+
+def migrations_pending_problem(pending: Sequence[str], instance: str) -> dict[str, Any]:
+    """Return the 503 problem of a readiness check that found migrations not applied."""
+    return problem(
+        503,
+        f"Migrations not applied: {', '.join(pending)}. Run "
+        "`python -m {{ cookiecutter.package_name }}.migrations upgrade` (make migrate).",
+        instance=instance,
+        checks={"migrations": "pending"},
+        pending_migrations=list(pending),
     )
 
 

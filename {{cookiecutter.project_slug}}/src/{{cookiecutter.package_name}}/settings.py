@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     readiness_timeout_ms: int = Field(1000, gt=0)
     """How long (ms) `/health/ready` waits for a MongoDB ping before answering 503."""
 
+    ready_requires_migrations: bool = True
+    """`/health/ready` answers 503 while a migration is not applied (pending, failed or
+    changed since it ran); false: only the ping counts."""
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     """Lowest level that is logged."""
 

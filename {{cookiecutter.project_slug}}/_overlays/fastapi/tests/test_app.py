@@ -33,19 +33,13 @@ def test_resources_sharing_a_collection_or_a_repository_class_are_refused(
         create_app(settings, [first, with_same_class])
 
 
-async def test_start_up_creates_every_resources_indexes_on_its_own_collection(
-    settings: Settings, second_resource: Resource
+async def test_start_up_leaves_the_schema_to_migrations(
+    unmigrated_settings: Settings, mongo_client: MongoClient[dict[str, Any]]
 ) -> None:
-    resources = [RESOURCES[0], second_resource]
-    app = create_app(settings, resources)
+    app = create_app(unmigrated_settings)
     async with LifespanManager(app):
         pass
-    mongo: MongoClient[dict[str, Any]] = MongoClient(settings.mongo_uri.get_secret_value())
-    with mongo:
-        for resource in resources:
-            indexes = mongo[settings.mongo_database][resource.collection].list_indexes()
-            created = {index["name"] for index in indexes}
-            assert {options["name"] for _, options in resource.indexes} <= created, resource.name
+    assert mongo_client[unmigrated_settings.mongo_database].list_collection_names() == []
 
 
 async def test_unknown_route_is_404_problem(client: httpx2.AsyncClient) -> None:

@@ -7,8 +7,7 @@ from asgi_lifespan import LifespanManager
 from pymongo import MongoClient
 
 from {{ cookiecutter.package_name }}.app import create_app
-from {{ cookiecutter.package_name }}.registry import RESOURCES
-from {{ cookiecutter.package_name }}.resources import Resource
+from {{ cookiecutter.package_name }}.migrations.runner import RECORDS, Runner, discover
 from {{ cookiecutter.package_name }}.settings import Settings
 from tests.mongo import unused_port
 
@@ -52,20 +51,39 @@ async def test_readiness_is_503_naming_the_check_when_mongodb_is_down(
     assert items.json()["title"] == "Service Unavailable"
 
 
-async def test_readiness_is_503_while_any_resource_cannot_create_its_indexes(
-    settings: Settings, second_resource: Resource, credentials: dict[str, str]
+async def test_readiness_is_503_naming_pending_migrations_until_they_are_applied(
+    unmigrated_settings: Settings,
+    mongo_client: MongoClient[dict[str, Any]],
+    credentials: dict[str, str],
 ) -> None:
-    """Two stored documents with one name keep the second resource's unique index out."""
-    mongo: MongoClient[dict[str, Any]] = MongoClient(settings.mongo_uri.get_secret_value())
-    with mongo:
-        twins = [{"name": "twin"}, {"name": "twin"}]
-        mongo[settings.mongo_database][second_resource.collection].insert_many(twins)
-    app = create_app(settings, [RESOURCES[0], second_resource])
+    database = mongo_client[unmigrated_settings.mongo_database]
+    ids = [migration.id for migration in discover()]
+    app = create_app(unmigrated_settings)
     async with LifespanManager(app) as manager:
         transport = httpx2.ASGITransport(app=manager.app)
         async with httpx2.AsyncClient(
             transport=transport, base_url="http://test", headers=credentials
         ) as client:
-            ready = await client.get("/health/ready")
-    assert ready.status_code == 503
-    assert ready.json()["checks"] == {"mongodb": "fail"}
+            pending = await client.get("/health/ready")
+            Runner(database).upgrade()
+            applied = await client.get("/health/ready")
+            database[RECORDS].drop()  # read no more once applied: still ready
+            cached = await client.get("/health/ready")
+    assert pending.status_code == 503
+    assert pending.headers["content-type"] == "application/problem+json"
+    assert pending.json()["checks"] == {"migrations": "pending"}
+    assert pending.json()["pending_migrations"] == ids
+    assert ids[0] in pending.json()["detail"]
+    assert (applied.status_code, cached.status_code) == (200, 200)
+
+
+async def test_readiness_ignores_migrations_when_told_to(
+    unmigrated_settings: Settings, credentials: dict[str, str]
+) -> None:
+    settings = unmigrated_settings.model_copy(update={"ready_requires_migrations": False})
+    async with LifespanManager(create_app(settings)) as manager:
+        transport = httpx2.ASGITransport(app=manager.app)
+        async with httpx2.AsyncClient(
+            transport=transport, base_url="http://test", headers=credentials
+        ) as client:
+            assert (await client.get("/health/ready")).status_code == 200

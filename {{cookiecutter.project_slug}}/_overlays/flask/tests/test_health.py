@@ -7,8 +7,7 @@ from pymongo import MongoClient
 
 from {{ cookiecutter.package_name }} import db
 from {{ cookiecutter.package_name }}.app import create_app
-from {{ cookiecutter.package_name }}.registry import RESOURCES
-from {{ cookiecutter.package_name }}.resources import Resource
+from {{ cookiecutter.package_name }}.migrations.runner import RECORDS, Runner, discover
 from {{ cookiecutter.package_name }}.settings import Settings
 from tests.app_fixtures import client_for
 from tests.mongo import unused_port
@@ -49,16 +48,34 @@ def test_readiness_is_503_naming_the_check_when_mongodb_is_down(
     assert items.get_json()["title"] == "Service Unavailable"
 
 
-def test_readiness_is_503_while_any_resource_cannot_create_its_indexes(
-    settings: Settings, second_resource: Resource, credentials: dict[str, str]
+def test_readiness_is_503_naming_pending_migrations_until_they_are_applied(
+    unmigrated_settings: Settings,
+    mongo_client: MongoClient[dict[str, Any]],
+    credentials: dict[str, str],
 ) -> None:
-    """Two stored documents with one name keep the second resource's unique index out."""
-    mongo: MongoClient[dict[str, Any]] = MongoClient(settings.mongo_uri.get_secret_value())
-    with mongo:
-        twins = [{"name": "twin"}, {"name": "twin"}]
-        mongo[settings.mongo_database][second_resource.collection].insert_many(twins)
-    app = create_app(settings, [RESOURCES[0], second_resource])
+    database = mongo_client[unmigrated_settings.mongo_database]
+    ids = [migration.id for migration in discover()]
+    app = create_app(unmigrated_settings)
+    client = client_for(app, credentials)
+    pending = client.get("/health/ready")
+    Runner(database).upgrade()
+    applied = client.get("/health/ready")
+    database[RECORDS].drop()  # read no more once applied: still ready
+    cached = client.get("/health/ready")
+    db.close_client(app.extensions["mongo_client"])
+    assert pending.status_code == 503
+    assert pending.headers["content-type"] == "application/problem+json"
+    assert pending.get_json()["checks"] == {"migrations": "pending"}
+    assert pending.get_json()["pending_migrations"] == ids
+    assert ids[0] in pending.get_json()["detail"]
+    assert (applied.status_code, cached.status_code) == (200, 200)
+
+
+def test_readiness_ignores_migrations_when_told_to(
+    unmigrated_settings: Settings, credentials: dict[str, str]
+) -> None:
+    settings = unmigrated_settings.model_copy(update={"ready_requires_migrations": False})
+    app = create_app(settings)
     ready = client_for(app, credentials).get("/health/ready")
     db.close_client(app.extensions["mongo_client"])
-    assert ready.status_code == 503
-    assert ready.get_json()["checks"] == {"mongodb": "fail"}
+    assert ready.status_code == 200

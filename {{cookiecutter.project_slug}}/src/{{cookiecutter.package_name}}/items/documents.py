@@ -26,6 +26,24 @@ INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
     ([("tags", 1), ("created_at", 1), ("_id", 1)], {"name": "tags_created_at_id"}),
 ]
 
+# The collection's validator: MongoDB refuses a document that does not match it.
+# Placeholder: derived from the stored model in the validators change.
+VALIDATOR: dict[str, Any] = {
+    "$jsonSchema": {
+        "bsonType": "object",
+        "required": ["_id", "name", "tags", "created_at", "updated_at", "version"],
+        "properties": {
+            "_id": {"bsonType": "objectId"},
+            "name": {"bsonType": "string"},
+            "description": {"bsonType": ["string", "null"]},
+            "tags": {"bsonType": "array", "items": {"bsonType": "string"}},
+            "created_at": {"bsonType": "date"},
+            "updated_at": {"bsonType": "date"},
+            "version": {"bsonType": ["int", "long"]},
+        },
+    }
+}
+
 
 def object_id(item_id: str) -> ObjectId:
     """Return the ObjectId of `item_id`.

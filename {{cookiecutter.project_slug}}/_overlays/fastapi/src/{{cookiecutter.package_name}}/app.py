@@ -23,9 +23,10 @@ from .handlers import register_error_handlers
 from .logs import configure_logging
 from .metrics import METRICS_PATH, HttpMetrics
 from .middleware import BodyLimitMiddleware, RequestContextMiddleware
+from .migrations.runner import discover
 from .problems import PROBLEM_MEDIA_TYPE
 from .registry import RESOURCES
-from .resources import Resource, build_repositories, refuse_shared, try_indexes
+from .resources import Resource, build_repositories, refuse_shared
 from .settings import Settings, load_settings
 
 
@@ -33,15 +34,15 @@ from .settings import Settings, load_settings
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Own the MongoDB client and one repository per resource; close the client at shutdown.
 
-    Each resource's index creation is tried once here; if MongoDB is not reachable yet
-    the service still starts (not ready), and the readiness probe creates them later.
+    Start-up never changes the schema (collections, validators, indexes): migrations do
+    (`python -m {{ cookiecutter.package_name }}.migrations upgrade`), and `/health/ready`
+    answers 503 until they have run.
     """
     settings: Settings = app.state.settings
     resources: Sequence[Resource] = app.state.resources
     client = db.create_client(settings)
-    repositories = build_repositories(resources, client[settings.mongo_database], settings)
-    app.state.repositories = repositories
-    await try_indexes(resources, repositories, settings.mongo_server_selection_timeout_ms)
+    app.state.database = client[settings.mongo_database]
+    app.state.repositories = build_repositories(resources, app.state.database, settings)
     try:
         yield
     finally:
@@ -105,6 +106,8 @@ def create_app(
     app.state.policy = policy
     app.openapi = lambda: problem_openapi(app)  # type: ignore[method-assign]
     app.state.started_at = time.monotonic()
+    app.state.migrations = discover()
+    app.state.migrations_applied = not settings.ready_requires_migrations
     health.add_health_routes(app)
     for resource in resources:
         app.include_router(resource.router, dependencies=guard.dependencies(policy, resource))

@@ -169,7 +169,7 @@ async def test_concurrent_creates_with_one_key_store_one_item(repository: ItemRe
     assert await repository.collection.count_documents({}) == 1
 
 
-async def test_ensure_indexes_expires_key_records_at_their_expiry(
+async def test_migrations_expire_key_records_at_their_expiry(
     repository: ItemRepository,
 ) -> None:
     indexes = await repository.keys.index_information()

@@ -21,8 +21,9 @@ from .access import Policy, load_policy
 from .handlers import handle_validation_error, register_error_handlers
 from .logs import configure_logging
 from .metrics import METRICS_PATH, HttpMetrics
+from .migrations.runner import discover
 from .registry import RESOURCES
-from .resources import Resource, build_repositories, refuse_shared, try_indexes
+from .resources import Resource, build_repositories, refuse_shared
 from .schemas import Problem, ValidationProblem
 from .settings import Settings, load_settings
 
@@ -67,6 +68,8 @@ def create_app(
         PROVIDE_AUTOMATIC_OPTIONS=bool(settings.cors_origins),
     )
     app.extensions["started_at"] = time.monotonic()
+    app.extensions["migrations"] = discover()
+    app.extensions["migrations_applied"] = not settings.ready_requires_migrations
     app.extensions["policy"] = policy
     app.components_schemas["Problem"] = Schema(**Problem.model_json_schema())
     init_db(app, settings, resources)
@@ -107,15 +110,16 @@ def create_app(
 def init_db(app: OpenAPI, settings: Settings, resources: Sequence[Resource]) -> None:
     """Create this process's MongoDB client and one repository per resource on top of it.
 
-    Each resource's index creation is tried once here; if MongoDB is not reachable yet
-    the service still starts (not ready), and the readiness probe creates them later.
+    Start-up never changes the schema (collections, validators, indexes): migrations do
+    (`python -m {{ cookiecutter.package_name }}.migrations upgrade`), and `/health/ready`
+    answers 503 until they have run.
     """
     client = db.create_client(settings)
-    repositories = build_repositories(resources, client[settings.mongo_database], settings)
+    database = client[settings.mongo_database]
     app.extensions["mongo_client"] = client
+    app.extensions["database"] = database
     app.extensions["resources"] = tuple(resources)
-    app.extensions["repositories"] = repositories
-    try_indexes(resources, repositories, settings.mongo_server_selection_timeout_ms)
+    app.extensions["repositories"] = build_repositories(resources, database, settings)
 
 
 def openapi_document(app: OpenAPI) -> dict[str, Any]:

@@ -2,13 +2,15 @@
 
 import time
 
+import pymongo
 import structlog
-from flask import Response, current_app, request
+from flask import Flask, Response, current_app, request
 from flask_openapi.blueprint import APIBlueprint
 from flask_openapi.models.tag import Tag
 
 from .handlers import json_response, problem_response, problem_responses
-from .problems import not_ready_problem
+from .migrations.runner import RECORDS, unapplied
+from .problems import migrations_pending_problem, not_ready_problem
 from .resources import check_all
 from .schemas import Liveness, Readiness
 
@@ -25,20 +27,41 @@ def get_liveness() -> Response:
 
 @bp.get("/ready", responses={200: Readiness, **problem_responses(503)})
 def get_readiness() -> Response:
-    """Answer 200 when MongoDB answers a ping within `readiness_timeout_ms`, else 503.
+    """Answer 200 when MongoDB answers a ping within `readiness_timeout_ms` and every
+    migration is applied, else 503.
 
-    The 503 is a problem+json body whose `checks` names the failing check. The first
-    successful check also creates the indexes if start-up could not.
+    The 503 is a problem+json body whose `checks` names the failing check; pending
+    migrations are named in its `detail` and `pending_migrations`.
     """
-    # Every resource's repository is checked (ping, then its own indexes until created):
-    # one failing resource makes the service not ready.
+    # Every resource's repository is checked (a ping each): one failing resource makes
+    # the service not ready.
     try:
         check_all(
             current_app.extensions["resources"],
             current_app.extensions["repositories"],
             current_app.config["SETTINGS"].readiness_timeout_ms,
         )
+        pending = unapplied_migrations(current_app)
     except Exception as exc:
         log.warning("readiness check failed", check="mongodb", error=type(exc).__name__)
         return problem_response(not_ready_problem("mongodb", exc, request.path))
+    if pending:
+        log.warning("readiness check failed", check="migrations", pending=pending)
+        return problem_response(migrations_pending_problem(pending, request.path))
     return json_response(Readiness(checks={"mongodb": "ok"}))
+
+
+def unapplied_migrations(app: Flask) -> list[str]:
+    """Return the ids of the migrations not applied yet, from the `migrations` records.
+
+    Once every one is applied (or `ready_requires_migrations` is off) the answer is
+    cached: the records are not read again by this process.
+    """
+    if app.extensions["migrations_applied"]:
+        return []
+    with pymongo.timeout(app.config["SETTINGS"].readiness_timeout_ms / 1000):
+        cursor = app.extensions["database"][RECORDS].find({}, {"state": 1, "checksum": 1})
+        records = cursor.to_list()
+    pending = unapplied(app.extensions["migrations"], records)
+    app.extensions["migrations_applied"] = not pending
+    return pending

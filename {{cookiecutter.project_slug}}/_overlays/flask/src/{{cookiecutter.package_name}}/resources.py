@@ -1,4 +1,4 @@
-"""What makes a resource: its name, collection, indexes, repository class and blueprint.
+"""What makes a resource: its name, collection, validator, indexes, repository, blueprint.
 
 Each resource package builds one `Resource` (e.g. `items.ITEMS`) and `registry.RESOURCES`
 lists them. The app factory registers every blueprint and builds one repository per
@@ -11,13 +11,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import structlog
 from flask_openapi.blueprint import APIBlueprint
 
 from .db import Collection, Database
 from .settings import Settings
-
-log = structlog.get_logger(__name__)
 
 Indexes = list[tuple[list[tuple[str, int]], dict[str, Any]]]
 """(keys, options) pairs for `create_index`."""
@@ -31,7 +28,7 @@ class Repository(Protocol):
     ) -> None: ...
 
     def check(self, timeout_ms: int) -> None:
-        """Ping the server, and create the resource's indexes if not done yet."""
+        """Ping the server within `timeout_ms` milliseconds."""
         ...
 
 
@@ -47,8 +44,10 @@ class Resource:
     """Snake_case singular name, e.g. "item": logs and problem details use it."""
     collection: str
     """The MongoDB collection holding its documents (its own, never shared)."""
+    validator: dict[str, Any]
+    """The collection's validator (`{"$jsonSchema": ...}`), applied by its migration."""
     indexes: Indexes
-    """The indexes its repository creates in `check()`."""
+    """The collection's indexes, created by its migration (`migrations.operations`)."""
     repository: type[Repository]
     """Its repository class: built with `Repository`'s arguments, found by this class."""
     blueprint: APIBlueprint
@@ -89,19 +88,8 @@ def build_repositories(
     }
 
 
-def try_indexes(resources: Sequence[Resource], repositories: Repositories, timeout_ms: int) -> None:
-    """Try once to create every resource's indexes; log (never raise) each failure."""
-    for resource in resources:
-        try:
-            repositories[resource.repository].check(timeout_ms)
-        except Exception as exc:
-            log.warning(
-                "mongodb not ready at start-up", resource=resource.name, error=type(exc).__name__
-            )
-
-
 def check_all(resources: Sequence[Resource], repositories: Repositories, timeout_ms: int) -> None:
-    """Check every resource's repository in turn (ping, indexes not yet created).
+    """Check every resource's repository in turn (a ping each).
 
     Raises:
         Exception: the first check that failed raises its error; later ones are skipped.

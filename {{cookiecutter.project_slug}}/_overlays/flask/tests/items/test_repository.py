@@ -179,7 +179,7 @@ def test_concurrent_creates_with_one_key_store_one_item(repository: ItemReposito
     assert repository.collection.count_documents({}) == 1
 
 
-def test_ensure_indexes_expires_key_records_at_their_expiry(
+def test_migrations_expire_key_records_at_their_expiry(
     repository: ItemRepository,
 ) -> None:
     indexes = repository.keys.index_information()

@@ -11,6 +11,7 @@ from .routes import router
 ITEMS = Resource(
     name="item",
     collection=documents.COLLECTION,
+    validator=documents.VALIDATOR,
     indexes=documents.INDEXES,
     repository=ItemRepository,
     router=router,

@@ -51,18 +51,9 @@ class ItemRepository:
         self.keys = collection.database[idempotency.COLLECTION]
         self.key_lease_ms = key_lease_ms
         self.key_retention_s = key_retention_s
-        self.indexes_ready = False
-
-    async def ensure_indexes(self) -> None:
-        """Create the items' indexes and the `Idempotency-Key` records' (idempotent)."""
-        for keys, options in documents.INDEXES:
-            await self.collection.create_index(keys, **options)
-        for keys, options in idempotency.INDEXES:
-            await self.keys.create_index(keys, **options)
-        self.indexes_ready = True
 
     async def check(self, timeout_ms: int) -> None:
-        """Ping the server, and create the indexes if that has not succeeded yet.
+        """Ping the server (the indexes and validator come from migrations, not from here).
 
         Raises:
             TimeoutError: no answer within `timeout_ms` milliseconds.
@@ -73,8 +64,6 @@ class ItemRepository:
         async with asyncio.timeout(timeout_ms / 1000):
             with self._deadline(timeout_ms / 1000):
                 await self.collection.database.command("ping")
-                if not self.indexes_ready:
-                    await self.ensure_indexes()
 
     async def get_all(self, query: ItemQuery) -> ItemPage:
         """Return one page of items, filtered by tag and sorted stably (ties by id)."""

@@ -1,0 +1,14 @@
+"""Create the items collection with its validator and indexes.
+
+No downgrade: undoing it would drop the collection and every item in it.
+"""
+
+from pymongo.database import Database
+
+from ..items import ITEMS
+from .operations import Document, create_resource
+
+
+def upgrade(db: Database[Document]) -> None:
+    """Create the `items` collection (validator, then indexes)."""
+    create_resource(db, ITEMS)

@@ -1,0 +1,351 @@
+"""Find, record and run migrations: in order, once each, under a lock, refusing drift.
+
+A migration is a module `NNNN_<name>.py` (its id is the file name without `.py`) with
+`upgrade(db)` and optionally `downgrade(db)`. The `RECORDS` collection holds one document
+per migration that ran:
+
+    {_id: "0002_create_items", checksum, state: "running" | "done" | "failed",
+     started_at, finished_at, host, pid, error}
+
+`checksum` is the SHA-256 of the file when it ran: a file changed after it was applied
+(drift) makes every command but `status` refuse, since the database no longer matches
+what the code says happened. Only a finished `upgrade` marks a migration "done"; a failed
+one keeps its error and runs again, from the start, on the next `upgrade` (so migrations
+must be safe to re-run: see `operations`).
+
+The lock is one lease document in `LOCKS`, taken by an upsert that only matches an
+expired lease, renewed before each migration. A second runner waits for it (at most
+`wait_s`), then reads the records again: what the first one applied is done. A runner
+that died leaves its lease to expire after `lease_s`. Leases compare this host's clock
+with the holder's: keep hosts' clocks in sync (NTP), as for any lease.
+"""
+
+import hashlib
+import importlib.util
+import os
+import re
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from ..clock import utcnow
+
+Document = dict[str, Any]
+
+RECORDS = "migrations"
+LOCKS = "migration_lock"
+LOCK_ID = "lock"
+DIRECTORY = Path(__file__).resolve().parent
+FILE_NAME = re.compile(r"(?P<number>[0-9]{4})_[a-z0-9_]+\.py")
+
+
+class MigrationError(Exception):
+    """A refusal or failure; its message is one line, printed by the CLI."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One migration file: its id (file name without `.py`), path and checksum."""
+
+    id: str
+    path: Path
+    checksum: str
+
+    @property
+    def number(self) -> str:
+        """The four digits the id starts with, e.g. "0002"."""
+        return self.id[:4]
+
+
+@dataclass(frozen=True)
+class Status:
+    """What the records say of one migration: "pending", "done", "failed", "running", "changed".
+
+    "changed" is drift: the file differs from the one that was applied.
+    """
+
+    migration: Migration
+    state: str
+    record: Mapping[str, Any] | None
+
+
+def discover(directory: Path = DIRECTORY) -> list[Migration]:
+    """Return the migrations in `directory`, ordered by number.
+
+    Raises:
+        MigrationError: two files share a number.
+    """
+    found: dict[str, Migration] = {}
+    for path in sorted(directory.glob("*.py")):
+        match = FILE_NAME.fullmatch(path.name)
+        if match is None:
+            continue
+        migration = Migration(path.stem, path, hashlib.sha256(path.read_bytes()).hexdigest())
+        other = found.setdefault(match["number"], migration)
+        if other is not migration:
+            raise MigrationError(f"migrations {other.id} and {migration.id} share a number")
+    return [found[number] for number in sorted(found)]
+
+
+def state_of(migration: Migration, record: Mapping[str, Any] | None) -> str:
+    """Return the state of `migration` given its record (None: it never ran)."""
+    if record is None:
+        return "pending"
+    if record.get("state") == "done" and record.get("checksum") != migration.checksum:
+        return "changed"
+    return str(record.get("state", "pending"))
+
+
+def unapplied(migrations: Sequence[Migration], records: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Return the ids of `migrations` not applied as they are now (any state but "done").
+
+    Used by `/health/ready` with the records it read (both drivers).
+    """
+    by_id = {record["_id"]: record for record in records}
+    return [m.id for m in migrations if state_of(m, by_id.get(m.id)) != "done"]
+
+
+def load(migration: Migration) -> ModuleType:
+    """Import a migration's module (as a module of this package, so `..` imports work)."""
+    spec = importlib.util.spec_from_file_location(f"{__package__}.{migration.id}", migration.path)
+    if spec is None or spec.loader is None:
+        raise MigrationError(f"cannot load migration {migration.id} from {migration.path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def one_line(exc: BaseException) -> str:
+    """Return `exc` as one line: its class and first line of its message."""
+    message = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {message[0]}" if message else type(exc).__name__
+
+
+class Runner:
+    """Run the migrations of `directory` against `db`, recording each in `RECORDS`."""
+
+    def __init__(
+        self,
+        db: Database[Document],
+        directory: Path = DIRECTORY,
+        *,
+        lease_s: float = 300,
+        wait_s: float = 60,
+        report: Callable[[str], None] = lambda line: None,
+    ) -> None:
+        """Prepare a runner (nothing is read or written yet).
+
+        Args:
+            db: The service's database (a sync pymongo `Database`).
+            directory: Where the migration files are (default: this package).
+            lease_s: How long (s) the lock lasts unless renewed (before each migration).
+            wait_s: How long (s) to wait for a lock another runner holds.
+            report: Called with one line as each migration starts and ends.
+        """
+        self.db = db
+        self.directory = directory
+        self.lease_s = lease_s
+        self.wait_s = wait_s
+        self.report = report
+        self.records = db[RECORDS]
+        self.locks = db[LOCKS]
+        self.owner = {"host": socket.gethostname(), "pid": os.getpid(), "id": uuid.uuid4().hex}
+
+    def status(self) -> list[Status]:
+        """Return every migration's state, in order."""
+        records = {record["_id"]: record for record in self.records.find()}
+        return [Status(m, state_of(m, records.get(m.id)), records.get(m.id)) for m in self._all()]
+
+    def upgrade(self, target: str | None = None, *, dry_run: bool = False) -> list[Migration]:
+        """Apply every migration not done yet, in order, up to `target` (an id or number).
+
+        Returns what ran (with `dry_run`: what would run; nothing is written or locked).
+
+        Raises:
+            MigrationError: drift, an unknown `target`, the lock not free within
+                `wait_s`, or a migration failed (recorded as failed with its error).
+        """
+        wanted = self._until(target)
+        todo = self._not_done(wanted)
+        if dry_run or not todo:
+            return todo
+        with self._lock():
+            todo = self._not_done(wanted)  # another runner may have applied them meanwhile
+            for migration in todo:
+                self._renew()
+                self._run(migration, "upgrade")
+        return todo
+
+    def downgrade(self, target: str | None = None, *, dry_run: bool = False) -> list[Migration]:
+        """Undo the last applied migration, or every one after `target` (newest first).
+
+        Raises:
+            MigrationError: drift, an unknown `target`, a migration to undo has no
+                `downgrade`, the lock is not free, or a downgrade failed.
+        """
+        with self._lock() if not dry_run else _nothing():
+            todo = self._to_undo(target)
+            if dry_run:
+                return todo
+            for migration in todo:
+                self._renew()
+                self._run(migration, "downgrade")
+        return todo
+
+    def _all(self) -> list[Migration]:
+        """Return the migrations of the directory."""
+        return discover(self.directory)
+
+    def _find(self, target: str) -> Migration:
+        """Return the migration named by `target` (its id or its number)."""
+        for migration in self._all():
+            if target in (migration.id, migration.number):
+                return migration
+        raise MigrationError(f"no migration {target!r} in {self.directory}")
+
+    def _until(self, target: str | None) -> list[Migration]:
+        """Return the migrations up to and including `target` (all when None)."""
+        migrations = self._all()
+        if target is None:
+            return migrations
+        last = self._find(target)
+        return [m for m in migrations if m.id <= last.id]
+
+    def _checked(self) -> list[Status]:
+        """Return `status()`, refusing drift.
+
+        Raises:
+            MigrationError: an applied migration's file changed since it ran.
+        """
+        statuses = self.status()
+        for status in statuses:
+            if status.state == "changed":
+                raise MigrationError(
+                    f"migration {status.migration.id} changed after it was applied "
+                    "(checksum differs): restore the file and put the change in a new migration"
+                )
+        return statuses
+
+    def _not_done(self, wanted: Sequence[Migration]) -> list[Migration]:
+        """Return the migrations of `wanted` that are not done (drift refused)."""
+        done = {s.migration.id for s in self._checked() if s.state == "done"}
+        return [m for m in wanted if m.id not in done]
+
+    def _to_undo(self, target: str | None) -> list[Migration]:
+        """Return the applied migrations to undo, newest first; all must have `downgrade`."""
+        done = [s.migration for s in self._checked() if s.state == "done"]
+        if target is None:
+            todo = done[-1:]
+        else:
+            keep = self._find(target)
+            todo = [m for m in done if m.id > keep.id]
+        for migration in todo:
+            if not hasattr(load(migration), "downgrade"):
+                raise MigrationError(f"migration {migration.id} has no downgrade: nothing undone")
+        return todo[::-1]
+
+    def _run(self, migration: Migration, direction: str) -> None:
+        """Run `upgrade` or `downgrade` of `migration`, recording its start and its outcome."""
+        record = {"_id": migration.id}
+        started = time.monotonic()
+        self.report(f"{direction} {migration.id} ...")
+        self.records.update_one(
+            record,
+            {
+                "$set": {
+                    "checksum": migration.checksum,
+                    "state": "running",
+                    "direction": direction,
+                    "started_at": utcnow(),
+                    "finished_at": None,
+                    "host": self.owner["host"],
+                    "pid": self.owner["pid"],
+                    "error": None,
+                }
+            },
+            upsert=True,
+        )
+        try:
+            getattr(load(migration), direction)(self.db)
+        except Exception as exc:
+            error = one_line(exc)
+            self.records.update_one(
+                record, {"$set": {"state": "failed", "finished_at": utcnow(), "error": error}}
+            )
+            raise MigrationError(f"migration {migration.id} failed: {error}") from exc
+        if direction == "downgrade":
+            self.records.delete_one(record)  # pending again
+        else:
+            self.records.update_one(record, {"$set": {"state": "done", "finished_at": utcnow()}})
+        self.report(f"{direction} {migration.id} done ({time.monotonic() - started:.2f} s)")
+
+    @contextmanager
+    def _lock(self) -> Iterator[None]:
+        """Hold the migration lock for the block: wait for it at most `wait_s`.
+
+        Raises:
+            MigrationError: another runner held it for longer than `wait_s`.
+        """
+        deadline = time.monotonic() + self.wait_s
+        while not self._try_lock():
+            if time.monotonic() > deadline:
+                holder = self.locks.find_one({"_id": LOCK_ID}) or {}
+                raise MigrationError(
+                    f"another runner ({holder.get('host')}, pid {holder.get('pid')}) holds the "
+                    f"migration lock until {holder.get('lease_until')} UTC; waited {self.wait_s} s"
+                )
+            time.sleep(0.1)
+        try:
+            yield
+        finally:
+            self.locks.delete_one({"_id": LOCK_ID, "owner": self.owner["id"]})
+
+    def _try_lock(self) -> bool:
+        """Take the lock if it is free or its lease expired; return whether it is ours."""
+        now = utcnow()
+        try:
+            self.locks.update_one(
+                {"_id": LOCK_ID, "lease_until": {"$lt": now}},
+                {"$set": self._lease(now)},
+                upsert=True,
+            )
+        except DuplicateKeyError:  # held: the upsert tried to insert a second lock
+            return False
+        return True
+
+    def _renew(self) -> None:
+        """Extend the lease before a migration.
+
+        Raises:
+            MigrationError: the lease expired and another runner took the lock.
+        """
+        renewed = self.locks.update_one(
+            {"_id": LOCK_ID, "owner": self.owner["id"]}, {"$set": self._lease(utcnow())}
+        )
+        if renewed.matched_count == 0:
+            raise MigrationError("lost the migration lock (lease expired): stopped")
+
+    def _lease(self, now: datetime) -> Document:
+        """Return the lock document's fields for a lease starting `now`."""
+        return {
+            "owner": self.owner["id"],
+            "host": self.owner["host"],
+            "pid": self.owner["pid"],
+            "lease_until": now + timedelta(seconds=self.lease_s),
+        }
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    """A block that holds no lock (a dry run)."""
+    yield
