@@ -367,6 +367,18 @@ def start_gunicorn(
         **(env or {}),
     }
     with log_path.open("wb") as log_file:
+        # As `make run` and the compose stack do: migrations first, else /health/ready
+        # stays 503. Tests of a database that is down, late or refusing go on without
+        # them (their output heads the log); `migrate()` applies them later.
+        subprocess.run(
+            [*migrate_command(project), "--wait", "1"],
+            cwd=project,
+            env=full_env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            timeout=120,
+            check=False,
+        )
         proc = subprocess.Popen(
             [
                 str(project / ".venv" / "bin" / "gunicorn"),
@@ -381,6 +393,21 @@ def start_gunicorn(
             stderr=subprocess.STDOUT,
         )
     return proc, log_path
+
+
+def migrate_command(project: Path) -> list[str]:
+    """Return the command applying `project`'s migrations (what `make migrate` runs)."""
+    return [str(project / ".venv" / "bin" / "python"), "-m", f"{PACKAGE}.migrations", "upgrade"]
+
+
+def migrate(project: Path, mongo_uri: str, database: str) -> None:
+    """Apply `project`'s migrations to `database` on `mongo_uri`; raise if that fails."""
+    env = {
+        **os.environ,
+        f"{ENV_PREFIX}MONGO_URI": mongo_uri,
+        f"{ENV_PREFIX}MONGO_DATABASE": database,
+    }
+    run(migrate_command(project), cwd=project, env=env, timeout=120)
 
 
 def process_tree(pid: int) -> set[int]:

@@ -97,17 +97,24 @@ def test_hadolint_fails_a_broken_dockerfile(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_compose_file_is_valid(tmp_path: Path, variant: str) -> None:
-    """`docker compose config` accepts the file; the app waits for a healthy mongo:8.0."""
+    """`docker compose config` accepts the file; migrations run before the app starts."""
     project = _bake(tmp_path, variant, "3.12")
     done = _tool("docker-compose", ["config", "-q"], project)
     assert done.returncode == 0, done.stdout + done.stderr
     services = yaml.safe_load((project / "docker-compose.yml").read_text())["services"]
     assert services["mongo"]["image"] == "mongo:8.0"
     assert "mongosh" in services["mongo"]["healthcheck"]["test"]
-    assert services["app"]["depends_on"]["mongo"]["condition"] == "service_healthy"
-    assert services["app"]["environment"][f"{ENV_PREFIX}MONGO_URI"].startswith(
-        "mongodb://mongo:27017"
-    )
+    # The one-shot `migrate` runs once MongoDB is healthy; the app once it succeeded.
+    assert services["migrate"]["depends_on"]["mongo"]["condition"] == "service_healthy"
+    assert services["app"]["depends_on"] == {
+        "migrate": {"condition": "service_completed_successfully"}
+    }
+    assert services["migrate"]["command"][-2:] == ["item_service.migrations", "upgrade"]
+    assert services["migrate"]["image"] == services["app"]["image"]
+    for service in ("app", "migrate"):
+        assert services[service]["environment"][f"{ENV_PREFIX}MONGO_URI"].startswith(
+            "mongodb://mongo:27017"
+        )
 
 
 def test_compose_config_fails_a_broken_file(tmp_path: Path) -> None:

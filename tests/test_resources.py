@@ -28,6 +28,7 @@ from tests.support import (
     free_port,
     gunicorn_service,
     http,
+    migrate,
     resources_of,
     run,
     wait_for,
@@ -112,6 +113,7 @@ def test_an_added_resource_writes_only_its_own_collection_with_its_own_indexes(
         if mongo_at_start == "down":
             assert http("GET", f"{service.url}/health/ready")[0] == 503
             late_mongo.start()
+            migrate(baked(name), late_mongo.uri, f"test_{service.port}")
         wait_for(
             lambda: http("GET", f"{service.url}/health/ready")[0] == 200,
             timeout=30,

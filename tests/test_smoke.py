@@ -129,6 +129,21 @@ def test_served_service_answers_crud_health_and_metrics(
         assert (problem["status"], problem["title"]) == (409, "Conflict"), problem
         log_lines = run_log.read_text().splitlines()
         assert any('"event": "request"' in line for line in log_lines)
+        # The README's migration commands, as written: `make run` applied every one.
+        migrations = [c for c in readme_commands(project / "README.md") if "migrat" in c]
+        assert migrations
+        for command in migrations:
+            done = subprocess.run(
+                ["bash", "-c", command],
+                cwd=project,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            assert done.returncode == 0, (command, done.stdout, done.stderr)
+            assert "pending" not in done.stdout, (command, done.stdout)
 
 
 def run_curl(command: str, port: int) -> subprocess.CompletedProcess[str]:

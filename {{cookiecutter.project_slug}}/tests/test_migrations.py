@@ -24,6 +24,7 @@ from {{ cookiecutter.package_name }}.migrations.runner import (
 )
 from {{ cookiecutter.package_name }}.registry import RESOURCES
 from {{ cookiecutter.package_name }}.settings import ENV_PREFIX, Settings
+from tests.mongo import unused_port
 
 Db = Database[dict[str, Any]]
 
@@ -205,3 +206,11 @@ def test_downgrade_undoes_the_last_or_every_migration_after_a_target(
     with pytest.raises(MigrationError, match="0002_second has no downgrade"):
         runner.downgrade("0001")
     assert [s.state for s in runner.status()] == ["done", "done", "done"]
+
+
+def test_an_unreachable_database_is_one_line_and_exit_status_1(
+    cli: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli.setenv(f"{ENV_PREFIX}MONGO_URI", f"mongodb://127.0.0.1:{unused_port()}/")
+    assert main(["status", "--wait", "0.2"]) == 1
+    assert capsys.readouterr().err == "ERROR: The database cannot be reached; retry later.\n"

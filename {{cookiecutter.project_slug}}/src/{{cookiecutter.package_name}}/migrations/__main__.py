@@ -12,8 +12,9 @@ from typing import Any
 
 from pymongo import MongoClient
 
+from ..problems import database_unavailable_detail
 from ..settings import SettingsError, load_settings
-from .runner import DIRECTORY, MigrationError, Runner
+from .runner import DIRECTORY, MigrationError, Runner, one_line
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -32,7 +33,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="upgrade: up to this migration (id or number); downgrade: undo those after it",
     )
     parser.add_argument(
-        "--wait", type=float, default=60, help="seconds to wait for another runner's lock"
+        "--wait",
+        type=float,
+        default=60,
+        help="seconds to wait for the database to answer, and for another runner's lock",
     )
     parser.add_argument("--directory", type=Path, default=DIRECTORY, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -43,8 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parse_args(argv)
     try:
         settings = load_settings()
-        # No per-operation timeout (`timeoutMS`): a backfill may take minutes.
+        # No per-operation timeout (`timeoutMS`): a backfill may take minutes. The database
+        # may still be starting (`make db` beside `make run`): wait for it up to --wait.
         options = {k: v for k, v in settings.mongo_client_options().items() if k != "timeoutMS"}
+        options["serverSelectionTimeoutMS"] = int(arguments.wait * 1000)
         client: MongoClient[dict[str, Any]]
         with MongoClient(settings.mongo_uri.get_secret_value(), **options) as client:
             runner = Runner(
@@ -57,7 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     except (MigrationError, SettingsError) as error:
         print(f"ERROR: {error}", file=sys.stderr)
     except Exception as error:  # the driver's errors: unreachable, not authorized, ...
-        print(f"ERROR: {type(error).__name__}: {str(error).splitlines()[0]}", file=sys.stderr)
+        # The driver's own message can run to a page (and name hosts): its gist instead.
+        reason = database_unavailable_detail(error) or one_line(error)
+        print(f"ERROR: {reason}", file=sys.stderr)
     return 1
 
 
