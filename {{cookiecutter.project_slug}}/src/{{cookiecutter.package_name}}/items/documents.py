@@ -36,7 +36,8 @@ VALIDATOR: dict[str, Any] = {
             "_id": {"bsonType": "objectId"},
             "name": {"bsonType": "string"},
             "description": {"bsonType": ["string", "null"]},
-            "tags": {"bsonType": "array", "items": {"bsonType": "string"}},
+            # No `"items"` keyword here: renaming the resource would rename that string.
+            "tags": {"bsonType": "array"},
             "created_at": {"bsonType": "date"},
             "updated_at": {"bsonType": "date"},
             "version": {"bsonType": ["int", "long"]},
