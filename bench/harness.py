@@ -260,6 +260,7 @@ def seed(mongo_uri: str) -> str:
     try:
         items = client[DATABASE]["items"]
         items.drop()
+        client[DATABASE]["migrations"].drop()  # `migrate` applies them again, to this drop
         for keys, options in INDEXES:
             items.create_index(keys, **options)
         base = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
@@ -281,6 +282,21 @@ def seed(mongo_uri: str) -> str:
         return str(docs[0]["_id"])
     finally:
         client.close()
+
+
+def migrate(package: str, mongo_uri: str) -> None:
+    """Apply the generated service's migrations to DATABASE, as `make migrate` does.
+
+    After `seed`: they add the validator to the seeded collection and find its indexes
+    there (the same `INDEXES`); without them `/health/ready` would stay 503.
+    """
+    prefix = package.upper() + "_"
+    env = {**os.environ, f"{prefix}MONGO_URI": mongo_uri, f"{prefix}MONGO_DATABASE": DATABASE}
+    run(
+        [str(VENV / "bin" / "python"), "-m", f"{package}.migrations", "upgrade"],
+        cwd=WORK_DIR,
+        env=env,
+    )
 
 
 def apps_for(
@@ -762,6 +778,7 @@ def measure_variant(
         ["taskset", "-pc", LOAD_CPU, str(server.proc.pid)], capture_output=True, check=False
     )
     item_id = seed(server.uri)
+    migrate(package_of(variant), server.uri)
     project = projects[variant]
     apps = apps_for(variant, project, server.uri, workers=2, timeout=600)
     if "instructions" not in skip:

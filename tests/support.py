@@ -366,19 +366,20 @@ def start_gunicorn(
         f"{ENV_PREFIX}ENVIRONMENT": "production",
         **(env or {}),
     }
-    with log_path.open("wb") as log_file:
-        # As `make run` and the compose stack do: migrations first, else /health/ready
-        # stays 503. Tests of a database that is down, late or refusing go on without
-        # them (their output heads the log); `migrate()` applies them later.
+    # As `make run` and the compose stack do: migrations first, else /health/ready stays
+    # 503. Tests of a database that is down, late or refusing go on without them (their
+    # output is in migrate-PORT.log); `migrate()` applies them later.
+    with (project / f"migrate-{port}.log").open("wb") as migrate_log:
         subprocess.run(
             [*migrate_command(project), "--wait", "1"],
             cwd=project,
             env=full_env,
-            stdout=log_file,
+            stdout=migrate_log,
             stderr=subprocess.STDOUT,
             timeout=120,
             check=False,
         )
+    with log_path.open("wb") as log_file:
         proc = subprocess.Popen(
             [
                 str(project / ".venv" / "bin" / "gunicorn"),
