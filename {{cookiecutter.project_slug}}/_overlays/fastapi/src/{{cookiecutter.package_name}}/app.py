@@ -26,7 +26,7 @@ from .middleware import BodyLimitMiddleware, RequestContextMiddleware
 from .migrations.runner import discover
 from .problems import PROBLEM_MEDIA_TYPE
 from .registry import RESOURCES
-from .resources import Resource, build_repositories, refuse_shared
+from .resources import Resource, build_repositories, refuse_shared, warm_up
 from .settings import Settings, load_settings
 
 
@@ -43,6 +43,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     client = db.create_client(settings)
     app.state.database = client[settings.mongo_database]
     app.state.repositories = build_repositories(resources, app.state.database, settings)
+    await warm_up(resources, app.state.repositories, settings.mongo_server_selection_timeout_ms)
     try:
         yield
     finally:

@@ -11,10 +11,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import structlog
 from fastapi import APIRouter
 
 from .db import Collection, Database
 from .settings import Settings
+
+log = structlog.get_logger(__name__)
 
 Indexes = list[tuple[list[tuple[str, int]], dict[str, Any]]]
 """(keys, options) pairs for `create_index`."""
@@ -86,6 +89,20 @@ def build_repositories(
         )
         for resource in resources
     }
+
+
+async def warm_up(
+    resources: Sequence[Resource], repositories: Repositories, timeout_ms: int
+) -> None:
+    """Ping once at start-up, so the first requests find the client connected.
+
+    Never raises: a failure is logged, the service starts anyway (not ready) and
+    recovers when MongoDB answers. It changes nothing in the database.
+    """
+    try:
+        await check_all(resources, repositories, timeout_ms)
+    except Exception as exc:
+        log.warning("mongodb not ready at start-up", error=type(exc).__name__)
 
 
 async def check_all(

@@ -23,7 +23,7 @@ from .logs import configure_logging
 from .metrics import METRICS_PATH, HttpMetrics
 from .migrations.runner import discover
 from .registry import RESOURCES
-from .resources import Resource, build_repositories, refuse_shared
+from .resources import Resource, build_repositories, refuse_shared, warm_up
 from .schemas import Problem, ValidationProblem
 from .settings import Settings, load_settings
 
@@ -120,6 +120,7 @@ def init_db(app: OpenAPI, settings: Settings, resources: Sequence[Resource]) -> 
     app.extensions["database"] = database
     app.extensions["resources"] = tuple(resources)
     app.extensions["repositories"] = build_repositories(resources, database, settings)
+    warm_up(resources, app.extensions["repositories"], settings.mongo_server_selection_timeout_ms)
 
 
 def openapi_document(app: OpenAPI) -> dict[str, Any]:
