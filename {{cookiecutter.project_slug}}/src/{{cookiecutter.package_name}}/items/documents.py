@@ -1,18 +1,23 @@
 """How items are stored in MongoDB: the document shape, filters, sorts and update specs.
 
 Pure functions shared by the sync and async repositories, so both store and query
-exactly the same way. Stored fields: `_id`, `name`, `description`, `tags`,
-`created_at`, `updated_at`, `version`; nothing else a client sends is stored.
+exactly the same way. `ItemDocument` is the stored shape, and the one place to change
+it: the collection's validator (`VALIDATOR`) is derived from it, so MongoDB refuses
+what the model refuses, whoever writes.
 """
 
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
 from bson import ObjectId
 from bson.errors import InvalidId
+from pydantic import BaseModel, ConfigDict, Field
 
+from ..bson_schema import ObjectIdField, validator
 from ..clock import utcnow
 from ..errors import NotFoundError
+from ..schemas import Description, Name, Tags
 from .schemas import ItemCreate, ItemQuery, ItemRead
 
 RESOURCE = "item"
@@ -25,6 +30,30 @@ INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
     ([("created_at", 1), ("_id", 1)], {"name": "created_at_id"}),
     ([("tags", 1), ("created_at", 1), ("_id", 1)], {"name": "tags_created_at_id"}),
 ]
+
+
+class ItemDocument(BaseModel):
+    """An item as stored in its collection: every field, with the API's own constraints.
+
+    A field added later needs a default here, or a migration that backfills it: the
+    validator requires every field without a default, and refuses any write (even a
+    PATCH of another field) to a document that lacks one.
+    """
+
+    # strict: a BSON type is never coerced (an int is not 1.0, a date not a string).
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    id: ObjectIdField = Field(alias="_id")
+    name: Name
+    description: Description | None
+    tags: Tags
+    created_at: datetime
+    updated_at: datetime
+    version: Annotated[int, Field(ge=1)]
+
+
+VALIDATOR: dict[str, Any] = validator(ItemDocument)
+"""The collection's `$jsonSchema` validator, derived from `ItemDocument`."""
 
 
 def object_id(item_id: str) -> ObjectId:
@@ -40,15 +69,21 @@ def object_id(item_id: str) -> ObjectId:
 
 
 def new_document(item_in: ItemCreate, item_id: ObjectId | None = None) -> dict[str, Any]:
-    """Return the document to insert for a new item (version 1), with `_id` when given.
+    """Return the document to insert for a new item (version 1), an `ItemDocument`.
 
-    Without `item_id` the driver adds a fresh `_id` on insert.
+    Without `item_id` it gets a fresh one, as the driver would give it on insert.
     """
     now = utcnow()
-    document = {**item_in.model_dump(), "created_at": now, "updated_at": now, "version": 1}
-    if item_id is not None:
-        document["_id"] = item_id
-    return document
+    document = ItemDocument.model_validate(
+        {
+            **item_in.model_dump(),
+            "_id": ObjectId() if item_id is None else item_id,
+            "created_at": now,
+            "updated_at": now,
+            "version": 1,
+        }
+    )
+    return document.model_dump(by_alias=True)
 
 
 def to_item(document: dict[str, Any]) -> ItemRead:
