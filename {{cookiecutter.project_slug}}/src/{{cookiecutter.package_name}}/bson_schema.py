@@ -1,9 +1,9 @@
 """Turn a stored-document model (pydantic v2) into a MongoDB `$jsonSchema` validator.
 
 A resource's `documents.py` declares the stored shape once, as a model, and derives its
-collection's validator from it (`validator(ItemDocument)`), so the server refuses any
-write the model would refuse: a script, an older release or a hand fix in `mongosh`.
-The model's JSON schema (`model_json_schema()`) is translated node by node into
+collection's validator from it (`VALIDATOR = validator(<its model>)`), so the server
+refuses any write the model would refuse: a script, an older release, a hand fix in
+`mongosh`. The model's JSON schema (`model_json_schema()`) is translated node by node into
 MongoDB's dialect (draft 4 plus `bsonType`): strings, whole numbers, booleans, lists,
 nested models, `Literal` enums, nullable fields, datetimes (BSON dates) and `ObjectId`
 (as `ObjectIdField`). A keyword or type it cannot translate raises `ValueError`: a

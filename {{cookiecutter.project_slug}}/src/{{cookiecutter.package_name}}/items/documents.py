@@ -12,12 +12,11 @@ from typing import Annotated, Any
 
 from bson import ObjectId
 from bson.errors import InvalidId
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from ..bson_schema import ObjectIdField, validator
 from ..clock import utcnow
 from ..errors import NotFoundError
-from ..schemas import Description, Name, Tags
 from .schemas import ItemCreate, ItemQuery, ItemRead
 
 RESOURCE = "item"
@@ -32,21 +31,19 @@ INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
 ]
 
 
-class ItemDocument(BaseModel):
-    """An item as stored in its collection: every field, with the API's own constraints.
+class ItemDocument(ItemCreate):
+    """An item as stored in its collection: what a client sends, plus what the service adds.
 
-    A field added later needs a default here, or a migration that backfills it: the
-    validator requires every field without a default, and refuses any write (even a
-    PATCH of another field) to a document that lacks one.
+    It extends `ItemCreate`, so a field added there is stored, read and enforced by the
+    collection's validator with no other edit, under the same constraints. The validator
+    requires every field without a default: a field added later needs a default (then
+    documents stored before it stay valid) or a migration that backfills it first.
     """
 
     # strict: a BSON type is never coerced (an int is not 1.0, a date not a string).
     model_config = ConfigDict(strict=True, extra="forbid")
 
     id: ObjectIdField = Field(alias="_id")
-    name: Name
-    description: Description | None
-    tags: Tags
     created_at: datetime
     updated_at: datetime
     version: Annotated[int, Field(ge=1)]
