@@ -66,21 +66,16 @@ def object_id(item_id: str) -> ObjectId:
 
 
 def new_document(item_in: ItemCreate, item_id: ObjectId | None = None) -> dict[str, Any]:
-    """Return the document to insert for a new item (version 1), an `ItemDocument`.
+    """Return the document to insert for a new item (version 1), with `_id` when given.
 
-    Without `item_id` it gets a fresh one, as the driver would give it on insert.
+    It is an `ItemDocument` (tests/items/test_validator.py); the collection's validator
+    checks it on insert. Without `item_id` the driver adds a fresh `_id` on insert.
     """
     now = utcnow()
-    document = ItemDocument.model_validate(
-        {
-            **item_in.model_dump(),
-            "_id": ObjectId() if item_id is None else item_id,
-            "created_at": now,
-            "updated_at": now,
-            "version": 1,
-        }
-    )
-    return document.model_dump(by_alias=True)
+    document = {**item_in.model_dump(), "created_at": now, "updated_at": now, "version": 1}
+    if item_id is not None:
+        document["_id"] = item_id
+    return document
 
 
 def to_item(document: dict[str, Any]) -> ItemRead:
