@@ -107,6 +107,55 @@ def test_the_recipes_apply_to_a_renamed_resource_of_the_other_framework(
     apply_patch(project, "".join(recipes), check_only=True)
 
 
+# Run with the recipe bake's own python: builds its collection with the derived validator
+# (as a migration does), then writes documents straight through PyMongo, around the service.
+VALIDATOR_PROBE = """
+import sys
+from pymongo import MongoClient
+from pymongo.errors import WriteError
+from item_service.{plural} import documents
+from item_service.{plural}.schemas import {klass}Create
+
+with MongoClient(sys.argv[1]) as client:
+    db = client[sys.argv[2]]
+    db.create_collection(
+        documents.COLLECTION,
+        validator=documents.VALIDATOR,
+        validationLevel="strict",
+        validationAction="error",
+    )
+    full = documents.new_document({klass}Create.model_validate({{"name": "ok", **{full!r}}}))
+    db[documents.COLLECTION].insert_one(full)
+    for n, (field, value) in enumerate({refused!r}):
+        document = documents.new_document({klass}Create(name=f"bad-{{n}}"))
+        document[field] = value
+        try:
+            db[documents.COLLECTION].insert_one(document)
+        except WriteError as error:
+            print(error.code)
+        else:
+            print("stored", field, repr(value))
+    client.drop_database(sys.argv[2])
+"""
+
+
+def test_the_recipe_fields_are_enforced_by_the_collection_validator(
+    baked: Callable[[str], Path], mongo: MongoServer
+) -> None:
+    """MongoDB itself refuses (code 121) every wrong value of a new field, whoever writes."""
+    project = baked(RECIPES)
+    refused = [(field, value) for fields in REFUSED for field, value in fields.items()]
+    probe = VALIDATOR_PROBE.format(
+        plural=PLURAL,
+        klass="".join(part.capitalize() for part in resources_of(RECIPES)[0][0].split("_")),
+        full=FULL,
+        refused=refused,
+    )
+    python = str(project / ".venv" / "bin" / "python")
+    done = run([python, "-c", probe, mongo.uri, "validator_probe"], cwd=project)
+    assert done.stdout.split() == ["121"] * len(refused), done.stdout
+
+
 # --- served ----------------------------------------------------------------------------
 
 

@@ -34,6 +34,7 @@ from tests.support import (
     wait_for,
 )
 from tests.test_cruft import commit_all, sh, template_repo  # noqa: F401  (fixture)
+from tests.test_scaffold import scaffold
 
 DEFAULT_WORD = re.compile(r"item", re.IGNORECASE)
 # The project's own names (the defaults: "Item Service", item-service, item_service,
@@ -46,9 +47,13 @@ def default_names_left(project: Path) -> list[str]:
 
     A bare identifier `items` is the list envelope's field (`page.items`, `items=`) or
     `dict.items()`: the envelope keeps its key for every resource, so those are fine.
+    The JSON Schema modules (`scaffold.UNRENAMED_FILES`) name no resource: the rename
+    leaves their keywords (`"items"`, `"maxItems"`) alone.
     """
     found = []
     for path in sorted([*project.glob("src/**/*.py"), *project.glob("tests/**/*.py")]):
+        if path.name in scaffold.UNRENAMED_FILES:
+            continue
         tokens = tokenize.generate_tokens(io.StringIO(path.read_text()).readline)
         for token in tokens:
             text = PROJECT_NAMES.sub("", token.string)

@@ -62,6 +62,9 @@ SNAKE_NAME = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
 ENVELOPE = "items"
 # Library identifiers that look like a resource name but are not one.
 KEPT_IDENTIFIERS = frozenset({"ItemsView"})
+# Modules that hold no resource's names but JSON Schema keywords that look like the first
+# resource's (`"items"`, `"maxItems"`): a bake's rename leaves them as they are.
+UNRENAMED_FILES = frozenset({"bson_schema.py", "stored_models.py", "test_bson_schema.py"})
 # Modules and folders of the service and its tests that a resource must not shadow.
 INFRASTRUCTURE = _words(
     """
@@ -99,6 +102,8 @@ RESERVED = _words(
     text thread timeout timeouts title titles to too total true ttl unique unset
     unsupported update updated uptime url utc utcnow validate validation validator value
     version versions visible warm winners workers
+    accepts action append bounds cases derandomize disagree drop given hypothesis ids level
+    many module scope strict unchanged uri valid write
     """
 )
 KINDS = ("snake", "camel", "upper", "human", "title")
@@ -469,9 +474,14 @@ def rename_text(text: str, old: Names, new: Names, keep: Iterable[str] = ()) -> 
 
 
 def rename_tree(root: Path, old: Names, new: Names, keep: Iterable[str] = ()) -> None:
-    """Rename `old` to `new` in place under `root`: every `.py` file's text, every name."""
+    """Rename `old` to `new` in place under `root`: every `.py` file's text, every name.
+
+    Files named in UNRENAMED_FILES are left as they are.
+    """
     renamer = Renamer(old, new, tuple(keep))
     for path in sorted(root.rglob("*.py")):
+        if path.name in UNRENAMED_FILES:
+            continue
         text = path.read_text(encoding="utf-8")
         renamed = renamer.python(text)
         if renamed != text:

@@ -33,6 +33,13 @@ def test_blank_and_invisible_only_names_are_refused(name: str) -> None:
         NAME.validate_python(name)
 
 
+def test_a_name_that_normalises_past_the_bound_is_refused_not_stored_too_long() -> None:
+    """NFC writes U+0958 as two characters: 200 of them would store 400 (a 500 later)."""
+    assert NAME.validate_python("\u0958" * 100) == unicodedata.normalize("NFC", "\u0958" * 100)
+    with pytest.raises(ValidationError, match="once normalised"):
+        NAME.validate_python("\u0958" * 101)
+
+
 def test_the_schema_pattern_and_the_validator_agree_on_every_character() -> None:
     """The OpenAPI pattern accepts a one-character name exactly when the server does."""
     pattern = NAME.json_schema()["pattern"]

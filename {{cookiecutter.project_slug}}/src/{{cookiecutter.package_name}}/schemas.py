@@ -31,6 +31,8 @@ INVISIBLE_CHARACTERS = (
 VISIBLE_PATTERN = f"[^{INVISIBLE_CHARACTERS}]"
 """A string matches (anywhere) when it holds at least one visible character."""
 
+NAME_MAX_LENGTH = 200
+
 _VISIBLE = re.compile(VISIBLE_PATTERN)
 _INVISIBLE_ENDS = re.compile(f"^[{INVISIBLE_CHARACTERS}]+|[{INVISIBLE_CHARACTERS}]+$")
 
@@ -47,23 +49,36 @@ def normalize_name(value: str) -> str:
 
     Raises:
         PydanticCustomError: `value` holds only invisible characters (no match of
-            `VISIBLE_PATTERN`); the client gets a 422.
+            `VISIBLE_PATTERN`), or its normal form is longer than `NAME_MAX_LENGTH`
+            (NFC lengthens a few characters: U+0958 becomes two); the client gets a 422.
     """
     if _VISIBLE.search(value) is None:
         raise PydanticCustomError(
             "string_invisible", "String should hold a visible character, not only invisible ones"
         )
-    return _INVISIBLE_ENDS.sub("", unicodedata.normalize("NFC", value))
+    normal = _INVISIBLE_ENDS.sub("", unicodedata.normalize("NFC", value))
+    if len(normal) > NAME_MAX_LENGTH:  # the stored name must fit the collection's bound too
+        raise PydanticCustomError(
+            "string_too_long",
+            "String should have at most {max_length} characters once normalised (NFC)",
+            {"max_length": NAME_MAX_LENGTH},
+        )
+    return normal
 
 
 # The bounds and the pattern apply to the name as sent, so the OpenAPI schema states
 # exactly what the server accepts; the stored name is the normalised one.
 Name = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=200),
+    StringConstraints(min_length=1, max_length=NAME_MAX_LENGTH),
     AfterValidator(normalize_name),
     WithJsonSchema(
-        {"type": "string", "minLength": 1, "maxLength": 200, "pattern": VISIBLE_PATTERN}
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": NAME_MAX_LENGTH,
+            "pattern": VISIBLE_PATTERN,
+        }
     ),
 ]
 Description = Annotated[str, StringConstraints(max_length=2000)]

@@ -1,16 +1,20 @@
 """How items are stored in MongoDB: the document shape, filters, sorts and update specs.
 
 Pure functions shared by the sync and async repositories, so both store and query
-exactly the same way. Stored fields: `_id`, `name`, `description`, `tags`,
-`created_at`, `updated_at`, `version`; nothing else a client sends is stored.
+exactly the same way. `ItemDocument` is the stored shape, and the one place to change
+it: the collection's validator (`VALIDATOR`) is derived from it, so MongoDB refuses
+what the model refuses, whoever writes.
 """
 
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
 from bson import ObjectId
 from bson.errors import InvalidId
+from pydantic import ConfigDict, Field
 
+from ..bson_schema import ObjectIdField, validator
 from ..clock import utcnow
 from ..errors import NotFoundError
 from .schemas import ItemCreate, ItemQuery, ItemRead
@@ -46,6 +50,28 @@ VALIDATOR: dict[str, Any] = {
 }
 
 
+class ItemDocument(ItemCreate):
+    """An item as stored in its collection: what a client sends, plus what the service adds.
+
+    It extends `ItemCreate`, so a field added there is stored, read and enforced by the
+    collection's validator with no other edit, under the same constraints. The validator
+    requires every field without a default: a field added later needs a default (then
+    documents stored before it stay valid) or a migration that backfills it first.
+    """
+
+    # strict: a BSON type is never coerced (an int is not 1.0, a date not a string).
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    id: ObjectIdField = Field(alias="_id")
+    created_at: datetime
+    updated_at: datetime
+    version: Annotated[int, Field(ge=1)]
+
+
+VALIDATOR: dict[str, Any] = validator(ItemDocument)
+"""The collection's `$jsonSchema` validator, derived from `ItemDocument`."""
+
+
 def object_id(item_id: str) -> ObjectId:
     """Return the ObjectId of `item_id`.
 
@@ -61,7 +87,8 @@ def object_id(item_id: str) -> ObjectId:
 def new_document(item_in: ItemCreate, item_id: ObjectId | None = None) -> dict[str, Any]:
     """Return the document to insert for a new item (version 1), with `_id` when given.
 
-    Without `item_id` the driver adds a fresh `_id` on insert.
+    It is an `ItemDocument` (tests/items/test_validator.py); the collection's validator
+    checks it on insert. Without `item_id` the driver adds a fresh `_id` on insert.
     """
     now = utcnow()
     document = {**item_in.model_dump(), "created_at": now, "updated_at": now, "version": 1}
