@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from pymongo import MongoClient
 
+from {{ cookiecutter.package_name }} import idempotency
+from {{ cookiecutter.package_name }}.registry import RESOURCES
 from {{ cookiecutter.package_name }}.settings import Settings
 from tests import mongo
 
@@ -44,3 +46,20 @@ def settings(mongo_uri: str) -> Iterator[Settings]:
     client: MongoClient[dict[str, Any]]
     with MongoClient(mongo_uri) as client:
         client.drop_database(name)
+
+
+@pytest.fixture
+def indexes(settings: Settings) -> Settings:
+    """Create every resource's indexes in the test's database, as its migration does.
+
+    List queries name their index (`hint`), so the service needs them before serving.
+    """
+    client: MongoClient[dict[str, Any]]
+    with MongoClient(settings.mongo_uri.get_secret_value()) as client:
+        database = client[settings.mongo_database]
+        for resource in RESOURCES:
+            for keys, options in resource.indexes:
+                database[resource.collection].create_index(keys, **options)
+        for keys, options in idempotency.INDEXES:
+            database[idempotency.COLLECTION].create_index(keys, **options)
+    return settings

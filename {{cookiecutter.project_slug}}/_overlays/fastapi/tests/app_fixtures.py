@@ -16,8 +16,8 @@ from {{ cookiecutter.package_name }}.settings import Settings
 
 
 @pytest.fixture
-def app(settings: Settings) -> FastAPI:
-    """Return a new app for the test's database."""
+def app(settings: Settings, indexes: Settings) -> FastAPI:
+    """Return a new app for the test's database (indexes created)."""
     return create_app(settings)
 
 
