@@ -72,3 +72,45 @@ def test_bench_smoke_measures_every_step(tmp_path):
         assert any(row["variant"] == variant for row in results["load"])
     assert (tmp_path / "results.md").read_text().startswith("# flaskfast benchmark")
     assert (tmp_path / "results.png").stat().st_size > 0
+
+
+@pytest.mark.skipif(
+    any(shutil.which(tool) is None for tool in TOOLS),
+    reason="needs valgrind (apt-get install valgrind; .ci/run does it)",
+)
+@pytest.mark.timeout(600)
+def test_listing_bench_smoke_measures_every_page_kind(tmp_path):
+    """`python -m bench.listing --smoke` measures the three page kinds at two sizes."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.listing",
+            "--smoke",
+            "--variants",
+            "fastapi-pymongo",
+            "--requests",
+            "2",
+            "--out",
+            str(tmp_path),
+        ],
+        cwd=TEMPLATE_ROOT,
+        env={**os.environ, "BENCH_WORK_DIR": str(tmp_path / "work")},
+        capture_output=True,
+        text=True,
+        timeout=560,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    rows = json.loads((tmp_path / "listing.json").read_text())["rows"]
+    assert {(row["size"], row["case"]) for row in rows} == {
+        (size, case)
+        for size in (60, 200)
+        for case in ("page 1", "last page by number", "last page by cursor")
+    }
+    assert all(row["instructions"] > 0 and row["milliseconds"] > 0 for row in rows)
+    by_case = {(row["size"], row["case"]): row for row in rows}
+    # A cursor page counts nothing; a numbered page counts every match for `total`.
+    assert by_case[(200, "last page by cursor")]["count_docs_examined"] is None
+    assert by_case[(200, "page 1")]["count_docs_examined"] == 200
+    assert (tmp_path / "listing.md").read_text().startswith("# List route cost")

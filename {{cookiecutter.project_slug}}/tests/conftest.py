@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from pymongo import MongoClient
+from pymongo.database import Database
 
 from {{ cookiecutter.package_name }} import idempotency
 from {{ cookiecutter.package_name }}.registry import RESOURCES
@@ -56,7 +57,7 @@ def indexes(settings: Settings) -> Settings:
     """
     client: MongoClient[dict[str, Any]]
     with MongoClient(settings.mongo_uri.get_secret_value()) as client:
-        database = client[settings.mongo_database]
+        database: Database[dict[str, Any]] = client[settings.mongo_database]
         for resource in RESOURCES:
             for keys, options in resource.indexes:
                 database[resource.collection].create_index(keys, **options)

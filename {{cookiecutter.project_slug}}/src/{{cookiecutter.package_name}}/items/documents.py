@@ -33,7 +33,6 @@ INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
     ([("tags", 1), ("name", 1)], {"name": "tags_name"}),
 ]
 
-_STORED_FIELDS = ("name", "description", "tags", "created_at", "updated_at", "version")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND = timedelta(milliseconds=1)
 _CURSOR_MISMATCH = (
@@ -69,18 +68,14 @@ def new_document(item_in: ItemCreate, item_id: ObjectId | None = None) -> dict[s
 def to_item(document: dict[str, Any]) -> ItemRead:
     """Return the API view of a stored document.
 
-    A missing `description` reads as null and missing `tags` as none; anything else
-    missing, null or of another type (strict: no "3" for 3) fails.
-
     Raises:
         UnreadableDocumentError: the document fails the read model (names its id and
-            failing fields).
+            the failing fields).
     """
-    item_id = str(document["_id"])
     try:
-        return _read(item_id, document)
-    except ValidationError as exc:
-        raise UnreadableDocumentError(RESOURCE, {item_id: _failing_fields(exc)}) from None
+        return _read(document)
+    except (KeyError, ValidationError) as exc:
+        raise UnreadableDocumentError(RESOURCE, {str(document["_id"]): _failing(exc)}) from None
 
 
 def to_items(found: Iterable[dict[str, Any]]) -> list[ItemRead]:
@@ -93,25 +88,42 @@ def to_items(found: Iterable[dict[str, Any]]) -> list[ItemRead]:
     items: list[ItemRead] = []
     failures: dict[str, list[str]] = {}
     for document in found:
-        item_id = str(document["_id"])
         try:
-            items.append(_read(item_id, document))
-        except ValidationError as exc:
-            failures[item_id] = _failing_fields(exc)
+            items.append(_read(document))
+        except (KeyError, ValidationError) as exc:
+            failures[str(document["_id"])] = _failing(exc)
     if failures:
         raise UnreadableDocumentError(RESOURCE, failures)
     return items
 
 
-def _read(item_id: str, document: dict[str, Any]) -> ItemRead:
-    """Validate a stored document against the read model (strict types)."""
-    fields: dict[str, Any] = {"id": item_id, "description": None, "tags": []}
-    fields.update((name, document[name]) for name in _STORED_FIELDS if name in document)
+def _read(document: dict[str, Any]) -> ItemRead:
+    """Return the read model of a stored document; a missing optional field reads as empty.
+
+    Raises:
+        KeyError: a required field is missing.
+        ValidationError: a field is null or of another type (strictly: "3" is no version).
+    """
+    return _strictly(
+        id=str(document["_id"]),
+        name=document["name"],
+        description=document.get("description"),
+        tags=document.get("tags", []),
+        created_at=document["created_at"],
+        updated_at=document["updated_at"],
+        version=document["version"],
+    )
+
+
+def _strictly(**fields: Any) -> ItemRead:
+    """Validate `fields` as an `ItemRead` in strict mode (no type coercion)."""
     return ItemRead.model_validate(fields, strict=True)
 
 
-def _failing_fields(exc: ValidationError) -> list[str]:
-    """Return the dotted paths of the fields a validation error names, each once."""
+def _failing(exc: KeyError | ValidationError) -> list[str]:
+    """Return the dotted paths of the fields an error names, each once."""
+    if isinstance(exc, KeyError):
+        return [str(exc.args[0])]
     return list(dict.fromkeys(".".join(map(str, issue["loc"])) for issue in exc.errors()))
 
 
