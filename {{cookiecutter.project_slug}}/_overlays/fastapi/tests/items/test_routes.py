@@ -1,6 +1,7 @@
 """The items API over HTTP, with the lifespan running against a real MongoDB server."""
 
 import asyncio
+import json
 
 import httpx2
 import pytest
@@ -244,12 +245,18 @@ async def test_delete_with_stale_if_match_is_412_and_keeps_item(
 
 
 async def test_a_stored_item_the_read_model_refuses_is_a_500_problem_naming_it(
-    client: httpx2.AsyncClient, settings: Settings
+    client: httpx2.AsyncClient, settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     good = await create(client, name="good")
     missing = store_unreadable(settings, removed=("created_at",))
     mistyped = store_unreadable(settings, version="3")
+    capsys.readouterr()
     response = await client.get(f"{ITEMS}/{missing}")
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    events = [line for line in logged if line["event"] == "unreadable document"]
+    assert [(e["ids"], e["failing_fields"]) for e in events] == [
+        ([missing], {missing: ["created_at"]})
+    ]
     assert response.status_code == 500
     assert response.headers["content-type"] == "application/problem+json"
     body = response.json()

@@ -1,5 +1,6 @@
 """The items API over HTTP, with the lifespan running against a real MongoDB server."""
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -252,12 +253,18 @@ def test_request_part_schemas_are_built_once_and_match_pydantic(model: type[Sche
 
 
 def test_a_stored_item_the_read_model_refuses_is_a_500_problem_naming_it(
-    client: FlaskClient, settings: Settings
+    client: FlaskClient, settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     good = create(client, name="good")
     missing = store_unreadable(settings, removed=("created_at",))
     mistyped = store_unreadable(settings, version="3")
+    capsys.readouterr()
     response = client.get(f"{ITEMS}/{missing}")
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    events = [line for line in logged if line["event"] == "unreadable document"]
+    assert [(e["ids"], e["failing_fields"]) for e in events] == [
+        ([missing], {missing: ["created_at"]})
+    ]
     assert response.status_code == 500
     assert response.mimetype == "application/problem+json"
     body = response.get_json()
