@@ -8,7 +8,7 @@ export UV_NO_PROGRESS ?= 1
 # What `make refresh-locks` runs on the refreshed locks: by default the whole suite.
 REFRESH_TESTS ?=
 
-.PHONY: install lock refresh-locks test test-containers demo lint clean bench bench-smoke
+.PHONY: install lock refresh-locks test test-containers demo lint clean bench bench-smoke bench-list
 
 # requirements.txt pins the tooling with hashes. pip installs uv from its lines (hashes
 # checked), then uv installs exactly the lock's set (anything else is removed).
@@ -41,6 +41,9 @@ bench: install  ## Benchmark generated services vs bare apps, every variant (~35
 
 bench-smoke: install  ## The benchmark with a few requests per step (what CI runs); results in build/bench/smoke
 	$(BIN)/python -m bench --smoke --out build/bench/smoke $(BENCH_ARGS)
+
+bench-list: install  ## The list route's cost at 1k/10k/100k items (page 1, deep page=, deep cursor); bench/reference/listing.md
+	$(BIN)/python -m bench.listing $(BENCH_ARGS)
 
 lint: install  ## ruff on the template's own Python (hooks, local_extensions.py, tests, bench)
 	$(BIN)/ruff check hooks tests bench local_extensions.py

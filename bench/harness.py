@@ -75,6 +75,7 @@ INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
     ([("name", 1)], {"unique": True, "name": "name_unique"}),
     ([("created_at", 1), ("_id", 1)], {"name": "created_at_id"}),
     ([("tags", 1), ("created_at", 1), ("_id", 1)], {"name": "tags_created_at_id"}),
+    ([("tags", 1), ("name", 1)], {"name": "tags_name"}),
 ]
 OPCOUNTERS = ("query", "insert", "update", "delete", "getmore", "command")
 

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -33,6 +34,21 @@ def smoke_variants() -> list[str]:
     return list(chosen.values())
 
 
+def run_smoke(module: str, out: Path, *args: str) -> None:
+    """Run `python -m <module> --smoke <args> --out <out>` and insist on exit 0."""
+    done = subprocess.run(
+        [sys.executable, "-m", module, "--smoke", *args, "--out", str(out)],
+        cwd=TEMPLATE_ROOT,
+        # Its own work folder, so it never collides with a `make bench` running alongside.
+        env={**os.environ, "BENCH_WORK_DIR": str(out / "work")},
+        capture_output=True,
+        text=True,
+        timeout=560,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
 @pytest.mark.skipif(
     any(shutil.which(tool) is None for tool in TOOLS),
     reason="needs valgrind and wrk (apt-get install valgrind wrk; .ci/run does it)",
@@ -41,26 +57,7 @@ def smoke_variants() -> list[str]:
 def test_bench_smoke_measures_every_step(tmp_path):
     """`python -m bench --smoke` exits 0 and reports instructions, DB ops and load for G and B."""
     variants = smoke_variants()
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench",
-            "--smoke",
-            "--variants",
-            ",".join(variants),
-            "--out",
-            str(tmp_path),
-        ],
-        cwd=TEMPLATE_ROOT,
-        # Its own work folder, so it never collides with a `make bench` running alongside.
-        env={**os.environ, "BENCH_WORK_DIR": str(tmp_path / "work")},
-        capture_output=True,
-        text=True,
-        timeout=560,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    run_smoke("bench", tmp_path, "--variants", ",".join(variants))
     results = json.loads((tmp_path / "results.json").read_text())
     endpoints = results["meta"]["targets"]
     for variant in variants:
@@ -72,3 +69,21 @@ def test_bench_smoke_measures_every_step(tmp_path):
         assert any(row["variant"] == variant for row in results["load"])
     assert (tmp_path / "results.md").read_text().startswith("# flaskfast benchmark")
     assert (tmp_path / "results.png").stat().st_size > 0
+
+
+@pytest.mark.skipif(
+    any(shutil.which(tool) is None for tool in TOOLS),
+    reason="needs valgrind (apt-get install valgrind; .ci/run does it)",
+)
+@pytest.mark.timeout(600)
+def test_listing_bench_smoke_measures_every_page_kind(tmp_path):
+    """`python -m bench.listing --smoke` measures the three page kinds end to end."""
+    run_smoke("bench.listing", tmp_path, "--variants", "fastapi-pymongo", "--requests", "2")
+    rows = json.loads((tmp_path / "listing.json").read_text())["rows"]
+    by_case = {row["case"]: row for row in rows}
+    assert set(by_case) == {"page 1", "last page by number", "last page by cursor"}
+    assert all(row["instructions"] > 0 and row["milliseconds"] > 0 for row in rows)
+    # A cursor page counts nothing; a numbered page counts every match for `total`.
+    assert by_case["last page by cursor"]["count_docs_examined"] is None
+    assert by_case["page 1"]["count_docs_examined"] == rows[0]["size"]
+    assert (tmp_path / "listing.md").read_text().startswith("# List route cost")

@@ -20,6 +20,7 @@ from urllib.parse import urljoin
 
 import httpx
 import pytest
+from bson import ObjectId
 from pymongo import MongoClient
 from pymongo.collection import Collection
 
@@ -89,6 +90,8 @@ class ResourceClient(httpx.Client):
         """The OpenAPI path template of one member, e.g. `/api/v1/items/{item_id}`."""
         self.collection = target.plural
         """The MongoDB collection holding the resource."""
+        self.resource = target.singular
+        """The resource's snake_case singular name, as problem details name it."""
         self.fields = ITEM_FIELDS | target.extra
         """Every field of the resource in a response (ITEM_FIELDS and the target's extra)."""
 
@@ -351,6 +354,83 @@ def test_list_pages_filters_and_sorts_stably(client: ResourceClient) -> None:
 def test_list_bad_query_is_422(client: ResourceClient, params: dict[str, Any]) -> None:
     problem = assert_problem(client.get(client.path, params=params), 422)
     assert problem["errors"][0]["loc"][0] == "query"
+
+
+def test_a_cursor_walk_shows_what_a_page_walk_shows_with_next_links(
+    client: ResourceClient,
+) -> None:
+    tag = f"t{next(_names)}"
+    for n in range(5):
+        create(client, name=f"{tag}-{n}", tags=[tag])
+    params = {"tag": tag, "sort": "-name", "per_page": 2}
+    by_page = [client.get(client.path, params={**params, "page": p}).json() for p in (1, 2, 3)]
+    response = client.get(client.path, params=params)
+    walked = []
+    while True:
+        page = response.json()
+        walked += page["items"]
+        if page["next"] is None:
+            assert "link" not in response.headers
+            break
+        link = f'<{client.path}?cursor={page["next"]}&per_page=2>; rel="next"'
+        assert response.headers["link"] == link
+        response = client.get(link[1 : link.index(">")])
+        assert (response.json()["page"], response.json()["total"]) == (None, None)
+    assert walked == [item for page in by_page for item in page["items"]]
+    assert [page["total"] for page in by_page] == [5, 5, 5]
+
+
+@pytest.mark.parametrize("change", ["edited", "page", "sort"])
+def test_an_altered_or_contradicted_cursor_is_a_400_problem(
+    client: ResourceClient, change: str
+) -> None:
+    tag = f"t{next(_names)}"
+    for n in range(2):
+        create(client, name=f"{tag}-{n}", tags=[tag])
+    cursor = client.get(client.path, params={"tag": tag, "per_page": 1}).json()["next"]
+    params = {
+        "edited": {"cursor": cursor[:-2] + ("AA" if cursor[-2:] != "AA" else "BB")},
+        "page": {"cursor": cursor, "page": 2},
+        "sort": {"cursor": cursor, "sort": "name"},
+    }[change]
+    problem = assert_problem(client.get(client.path, params=params), 400)
+    assert "cursor" in problem["detail"]
+
+
+def test_a_stored_document_the_service_cannot_read_is_a_500_problem_naming_it(
+    client: ResourceClient, service: tuple[ResourceClient, str], mongo: MongoServer
+) -> None:
+    if not service[1]:
+        pytest.skip("the database of an external service is not known")
+    tag = f"t{next(_names)}"
+    good, bad = (create(client, tags=[tag]) for _ in range(2))
+    mongo_client: MongoClient[dict[str, Any]]
+    with MongoClient(mongo.uri) as mongo_client:
+        stored = mongo_client[service[1]][client.collection]
+        # As a hand fix in mongosh might: past the collection's validator.
+        stored.update_one(
+            {"_id": ObjectId(bad["id"])},
+            {"$set": {"version": "two"}},
+            bypass_document_validation=True,
+        )
+        try:
+            one = client.get(f"{client.path}/{bad['id']}")
+            listed = client.get(client.path, params={"tag": tag})
+            metrics = client.get("/metrics").text
+            assert client.get(f"{client.path}/{good['id']}").status_code == 200
+        finally:
+            stored.update_one({"_id": ObjectId(bad["id"])}, {"$set": {"version": 1}})
+    for response in (one, listed):
+        assert response.status_code == 500, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        problem = response.json()
+        assert problem["type"] == "/problems/unreadable-document"
+        assert problem["title"] == "Stored document cannot be read"
+        assert (problem["resource"], problem["ids"]) == (client.resource, [bad["id"]])
+    assert re.search(
+        rf'^unreadable_documents_total{{resource="{client.resource}"}} [1-9]', metrics, re.M
+    )
+    assert client.get(f"{client.path}/{bad['id']}").status_code == 200  # repaired
 
 
 # --- update ---------------------------------------------------------------------------

@@ -86,3 +86,37 @@ class UnsupportedMediaTypeError(ServiceError):
 
 class ContentTooLargeError(ServiceError):
     """The request body is larger than `max_body_bytes`."""
+
+
+class UnreadableDocumentError(ServiceError):
+    """Stored documents fail the resource's read model (a field missing, null or mistyped): 500.
+
+    The database holds data the service cannot serve, written by hand, a script or an
+    older release: an operator has to repair or migrate it. Never the client's fault.
+    """
+
+    def __init__(self, resource: str, failures: dict[str, list[str]]) -> None:
+        """Say which documents cannot be read.
+
+        Args:
+            resource: Snake_case singular name of the resource, e.g. "item".
+            failures: The failing fields (dotted paths) by document id, in page order.
+        """
+        ids = ", ".join(failures)
+        noun = human(resource) if len(failures) == 1 else f"{human(resource)} documents"
+        super().__init__(
+            f"Stored {noun} {ids} cannot be read: "
+            f"{'it fails' if len(failures) == 1 else 'they fail'} the read model; "
+            "an operator must repair or migrate the data."
+        )
+        self.resource = resource
+        self.failures = failures
+
+    @property
+    def ids(self) -> list[str]:
+        """Return the ids of the unreadable documents."""
+        return list(self.failures)
+
+
+class InvalidCursorError(ServiceError):
+    """A list cursor is malformed, was altered, or contradicts the other parameters (400)."""

@@ -3,6 +3,8 @@
 Names and labels (one dashboard serves either variant):
 - `http_requests_total{method, route, status}`: counter.
 - `http_request_duration_seconds{method, route, status}`: histogram (seconds).
+- `unreadable_documents_total{resource}`: counter of stored documents that failed the
+  read model when a request met them (each is also logged; see `errors.UnreadableDocumentError`).
 Every label takes values from a fixed set, whatever clients send, so no request can
 create new series: `route` is a route template (`/api/v1/items/{item_id}`, `/docs`)
 or `<unmatched>` for paths no route serves; `method` is one of `KNOWN_METHODS` or
@@ -35,7 +37,7 @@ _LABELS = ("method", "route", "status")
 
 
 class HttpMetrics:
-    """The request counter and latency histogram, registered in one registry."""
+    """The request counter, latency histogram and unreadable-document counter, in one registry."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         """Create the metrics in `registry` (a fresh one by default, as tests want)."""
@@ -47,6 +49,12 @@ class HttpMetrics:
             "http_request_duration_seconds",
             "Time to serve an HTTP request, in seconds.",
             _LABELS,
+            registry=self.registry,
+        )
+        self.unreadable_documents = Counter(
+            "unreadable_documents_total",
+            "Stored documents that failed the read model when a request met them.",
+            ("resource",),
             registry=self.registry,
         )
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
@@ -73,6 +81,10 @@ class HttpMetrics:
             self._children[key] = children
         children[0].inc()
         children[1].observe(seconds)
+
+    def count_unreadable(self, resource: str, documents: int) -> None:
+        """Count `documents` stored documents of `resource` that failed the read model."""
+        self.unreadable_documents.labels(resource).inc(documents)
 
     def render(self) -> tuple[bytes, str]:
         """Return the exposition (text format) and its content type.

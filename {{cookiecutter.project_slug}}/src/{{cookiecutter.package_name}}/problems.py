@@ -47,7 +47,13 @@ STATUS_BY_ERROR: dict[type[errors.ServiceError], int] = {
     errors.MalformedHeaderError: 400,
     errors.UnsupportedMediaTypeError: 415,
     errors.ContentTooLargeError: 413,
+    errors.InvalidCursorError: 400,
+    errors.UnreadableDocumentError: 500,
 }
+
+UNREADABLE_DOCUMENT_TYPE = "/problems/unreadable-document"
+"""Problem type of a stored document that fails the read model (a URI reference)."""
+UNREADABLE_DOCUMENT_TITLE = "Stored document cannot be read"
 
 # Why MongoDB cannot serve a request: the detail of its 503, without driver text
 # (a driver message can name hosts or users).
@@ -97,6 +103,11 @@ def problem_for_exception(exc: BaseException, instance: str) -> dict[str, Any]:
         # A 422 names what failed in `errors`, as every other 422 of the API does.
         issue = {"loc": ["header", "Idempotency-Key"], "msg": str(exc), "type": "key_reused"}
         return problem(422, str(exc), instance=instance, errors=[issue])
+    if isinstance(exc, errors.UnreadableDocumentError):
+        # Names the documents (their ids are no secret) but not the failing fields:
+        # those are in the log, for the operator.
+        body = problem(500, str(exc), instance=instance, resource=exc.resource, ids=exc.ids)
+        return {**body, "type": UNREADABLE_DOCUMENT_TYPE, "title": UNREADABLE_DOCUMENT_TITLE}
     for error_type, status in STATUS_BY_ERROR.items():
         if isinstance(exc, error_type):
             return problem(status, str(exc), instance=instance)

@@ -110,10 +110,14 @@ class Page(BaseModel, Generic[T]):
     """
 
     items: list[T]
-    page: int
+    page: int | None
+    """The page number asked for with `page`; null on a page reached with `cursor`."""
     per_page: int
-    total: int
-    """Documents matching the filter, over all pages."""
+    total: int | None
+    """Documents matching the filter, over all pages; null on a page reached with
+    `cursor`, which skips the count (it costs O(matching documents))."""
+    next: str | None
+    """Opaque cursor of the following page (send it as `cursor`); null on the last page."""
 
 
 class Liveness(BaseModel):

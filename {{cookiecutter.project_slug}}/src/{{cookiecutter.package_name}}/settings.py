@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = []
     """Origins allowed by CORS, comma-separated; empty (the default) sends no CORS headers."""
 
+    cursor_secret: SecretStr | None = None
+    """Key of the tag that signs list cursors (`?cursor=`). Without it the tag still
+    catches an edited or corrupt cursor; with it, nobody without the secret can forge
+    one. Changing it invalidates the cursors clients hold (they get a 400)."""
+
     @field_validator("mongo_uri")
     @classmethod
     def _check_mongo_uri(cls, value: SecretStr) -> SecretStr:

@@ -1,10 +1,18 @@
 """How items are stored: the resource's names, ids and the stored shape."""
 
 import pytest
+from bson import ObjectId
 
-from {{ cookiecutter.package_name }}.errors import NotFoundError
+from {{ cookiecutter.package_name }}.cursors import signing_key
+from {{ cookiecutter.package_name }}.errors import (
+    InvalidCursorError,
+    NotFoundError,
+    UnreadableDocumentError,
+)
 from {{ cookiecutter.package_name }}.items import ITEMS, documents
 from {{ cookiecutter.package_name }}.items.schemas import ItemCreate, ItemQuery
+
+KEY = signing_key("test")
 
 
 def test_the_resource_is_registered_under_the_names_its_errors_use() -> None:
@@ -27,5 +35,53 @@ def test_a_new_document_reads_back_as_version_1_with_its_id() -> None:
 
 
 def test_sort_is_stable_on_ties_in_the_requested_direction() -> None:
-    assert documents.sort_spec(ItemQuery(sort="-name")) == [("name", -1), ("_id", -1)]
+    assert documents.sort_spec(ItemQuery(sort="-name")) == [("name", -1)]
     assert documents.sort_spec(ItemQuery(sort="created_at")) == [("created_at", 1), ("_id", 1)]
+
+
+@pytest.mark.parametrize(
+    ("fields", "failing"),
+    [
+        ({"name": None}, ["name"]),
+        ({"version": "3"}, ["version"]),
+        ({"tags": ["ok", 7], "updated_at": "yesterday"}, ["tags.1", "updated_at"]),
+    ],
+)
+def test_a_stored_document_the_read_model_refuses_is_unreadable_naming_id_and_fields(
+    fields: dict[str, object], failing: list[str]
+) -> None:
+    stored = {**documents.new_document(ItemCreate(name="lamp"), ObjectId()), **fields}
+    with pytest.raises(UnreadableDocumentError) as raised:
+        documents.to_item(stored)
+    assert raised.value.resource == documents.RESOURCE
+    assert raised.value.failures == {str(stored["_id"]): failing}
+
+
+def test_a_missing_field_is_unreadable_but_missing_description_and_tags_read_as_empty() -> None:
+    stored = documents.new_document(ItemCreate(name="lamp"), ObjectId())
+    del stored["description"], stored["tags"]
+    assert (documents.to_item(stored).description, documents.to_item(stored).tags) == (None, [])
+    del stored["created_at"]
+    with pytest.raises(UnreadableDocumentError, match=str(stored["_id"])):
+        documents.to_item(stored)
+
+
+def test_a_page_with_unreadable_documents_names_every_one() -> None:
+    good, bad, worse = (documents.new_document(ItemCreate(name=n), ObjectId()) for n in "abc")
+    bad["version"], worse["name"] = None, 5
+    with pytest.raises(UnreadableDocumentError) as raised:
+        documents.to_items([good, bad, worse])
+    assert raised.value.ids == [str(bad["_id"]), str(worse["_id"])]
+
+
+@pytest.mark.parametrize(
+    "changes", [{"page": 2}, {"sort": "-name"}, {"tag": "red"}, {"cursor": "x" + "A" * 40}]
+)
+def test_a_cursor_that_is_altered_or_contradicted_is_invalid(changes: dict[str, object]) -> None:
+    query = ItemQuery(sort="name", per_page=1)
+    stored = [documents.new_document(ItemCreate(name=n), ObjectId()) for n in "ab"]
+    cursor = documents.to_page(query, stored, 2, KEY).next
+    assert cursor is not None
+    assert documents.continue_from(ItemQuery(cursor=cursor), KEY)[0].sort == "name"
+    with pytest.raises(InvalidCursorError):
+        documents.continue_from(ItemQuery.model_validate({"cursor": cursor, **changes}), KEY)

@@ -17,7 +17,7 @@ from {{ cookiecutter.package_name }}.settings import Settings
 
 @pytest.fixture
 def app(settings: Settings) -> FastAPI:
-    """Return a new app for the test's database."""
+    """Return a new app for the test's database (migrated)."""
     return create_app(settings)
 
 

@@ -18,7 +18,7 @@ from {{ cookiecutter.package_name }}.settings import Settings
 
 @pytest.fixture
 def app(settings: Settings) -> Iterator[OpenAPI]:
-    """Return a new app for the test's database; close its MongoDB client afterwards."""
+    """Return a new app for the test's database (migrated); close its client afterwards."""
     application = create_app(settings)
     yield application
     db.close_client(application.extensions["mongo_client"])

@@ -6,49 +6,34 @@ it: the collection's validator (`VALIDATOR`) is derived from it, so MongoDB refu
 what the model refuses, whoever writes.
 """
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from bson import ObjectId
 from bson.errors import InvalidId
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, ValidationError
 
+from .. import cursors
 from ..bson_schema import ObjectIdField, validator
 from ..clock import utcnow
-from ..errors import NotFoundError
-from .schemas import ItemCreate, ItemQuery, ItemRead
+from ..errors import InvalidCursorError, NotFoundError, UnreadableDocumentError
+from .schemas import ItemCreate, ItemPage, ItemQuery, ItemRead
 
 RESOURCE = "item"
 """The resource's name (snake_case singular) in error messages; `ITEMS.name` too."""
 COLLECTION = "items"
 
-# (keys, options) for create_index: unique names; listing by tag and in each sort order.
+# (keys, options) for create_index. Every query the service sends is served by one of
+# them, in its sort order (tests/items/test_indexes.py runs `explain` on each shape):
+# by id (`_id_`), by name (`name_unique`, also both name sorts), both created_at sorts
+# without a tag, and each sort with a tag. Name is unique, so it needs no `_id` tiebreak.
 INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
     ([("name", 1)], {"unique": True, "name": "name_unique"}),
     ([("created_at", 1), ("_id", 1)], {"name": "created_at_id"}),
     ([("tags", 1), ("created_at", 1), ("_id", 1)], {"name": "tags_created_at_id"}),
+    ([("tags", 1), ("name", 1)], {"name": "tags_name"}),
 ]
-
-# The collection's validator: MongoDB refuses a document that does not match it.
-# Placeholder: derived from the stored model in the validators change.
-VALIDATOR: dict[str, Any] = {
-    "$jsonSchema": {
-        "bsonType": "object",
-        "required": ["_id", "name", "tags", "created_at", "updated_at", "version"],
-        "properties": {
-            "_id": {"bsonType": "objectId"},
-            "name": {"bsonType": "string"},
-            "description": {"bsonType": ["string", "null"]},
-            # No `"items"` keyword here: renaming the resource would rename that string.
-            "tags": {"bsonType": "array"},
-            "created_at": {"bsonType": "date"},
-            "updated_at": {"bsonType": "date"},
-            "version": {"bsonType": ["int", "long"]},
-        },
-    }
-}
-
 
 class ItemDocument(ItemCreate):
     """An item as stored in its collection: what a client sends, plus what the service adds.
@@ -70,6 +55,13 @@ class ItemDocument(ItemCreate):
 
 VALIDATOR: dict[str, Any] = validator(ItemDocument)
 """The collection's `$jsonSchema` validator, derived from `ItemDocument`."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
+_CURSOR_MISMATCH = (
+    "A cursor keeps the tag and sort of the page that gave it and cannot be combined with "
+    "page; drop {names} or start again from the first page."
+)
 
 
 def object_id(item_id: str) -> ObjectId:
@@ -98,8 +90,45 @@ def new_document(item_in: ItemCreate, item_id: ObjectId | None = None) -> dict[s
 
 
 def to_item(document: dict[str, Any]) -> ItemRead:
-    """Return the API view of a stored document."""
-    return ItemRead(
+    """Return the API view of a stored document.
+
+    Raises:
+        UnreadableDocumentError: the document fails the read model (names its id and
+            the failing fields).
+    """
+    try:
+        return _read(document)
+    except (KeyError, ValidationError) as exc:
+        raise UnreadableDocumentError(RESOURCE, {str(document["_id"]): _failing(exc)}) from None
+
+
+def to_items(found: Iterable[dict[str, Any]]) -> list[ItemRead]:
+    """Return the API view of stored documents, in order.
+
+    Raises:
+        UnreadableDocumentError: some fail the read model; it names every one of them,
+            so a page never silently leaves a document out.
+    """
+    items: list[ItemRead] = []
+    failures: dict[str, list[str]] = {}
+    for document in found:
+        try:
+            items.append(_read(document))
+        except (KeyError, ValidationError) as exc:
+            failures[str(document["_id"])] = _failing(exc)
+    if failures:
+        raise UnreadableDocumentError(RESOURCE, failures)
+    return items
+
+
+def _read(document: dict[str, Any]) -> ItemRead:
+    """Return the read model of a stored document; a missing optional field reads as empty.
+
+    Raises:
+        KeyError: a required field is missing.
+        ValidationError: a field is null or of another type (strictly: "3" is no version).
+    """
+    return _strictly(
         id=str(document["_id"]),
         name=document["name"],
         description=document.get("description"),
@@ -108,6 +137,18 @@ def to_item(document: dict[str, Any]) -> ItemRead:
         updated_at=document["updated_at"],
         version=document["version"],
     )
+
+
+def _strictly(**fields: Any) -> ItemRead:
+    """Validate `fields` as an `ItemRead` in strict mode (no type coercion)."""
+    return ItemRead.model_validate(fields, strict=True)
+
+
+def _failing(exc: KeyError | ValidationError) -> list[str]:
+    """Return the dotted paths of the fields an error names, each once."""
+    if isinstance(exc, KeyError):
+        return [str(exc.args[0])]
+    return list(dict.fromkeys(".".join(map(str, issue["loc"])) for issue in exc.errors()))
 
 
 def item_filter(item_id: str, versions: Sequence[int] | None = None) -> dict[str, Any]:
@@ -124,9 +165,116 @@ def list_filter(query: ItemQuery) -> dict[str, Any]:
 
 
 def sort_spec(query: ItemQuery) -> list[tuple[str, int]]:
-    """Return a stable sort: the requested key, then `_id` in the same direction."""
-    direction = -1 if query.sort.startswith("-") else 1
-    return [(query.sort.lstrip("-"), direction), ("_id", direction)]
+    """Return a stable sort: the requested key, then `_id` in the same direction.
+
+    Names are unique, so a name sort needs no tiebreak (and `name_unique` serves it).
+    """
+    key, direction = _sort_key(query)
+    return [(key, direction)] if key == "name" else [(key, direction), ("_id", direction)]
+
+
+def index_for(query: ItemQuery) -> str:
+    """Return the name of the index (in `INDEXES`) that serves the list query in sort order."""
+    key, _ = _sort_key(query)
+    if query.tag is None:
+        return "name_unique" if key == "name" else "created_at_id"
+    return "tags_name" if key == "name" else "tags_created_at_id"
+
+
+def _sort_key(query: ItemQuery) -> tuple[str, int]:
+    """Return the sort field and its direction (1 ascending, -1 descending)."""
+    return query.sort.lstrip("-"), -1 if query.sort.startswith("-") else 1
+
+
+def continue_from(query: ItemQuery, key: bytes) -> tuple[ItemQuery, dict[str, Any] | None]:
+    """Return the query a cursor continues (its tag and sort) and the filter past its position.
+
+    Without a cursor: `query` itself and None.
+
+    Raises:
+        InvalidCursorError: the cursor is malformed or altered (`cursors.decode`), or
+            comes with `page` > 1 or a `tag` or `sort` other than its own.
+    """
+    if query.cursor is None:
+        return query, None
+    position = cursors.decode(query.cursor, key)
+    sort, tag = position.get("s"), position.get("t")
+    clashing = [
+        name
+        for name, differs in (
+            ("page", query.page != 1),
+            ("tag", "tag" in query.model_fields_set and query.tag != tag),
+            ("sort", "sort" in query.model_fields_set and query.sort != sort),
+        )
+        if differs
+    ]
+    if clashing:
+        raise InvalidCursorError(_CURSOR_MISMATCH.format(names=", ".join(clashing)))
+    try:
+        continued = ItemQuery.model_validate(
+            {"sort": sort, "tag": tag, "per_page": query.per_page, "cursor": query.cursor}
+        )
+        return continued, _after(continued, position.get("v"), position.get("i"))
+    except (ValidationError, InvalidId, TypeError, OverflowError):
+        # A well-signed cursor never gets here: only one made with another release's format.
+        raise InvalidCursorError(cursors.MALFORMED) from None
+
+
+def _after(query: ItemQuery, value: Any, last_id: Any) -> dict[str, Any]:
+    """Return the filter for documents strictly after (`value`, `last_id`) in sort order."""
+    key, direction = _sort_key(query)
+    after, at_or_after = ("$gt", "$gte") if direction == 1 else ("$lt", "$lte")
+    if key == "name":
+        if not isinstance(value, str):
+            raise TypeError("a name cursor holds a string")
+        return {"name": {after: value}}
+    if not isinstance(value, int) or not isinstance(last_id, str):
+        raise TypeError("a created_at cursor holds milliseconds and an id")
+    created_at = _EPOCH + value * _MILLISECOND
+    # The range on the sort key bounds the index scan; the `$or` only settles ties.
+    return {
+        key: {at_or_after: created_at},
+        "$or": [{key: {after: created_at}}, {"_id": {after: ObjectId(last_id)}}],
+    }
+
+
+def page_filter(query: ItemQuery, after: dict[str, Any] | None) -> dict[str, Any]:
+    """Return the filter of one page: the list filter, and the position past a cursor's."""
+    return {**list_filter(query), **(after or {})}
+
+
+def to_page(
+    query: ItemQuery, found: Sequence[dict[str, Any]], total: int | None, key: bytes
+) -> ItemPage:
+    """Return the page for up to `per_page` + 1 documents found (one more says a next page exists).
+
+    Args:
+        query: The list query (after `continue_from`).
+        found: The documents in sort order, at most `query.per_page` + 1.
+        total: Exact count of matching documents; None on a cursor page.
+        key: The cursor signing key (`cursors.signing_key`).
+
+    Raises:
+        UnreadableDocumentError: a document on the page fails the read model.
+    """
+    shown = found[: query.per_page]
+    items = to_items(shown)
+    next_cursor = None
+    if len(found) > query.per_page:
+        last = shown[-1]
+        sort_key, _ = _sort_key(query)
+        value = last.get(sort_key)
+        if isinstance(value, datetime):
+            value = (value.replace(tzinfo=value.tzinfo or UTC) - _EPOCH) // _MILLISECOND
+        position = {"s": query.sort, "t": query.tag, "v": value, "i": str(last["_id"])}
+        next_cursor = cursors.encode(position, key)
+    return ItemPage(
+        items=items,
+        page=None if query.cursor else query.page,
+        per_page=query.per_page,
+        total=total,
+        next=next_cursor,
+    )
 
 
 def update_spec(changes: dict[str, Any]) -> dict[str, Any]:

@@ -79,3 +79,11 @@ class ItemQuery(BaseModel):
     per_page: int = Field(20, ge=1, le=100)
     tag: Tag | None = None
     sort: SortKey = "-created_at"
+    cursor: str | None = Field(
+        None,
+        description=(
+            "Continue after the page that gave this `next` cursor, at O(page) cost; "
+            "keeps its `tag` and `sort`. With `page` > 1, another `tag` or `sort`, or "
+            "altered: 400."
+        ),
+    )

@@ -103,6 +103,7 @@ def create_app(
         redirect_slashes=False,
     )
     app.state.settings = settings
+    app.state.metrics = metrics
     app.state.resources = tuple(resources)
     app.state.policy = policy
     app.openapi = lambda: problem_openapi(app)  # type: ignore[method-assign]

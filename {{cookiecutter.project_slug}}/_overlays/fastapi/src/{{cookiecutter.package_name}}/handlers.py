@@ -9,7 +9,8 @@ from fastapi.responses import JSONResponse
 from pymongo.errors import PyMongoError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .errors import ServiceError
+from .errors import ServiceError, UnreadableDocumentError
+from .metrics import HttpMetrics
 from .problems import (
     PROBLEM_MEDIA_TYPE,
     TITLES,
@@ -82,6 +83,17 @@ async def handle_service_error(request: Request, exc: Exception) -> JSONResponse
     return problem_response(problem_for_exception(exc, request.url.path), problem_headers(exc))
 
 
+async def handle_unreadable_document(request: Request, exc: Exception) -> JSONResponse:
+    """Log and count stored documents that fail the read model; answer 500 naming them."""
+    assert isinstance(exc, UnreadableDocumentError)
+    log.error(
+        "unreadable document", resource=exc.resource, ids=exc.ids, failing_fields=exc.failures
+    )
+    metrics: HttpMetrics = request.app.state.metrics
+    metrics.count_unreadable(exc.resource, len(exc.failures))
+    return problem_response(problem_for_exception(exc, request.url.path))
+
+
 async def handle_database_error(request: Request, exc: Exception) -> JSONResponse:
     """Render "the database cannot serve" (down, too slow, refusing us) as 503; else 500."""
     if not is_database_unavailable(exc):
@@ -95,4 +107,5 @@ def register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, handle_http_exception)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(ServiceError, handle_service_error)
+    app.add_exception_handler(UnreadableDocumentError, handle_unreadable_document)
     app.add_exception_handler(PyMongoError, handle_database_error)

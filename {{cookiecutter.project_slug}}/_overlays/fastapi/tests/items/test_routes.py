@@ -1,12 +1,19 @@
 """The items API over HTTP, with the lifespan running against a real MongoDB server."""
 
 import asyncio
+import json
 
 import httpx2
 import pytest
 
+from {{ cookiecutter.package_name }}.items.documents import RESOURCE
 from {{ cookiecutter.package_name }}.items.schemas import ItemPage, ItemRead
-from tests.items.builders import item_body
+from {{ cookiecutter.package_name }}.problems import (
+    UNREADABLE_DOCUMENT_TITLE,
+    UNREADABLE_DOCUMENT_TYPE,
+)
+from {{ cookiecutter.package_name }}.settings import Settings
+from tests.items.builders import item_body, store_unreadable
 
 ITEMS = "/api/v1/items"
 MISSING_ID = "0123456789abcdef01234567"
@@ -235,3 +242,93 @@ async def test_delete_with_stale_if_match_is_412_and_keeps_item(
     response = await client.delete(f"{ITEMS}/{item['id']}", headers={"If-Match": '"7"'})
     assert response.status_code == 412
     assert (await client.get(f"{ITEMS}/{item['id']}")).status_code == 200
+
+
+async def test_a_stored_item_the_read_model_refuses_is_a_500_problem_naming_it(
+    client: httpx2.AsyncClient, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = await create(client, name="good")
+    missing = store_unreadable(settings, removed=("created_at",))
+    mistyped = store_unreadable(settings, version="3")
+    capsys.readouterr()
+    response = await client.get(f"{ITEMS}/{missing}")
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    events = [line for line in logged if line["event"] == "unreadable document"]
+    assert [(e["ids"], e["failing_fields"]) for e in events] == [
+        ([missing], {missing: ["created_at"]})
+    ]
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert (body["type"], body["title"]) == (UNREADABLE_DOCUMENT_TYPE, UNREADABLE_DOCUMENT_TITLE)
+    assert (body["resource"], body["ids"]) == (RESOURCE, [missing])
+    listed = await client.get(ITEMS, params={"sort": "created_at"})
+    assert listed.status_code == 500
+    assert listed.json()["ids"] == [missing, mistyped]
+    assert (await client.get(f"{ITEMS}/{good['id']}")).status_code == 200
+    counted = 'unreadable_documents_total{resource="' + RESOURCE + '"} 3.0'
+    assert counted in (await client.get("/metrics")).text
+
+
+async def walk(client: httpx2.AsyncClient, cursor: str | None, per_page: int) -> list[str]:
+    """Follow `next` cursors from `cursor` to the last page; return the names seen."""
+    names: list[str] = []
+    while cursor is not None:
+        response = await client.get(ITEMS, params={"cursor": cursor, "per_page": per_page})
+        assert response.status_code == 200, response.text
+        page = ItemPage.model_validate(response.json())
+        assert (page.page, page.total) == (None, None)
+        names += [item.name for item in page.items]
+        cursor = page.next
+    return names
+
+
+@pytest.mark.parametrize("sort", ["name", "-created_at"])
+async def test_cursor_pages_show_every_item_once_while_items_are_added(
+    client: httpx2.AsyncClient, sort: str
+) -> None:
+    existing = [(await create(client, name=f"m{index}"))["name"] for index in range(5)]
+    response = await client.get(ITEMS, params={"sort": sort, "per_page": 2})
+    first = ItemPage.model_validate(response.json())
+    assert first.next is not None
+    assert response.headers["Link"] == f'<{ITEMS}?cursor={first.next}&per_page=2>; rel="next"'
+    added = [(await create(client, name=name))["name"] for name in ("a-new", "z-new")]
+    names = [item.name for item in first.items] + await walk(client, first.next, 2)
+    if sort == "-created_at":
+        existing.reverse()  # newest first: the added items sort before the cursor
+    assert [name for name in names if name not in added] == existing
+    assert sorted(set(names)) == sorted(names)
+    assert ("z-new" in names) is (sort == "name")  # after the cursor: shown once
+
+
+async def test_the_last_page_has_no_next_cursor_and_no_link(client: httpx2.AsyncClient) -> None:
+    await create(client)
+    response = await client.get(ITEMS, params={"per_page": 1})
+    assert response.json()["next"] is None
+    assert "Link" not in response.headers
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"cursor": "tampered"},
+        {"cursor": "not base64url!"},
+        {"cursor": "FIRST", "page": "2"},
+        {"cursor": "FIRST", "sort": "-name"},
+        {"cursor": "FIRST", "tag": "other"},
+    ],
+)
+async def test_a_tampered_or_contradicted_cursor_is_a_400_problem(
+    client: httpx2.AsyncClient, params: dict[str, str]
+) -> None:
+    for index in range(3):
+        await create(client, name=f"c{index}")
+    first = await client.get(ITEMS, params={"sort": "name", "per_page": 1})
+    cursor = first.json()["next"]
+    tampered = cursor[:-3] + ("AAA" if cursor[-3:] != "AAA" else "BBB")
+    replaced = {"FIRST": cursor, "tampered": tampered}
+    query = {name: replaced.get(value, value) for name, value in params.items()}
+    response = await client.get(ITEMS, params=query)
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "cursor" in response.json()["detail"]

@@ -76,9 +76,10 @@ def create_app(
     app.register_api(health.bp)  # same order as the FastAPI variant's OpenAPI document
     for resource in resources:
         app.register_api(resource.blueprint)
+    metrics = HttpMetrics()
+    app.extensions["metrics"] = metrics
     register_error_handlers(app)
     guard.protect(app, policy)
-    metrics = HttpMetrics()
     middleware.init_app(
         app, metrics, settings.max_body_bytes, guard.request_guard(policy, resources)
     )

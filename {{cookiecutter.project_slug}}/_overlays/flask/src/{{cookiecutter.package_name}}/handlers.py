@@ -4,13 +4,14 @@ import json
 from typing import Any
 
 import structlog
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from flask_openapi.types import ResponseDict
 from pydantic import BaseModel, ValidationError
 from pymongo.errors import PyMongoError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from .errors import ServiceError
+from .errors import ServiceError, UnreadableDocumentError
+from .metrics import HttpMetrics
 from .problems import (
     INTERNAL_ERROR,
     PROBLEM_MEDIA_TYPE,
@@ -106,6 +107,16 @@ def handle_service_error(exc: ServiceError) -> Response:
     return problem_response(problem_for_exception(exc, request.path), problem_headers(exc))
 
 
+def handle_unreadable_document(exc: UnreadableDocumentError) -> Response:
+    """Log and count stored documents that fail the read model; answer 500 naming them."""
+    log.error(
+        "unreadable document", resource=exc.resource, ids=exc.ids, failing_fields=exc.failures
+    )
+    metrics: HttpMetrics = current_app.extensions["metrics"]
+    metrics.count_unreadable(exc.resource, len(exc.failures))
+    return problem_response(problem_for_exception(exc, request.path))
+
+
 def handle_database_error(exc: PyMongoError) -> Response:
     """Render "the database cannot serve" (down, too slow, refusing us) as 503; else 500."""
     if not is_database_unavailable(exc):
@@ -124,5 +135,6 @@ def register_error_handlers(app: Flask) -> None:
     """Install the handlers for every error class the service can meet."""
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(ServiceError, handle_service_error)
+    app.register_error_handler(UnreadableDocumentError, handle_unreadable_document)
     app.register_error_handler(PyMongoError, handle_database_error)
     app.register_error_handler(Exception, handle_unexpected_error)

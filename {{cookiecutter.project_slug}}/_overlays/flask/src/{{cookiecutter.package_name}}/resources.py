@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import structlog
 from flask_openapi.blueprint import APIBlueprint
 
+from .cursors import signing_key
 from .db import Collection, Database
 from .settings import Settings
 
@@ -27,7 +28,12 @@ class Repository(Protocol):
     """What the app needs of a resource's repository: to build it and to check it."""
 
     def __init__(
-        self, collection: Collection, *, key_lease_ms: int, key_retention_s: int
+        self,
+        collection: Collection,
+        *,
+        key_lease_ms: int,
+        key_retention_s: int,
+        cursor_key: bytes = b"",
     ) -> None: ...
 
     def check(self, timeout_ms: int) -> None:
@@ -81,11 +87,14 @@ def build_repositories(
     resources: Sequence[Resource], database: Database, settings: Settings
 ) -> dict[type[Repository], Repository]:
     """Return one repository per resource, each on its own collection of `database`."""
+    secret = settings.cursor_secret
+    cursor_key = signing_key(None if secret is None else secret.get_secret_value())
     return {
         resource.repository: resource.repository(
             database[resource.collection],
             key_lease_ms=settings.idempotency_lease_ms,
             key_retention_s=settings.idempotency_retention_seconds,
+            cursor_key=cursor_key,
         )
         for resource in resources
     }

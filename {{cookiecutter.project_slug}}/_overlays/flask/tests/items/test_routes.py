@@ -1,13 +1,20 @@
 """The items API over HTTP, with the lifespan running against a real MongoDB server."""
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from flask.testing import FlaskClient
 
+from {{ cookiecutter.package_name }}.items.documents import RESOURCE
 from {{ cookiecutter.package_name }}.items.routes import IfMatchHeader, ItemListQuery, SchemaOnce
 from {{ cookiecutter.package_name }}.items.schemas import ItemPage, ItemRead
-from tests.items.builders import item_body
+from {{ cookiecutter.package_name }}.problems import (
+    UNREADABLE_DOCUMENT_TITLE,
+    UNREADABLE_DOCUMENT_TYPE,
+)
+from {{ cookiecutter.package_name }}.settings import Settings
+from tests.items.builders import item_body, store_unreadable
 
 ITEMS = "/api/v1/items"
 MISSING_ID = "0123456789abcdef01234567"
@@ -243,3 +250,92 @@ def test_request_part_schemas_are_built_once_and_match_pydantic(model: type[Sche
     schema = model.model_json_schema()
     assert model.model_json_schema() is schema
     assert schema == model.model_json_schema(by_alias=None)  # explicit arguments: built anew
+
+
+def test_a_stored_item_the_read_model_refuses_is_a_500_problem_naming_it(
+    client: FlaskClient, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = create(client, name="good")
+    missing = store_unreadable(settings, removed=("created_at",))
+    mistyped = store_unreadable(settings, version="3")
+    capsys.readouterr()
+    response = client.get(f"{ITEMS}/{missing}")
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    events = [line for line in logged if line["event"] == "unreadable document"]
+    assert [(e["ids"], e["failing_fields"]) for e in events] == [
+        ([missing], {missing: ["created_at"]})
+    ]
+    assert response.status_code == 500
+    assert response.mimetype == "application/problem+json"
+    body = response.get_json()
+    assert (body["type"], body["title"]) == (UNREADABLE_DOCUMENT_TYPE, UNREADABLE_DOCUMENT_TITLE)
+    assert (body["resource"], body["ids"]) == (RESOURCE, [missing])
+    listed = client.get(ITEMS, query_string={"sort": "created_at"})
+    assert listed.status_code == 500
+    assert listed.get_json()["ids"] == [missing, mistyped]
+    assert client.get(f"{ITEMS}/{good['id']}").status_code == 200
+    counted = 'unreadable_documents_total{resource="' + RESOURCE + '"} 3.0'
+    assert counted in client.get("/metrics").text
+
+
+def walk(client: FlaskClient, cursor: str | None, per_page: int) -> list[str]:
+    """Follow `next` cursors from `cursor` to the last page; return the names seen."""
+    names: list[str] = []
+    while cursor is not None:
+        response = client.get(ITEMS, query_string={"cursor": cursor, "per_page": per_page})
+        assert response.status_code == 200, response.text
+        page = ItemPage.model_validate(response.get_json())
+        assert (page.page, page.total) == (None, None)
+        names += [item.name for item in page.items]
+        cursor = page.next
+    return names
+
+
+@pytest.mark.parametrize("sort", ["name", "-created_at"])
+def test_cursor_pages_show_every_item_once_while_items_are_added(
+    client: FlaskClient, sort: str
+) -> None:
+    existing = [create(client, name=f"m{index}")["name"] for index in range(5)]
+    response = client.get(ITEMS, query_string={"sort": sort, "per_page": 2})
+    first = ItemPage.model_validate(response.get_json())
+    assert first.next is not None
+    assert response.headers["Link"] == f'<{ITEMS}?cursor={first.next}&per_page=2>; rel="next"'
+    added = [create(client, name=name)["name"] for name in ("a-new", "z-new")]
+    names = [item.name for item in first.items] + walk(client, first.next, 2)
+    if sort == "-created_at":
+        existing.reverse()  # newest first: the added items sort before the cursor
+    assert [name for name in names if name not in added] == existing
+    assert sorted(set(names)) == sorted(names)
+    assert ("z-new" in names) is (sort == "name")  # after the cursor: shown once
+
+
+def test_the_last_page_has_no_next_cursor_and_no_link(client: FlaskClient) -> None:
+    create(client)
+    response = client.get(ITEMS, query_string={"per_page": 1})
+    assert response.get_json()["next"] is None
+    assert "Link" not in response.headers
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"cursor": "tampered"},
+        {"cursor": "not base64url!"},
+        {"cursor": "FIRST", "page": "2"},
+        {"cursor": "FIRST", "sort": "-name"},
+        {"cursor": "FIRST", "tag": "other"},
+    ],
+)
+def test_a_tampered_or_contradicted_cursor_is_a_400_problem(
+    client: FlaskClient, params: dict[str, str]
+) -> None:
+    for index in range(3):
+        create(client, name=f"c{index}")
+    cursor = client.get(ITEMS, query_string={"sort": "name", "per_page": 1}).get_json()["next"]
+    tampered = cursor[:-3] + ("AAA" if cursor[-3:] != "AAA" else "BBB")
+    replaced = {"FIRST": cursor, "tampered": tampered}
+    query = {name: replaced.get(value, value) for name, value in params.items()}
+    response = client.get(ITEMS, query_string=query)
+    assert response.status_code == 400, response.text
+    assert response.mimetype == "application/problem+json"
+    assert "cursor" in response.get_json()["detail"]

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 from pydantic.json_schema import SkipJsonSchema
 
+from ..cursors import next_link
 from ..etags import IF_MATCH_DESCRIPTION, IF_MATCH_PATTERN, etag, parse_if_match
 from ..handlers import problem_responses
 from ..idempotency import parse_key
@@ -55,13 +56,22 @@ def item_headers(response: Response, item: ItemRead) -> None:
     response.headers["ETag"] = etag(item.version)
 
 
-@router.get("", responses=problem_responses(422, 503))
-async def get_items(query: Annotated[ItemQuery, Query()], repository: RepositoryDep) -> ItemPage:
-    """List items, a page at a time, optionally only those with a tag."""
-    return await repository.get_all(query)
+@router.get("", responses=problem_responses(400, 422, 500, 503))
+async def get_items(
+    query: Annotated[ItemQuery, Query()], repository: RepositoryDep, response: Response
+) -> ItemPage:
+    """List items, a page at a time, optionally only those with a tag.
+
+    Ask for a page by number (`page`, with the exact `total`) or follow `next` (the
+    `cursor`, also in the `Link` header): cursor pages cost the same at any depth.
+    """
+    page = await repository.get_all(query)
+    if page.next is not None:
+        response.headers["Link"] = next_link(router.prefix, page.next, page.per_page)
+    return page
 
 
-@router.get("/{item_id}", responses=problem_responses(404, 422, 503))
+@router.get("/{item_id}", responses=problem_responses(404, 422, 500, 503))
 async def get_item(item_id: ItemIdPath, repository: RepositoryDep, response: Response) -> ItemRead:
     """Return one item; its ETag is its version."""
     item = await repository.get(item_id)

@@ -36,7 +36,14 @@ _CLAIM_ATTEMPTS = 3
 class ItemRepository:
     """Create, read, update and delete items in one MongoDB collection."""
 
-    def __init__(self, collection: Collection, *, key_lease_ms: int, key_retention_s: int) -> None:
+    def __init__(
+        self,
+        collection: Collection,
+        *,
+        key_lease_ms: int,
+        key_retention_s: int,
+        cursor_key: bytes = b"",
+    ) -> None:
         """Wrap `collection` (documents shaped as in `documents`).
 
         Args:
@@ -45,11 +52,13 @@ class ItemRepository:
             key_lease_ms: How long (ms) a create holds its key before a retry may take
                 over (`Settings.idempotency_lease_ms`).
             key_retention_s: How long (s) a key and its outcome are kept for replay.
+            cursor_key: Key of the list cursors' tag (`cursors.signing_key`).
         """
         self.collection = collection
         self.keys = collection.database[idempotency.COLLECTION]
         self.key_lease_ms = key_lease_ms
         self.key_retention_s = key_retention_s
+        self.cursor_key = cursor_key
 
     def check(self, timeout_ms: int) -> None:
         """Ping the server (the indexes and validator come from migrations, not from here).
@@ -63,23 +72,30 @@ class ItemRepository:
             self.collection.database.command("ping")
 
     def get_all(self, query: ItemQuery) -> ItemPage:
-        """Return one page of items, filtered by tag and sorted stably (ties by id)."""
+        """Return one page of items, filtered by tag and sorted stably (ties by id).
+
+        A page by number skips the earlier matches and counts every match (`total`):
+        O(page x per_page + matches) on the server. A page by cursor starts at the
+        cursor's position in the index and counts nothing: O(per_page).
+
+        Raises:
+            InvalidCursorError: the cursor is malformed, altered, or contradicts `query`.
+            UnreadableDocumentError: a stored document on the page fails the read model.
+        """
         with self._deadline():
-            filter_ = documents.list_filter(query)
+            query, after = documents.continue_from(query, self.cursor_key)
             cursor = self.collection.find(
-                filter_,
+                documents.page_filter(query, after),
                 sort=documents.sort_spec(query),
-                skip=(query.page - 1) * query.per_page,
-                limit=query.per_page,
+                skip=0 if after is not None else (query.page - 1) * query.per_page,
+                limit=query.per_page + 1,  # one more than shown: is there a next page?
+                hint=documents.index_for(query),
             )
-            found = cursor.to_list(length=query.per_page)
-            total = self.collection.count_documents(filter_)
-            return ItemPage(
-                items=[documents.to_item(doc) for doc in found],
-                page=query.page,
-                per_page=query.per_page,
-                total=total,
-            )
+            found = cursor.to_list(length=query.per_page + 1)
+            total = None
+            if after is None:
+                total = self.collection.count_documents(documents.list_filter(query))
+            return documents.to_page(query, found, total, self.cursor_key)
 
     def get(self, item_id: str) -> ItemRead:
         """Return the item.

@@ -8,6 +8,7 @@ from flask_openapi.models.tag import Tag
 from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 
+from ..cursors import next_link
 from ..etags import IF_MATCH_DESCRIPTION, IF_MATCH_PATTERN, etag, parse_if_match
 from ..handlers import json_response, problem_responses
 from ..idempotency import parse_key
@@ -87,13 +88,21 @@ def item_response(item: ItemRead, status: int = 200, **headers: str) -> Response
     return json_response(item, status, {"ETag": etag(item.version), **headers})
 
 
-@bp.get("", responses={200: ItemPage, **problem_responses(422, 503)})
+@bp.get("", responses={200: ItemPage, **problem_responses(400, 422, 500, 503)})
 def get_items(query: ItemListQuery) -> Response:
-    """List items, a page at a time, optionally only those with a tag."""
-    return json_response(get_repository().get_all(query))
+    """List items, a page at a time, optionally only those with a tag.
+
+    Ask for a page by number (`page`, with the exact `total`) or follow `next` (the
+    `cursor`, also in the `Link` header): cursor pages cost the same at any depth.
+    """
+    page = get_repository().get_all(query)
+    headers = {}
+    if page.next is not None:
+        headers["Link"] = next_link(bp.url_prefix or "", page.next, page.per_page)
+    return json_response(page, headers=headers)
 
 
-@bp.get("/<item_id>", responses={200: ItemRead, **problem_responses(404, 422, 503)})
+@bp.get("/<item_id>", responses={200: ItemRead, **problem_responses(404, 422, 500, 503)})
 def get_item(path: ItemPath) -> Response:
     """Return one item; its ETag is its version."""
     return item_response(get_repository().get(path.item_id))
