@@ -1,7 +1,8 @@
 """Profile a generated service by ablation: Ir/request with one layer removed at a time.
 
-`context_mw` and `body_limit` patch FastAPI's ASGI middleware classes, so a Flask run
-(`--variant flask`) leaves them out by default and refuses them if asked.
+`context_mw` and `body_limit` patch FastAPI's ASGI middleware classes and `flask_hooks`
+the Flask variant's hooks, so a run leaves the other framework's out by default and
+refuses them if asked.
 
 `python -m bench.ablate [--variant fastapi-pymongo] [--requests 50]` after a `make bench`
 (it reuses build/bench). Each line is the instructions a layer costs per request: the
@@ -25,15 +26,18 @@ LAYERS = {
     "request_id": "request id parsing/generation and structlog contextvars",
     "context_mw": "the whole RequestContextMiddleware (passthrough)",
     "body_limit": "BodyLimitMiddleware (passthrough)",
-    "db_options": "client options timeoutMS / w=majority / j=true (driver defaults)",
+    "db_options": "client options w=majority / j=true (driver defaults; timeoutMS stays)",
     # Not a removal: the logging HOWTO's "Optimization" switches (no caller lookup,
     # no thread/process names on records), to see what they save.
     "stdlib_fast": "(tuning, not removal) logging._srcfile = None, logThreads/Processes off",
     "access_native": "(tuning) access event through structlog's own JSON writer, not stdlib",
     "metrics_cached": "(tuning) labelled Prometheus children cached per (method, route, status)",
+    "item_model": "validation of the ItemRead built from a stored document (model_construct)",
+    "flask_hooks": "every Flask request hook and the WSGI body limit (middleware.init_app)",
 }
-# Layers that patch classes only the FastAPI variant has.
+# Layers that patch classes only the FastAPI variant has, and the Flask variant's.
 FASTAPI_ONLY = {"context_mw", "body_limit"}
+FLASK_ONLY = {"flask_hooks"}
 
 
 def ablate(package: str, names: str) -> None:
@@ -118,9 +122,32 @@ def ablate(package: str, names: str) -> None:
             children[1].observe(seconds)
 
         metrics.HttpMetrics.observe = observe
+    if "flask_hooks" in chosen:
+        middleware.init_app = lambda *args, **kwargs: None
+    if "item_model" in chosen:
+        documents = importlib.import_module(f"{package}.items.documents")
+        item_read = documents.ItemRead
+
+        def to_item(document):  # type: ignore[no-untyped-def]
+            return item_read.model_construct(
+                id=str(document["_id"]),
+                name=document["name"],
+                description=document.get("description"),
+                tags=document.get("tags", []),
+                created_at=document["created_at"],
+                updated_at=document["updated_at"],
+                version=document["version"],
+            )
+
+        documents.to_item = to_item
     if "db_options" in chosen:
         settings = importlib.import_module(f"{package}.settings")
-        settings.Settings.mongo_client_options = lambda self: {"tz_aware": True}
+        options = settings.Settings.mongo_client_options
+        # timeoutMS stays: the service's call timeouts read it (timeouts.py); B-durable/B
+        # in the benchmark's table is what all the options cost a bare app.
+        settings.Settings.mongo_client_options = lambda self: {
+            key: value for key, value in options(self).items() if key not in ("w", "journal")
+        }
 
 
 def main() -> int:
@@ -140,9 +167,12 @@ def main() -> int:
     args = parser.parse_args()
     fastapi = VARIANTS[args.variant]["framework"] == "fastapi"
     if args.layers is None:
-        args.layers = ",".join(name for name in LAYERS if fastapi or name not in FASTAPI_ONLY)
-    elif not fastapi and (wrong := FASTAPI_ONLY & set(args.layers.replace("+", ",").split(","))):
-        parser.error(f"{', '.join(sorted(wrong))}: FastAPI-only layers, not in {args.variant}")
+        other = FLASK_ONLY if fastapi else FASTAPI_ONLY
+        args.layers = ",".join(name for name in LAYERS if name not in other)
+    elif wrong := (FLASK_ONLY if fastapi else FASTAPI_ONLY) & set(
+        args.layers.replace("+", ",").split(",")
+    ):
+        parser.error(f"{', '.join(sorted(wrong))}: not layers of {args.variant}")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: stop servers by pid
     project = next(
         (harness.WORK_DIR / "projects").glob(harness.package_of(args.variant).replace("_", "-"))
@@ -154,7 +184,8 @@ def main() -> int:
     rows: dict[str, dict[str, float]] = {}
     with mongo_server() as server:
         item_id = harness.seed(server.uri)
-        generated, bare = harness.apps_for(
+        # Compared with the bare app that pays for the same driver options (B-durable).
+        generated, _, bare = harness.apps_for(
             args.variant, project, server.uri, workers=1, timeout=600
         )
         bare = dataclasses.replace(bare, role="B-ablate")  # its own callgrind folder
@@ -177,7 +208,7 @@ def main() -> int:
     print(f"|---|{'---:|' * len(endpoints)}")
     print(f"| (none: full G) | {' | '.join(f'{full[e] / 1000:,.0f}k' for e in endpoints)} |")
     bare = rows["bare"]
-    print(f"| bare app | {' | '.join(f'{bare[e] / 1000:,.0f}k' for e in endpoints)} |")
+    print(f"| bare app (B-durable) | {' | '.join(f'{bare[e] / 1000:,.0f}k' for e in endpoints)} |")
     for name, found in rows.items():
         if name in ("full", "bare"):
             continue

@@ -26,6 +26,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -45,7 +46,6 @@ from tests.support import (
     run,
     stop,
     uv_env,
-    wait_for,
 )
 
 BENCH_DIR = TEMPLATE_ROOT / "bench"
@@ -78,6 +78,13 @@ INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
     ([("tags", 1), ("name", 1)], {"name": "tags_name"}),
 ]
 OPCOUNTERS = ("query", "insert", "update", "delete", "getmore", "command")
+# The roles of a variant: the generated service, the bare app with the driver's defaults,
+# and the bare app with the generated service's driver options (the gate compares G with
+# B-durable: both pay for the same durability, so the ratio is what our code costs).
+ROLES = ("G", "B", "B-durable")
+# The generated service's driver options (Settings.mongo_client_options, at their
+# defaults) as URI options, for B-durable: bounded calls, journaled majority writes.
+DURABLE_URI_OPTIONS = "timeoutMS=5000&serverSelectionTimeoutMS=2000&w=majority&journal=true"
 
 
 @dataclass
@@ -105,6 +112,12 @@ class Plan:
     smoke: bool = False
     # The endpoints the instruction step measures (`--endpoints`).
     endpoints: tuple[str, ...] = tuple(ENDPOINTS)
+    # The roles the instruction step measures (the smoke run leaves B-durable to the
+    # load step: one more app under callgrind would add a minute).
+    instruction_roles: tuple[str, ...] = ROLES
+    # Cold starts per app besides the load step's, to the first 200 from /health/ready
+    # (the median of all is reported).
+    startup_runs: int = 2
     # `--auth`: besides G (auth=none), measure G baked with this access mode (role
     # `G+<mode>`, instructions only), its requests carrying a valid credential.
     auth: str = "none"
@@ -121,6 +134,8 @@ class Plan:
             wrk_pairs=1,
             wrk_concurrency=(4,),
             wrk_endpoints=("GET /health/live", "POST /api/v1/items"),
+            instruction_roles=("G", "B"),
+            startup_runs=0,
             smoke=True,
         )
 
@@ -130,7 +145,7 @@ class App:
     """One server to measure: a generated service (G) or a bare app (B) of a variant."""
 
     variant: str
-    role: str  # "G" or "B"
+    role: str  # one of ROLES (or G+<auth mode>, G-<ablation>)
     argv: list[str]
     cwd: Path
     env: dict[str, str]
@@ -143,12 +158,13 @@ class App:
 
 @dataclass
 class Running:
-    """A started app: its master process and base URL."""
+    """A started app: its master process, base URL and how long it took to be ready."""
 
     app: App
     proc: subprocess.Popen[bytes]
     port: int
     log_path: Path
+    ready_seconds: float = 0.0
 
     @property
     def url(self) -> str:
@@ -168,6 +184,9 @@ class Results:
     instructions: dict[str, dict[str, float]] = field(default_factory=dict)
     dbops: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     load: list[dict[str, Any]] = field(default_factory=list)
+    # App name -> {"ready_s": median start-up time, "rss_mb": resident MB per worker,
+    # "ready_runs": the start-up times measured}.
+    footprint: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def available_variants() -> list[str]:
@@ -309,9 +328,10 @@ def apps_for(
     timeout: int,
     package: str | None = None,
 ) -> list[App]:
-    """Return the generated (G) and bare (B) app of `variant`, same server settings.
+    """Return the apps of `variant` in ROLES order (G, B, B-durable), same server settings.
 
-    Both get the same URI. Its long heartbeat interval keeps the driver's server
+    All get the same URI, B-durable with the generated service's driver options added
+    (`DURABLE_URI_OPTIONS`). Its long heartbeat interval keeps the driver's server
     monitors (which run in the worker's event loop) out of the instruction counts:
     a `hello` every 10 s would add noise of several percent to a short measurement.
     `package` is the generated service's import name (default `package_of(variant)`).
@@ -363,14 +383,26 @@ def apps_for(
             else "gevent",
         },
     )
-    return [generated, bare]
+    durable = dataclasses.replace(
+        bare,
+        role="B-durable",
+        env={**bare.env, "BARE_MONGO_URI": f"{mongo_uri}&{DURABLE_URI_OPTIONS}"},
+    )
+    return [generated, bare, durable]
 
 
 @contextlib.contextmanager
 def serve(
-    app: App, *, wrap: list[str] | None = None, ready_timeout: float = 60
+    app: App,
+    *,
+    wrap: list[str] | None = None,
+    ready_timeout: float = 60,
+    probe: str = "/health/ready",
 ) -> Iterator[Running]:
-    """Start `app` (optionally under `wrap`, e.g. valgrind or taskset); stop it afterwards."""
+    """Start `app` (optionally under `wrap`, e.g. valgrind or taskset); stop it afterwards.
+
+    It is started once `probe` answers 200; `Running.ready_seconds` says how long that took.
+    """
     port = free_port()
     logs = WORK_DIR / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -385,13 +417,20 @@ def serve(
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
+    started = time.monotonic()
     running = Running(app=app, proc=proc, port=port, log_path=log_path)
     try:
-        wait_for(
-            lambda: proc.poll() is None and http("GET", f"{running.url}/health/live")[0] == 200,
-            timeout=ready_timeout,
-            what=f"{app.name} (log: {log_path})",
-        )
+        # Polled every 10 ms (not wait_for's 50): the time to the first ready answer is
+        # one of the results.
+        deadline = started + ready_timeout
+        while proc.poll() is None and time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                if http("GET", f"{running.url}{probe}", timeout=5)[0] == 200:
+                    break
+            time.sleep(0.01)
+        else:
+            raise TimeoutError(f"{app.name} not ready after {ready_timeout} s (log: {log_path})")
+        running.ready_seconds = time.monotonic() - started
         yield running
     finally:
         stop(proc, timeout=60)
@@ -483,7 +522,9 @@ def measure_instructions(
         env={**app.env, "WEB_CONCURRENCY": "1"},
     )
     results: dict[str, float] = {}
-    with serve(one_worker, wrap=wrap, ready_timeout=300) as running:
+    # Liveness, not readiness: under callgrind a MongoDB ping can outlast the service's
+    # readiness budget (1 s) on a loaded machine, and the probe would never answer 200.
+    with serve(one_worker, wrap=wrap, ready_timeout=300, probe="/health/live") as running:
         worker = str(running.proc.pid)
         client = Client(running.url, item_id, f"cg-{app.variant}-{app.role}", headers)
         for endpoint in endpoints:
@@ -574,20 +615,25 @@ def _cpu_line(cpu: str) -> tuple[int, int]:
 
 
 def wrk_trial(
-    running: Running,
-    other: Running,
+    by_role: dict[str, Running],
+    role: str,
     endpoint: str,
     item_id: str,
     connections: int,
     seconds: float,
     tag: str,
 ) -> dict[str, Any]:
-    """Run one wrk trial against `running`; return its figures (raise on any non-2xx)."""
+    """Run one wrk trial against `role`'s server; return its figures (raise on any non-2xx).
+
+    The other servers of `by_role` share its CPU: their CPU time is not foreign load.
+    """
+    running = by_role[role]
+    others = [server for name, server in by_role.items() if name != role]
     method, path, _ = ENDPOINTS[endpoint]
     kind = ENDPOINTS[endpoint][2]
     ticks_per_s = os.sysconf("SC_CLK_TCK")
     pids = [running.proc.pid, *running.workers()]
-    other_pids = [other.proc.pid, *other.workers()]
+    other_pids = [pid for other in others for pid in (other.proc.pid, *other.workers())]
     cpu_before, busy_before = _cpu_ticks(pids), _cpu_line(SERVER_CPU)
     other_before = _cpu_ticks(other_pids)
     done = run(
@@ -648,78 +694,98 @@ def wrk_trial(
     }
 
 
-def measure_load(variant: str, apps: list[App], item_id: str, plan: Plan) -> list[dict[str, Any]]:
-    """Run G and B at once on one CPU; interleave A/B/B/A trials; return one row per cell."""
+def measure_load(
+    variant: str, apps: list[App], item_id: str, plan: Plan
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, float]]]:
+    """Run every role at once on one CPU; interleave the roles' trials per endpoint.
+
+    Returns one row per endpoint and concurrency, and by app name its resident memory
+    per worker after the last trial (`rss_mb`) and its time to ready (`ready_s`; the
+    apps start one after the other).
+    """
     wrap = ["taskset", "-c", SERVER_CPU]
     rows = []
-    with serve(apps[0], wrap=wrap) as generated, serve(apps[1], wrap=wrap) as bare:
-        by_role = {"G": generated, "B": bare}
+    with contextlib.ExitStack() as stack:
+        by_role = {app.role: stack.enter_context(serve(app, wrap=wrap)) for app in apps}
+        roles = list(by_role)
         for endpoint in plan.wrk_endpoints:
             for connections in plan.wrk_concurrency:
-                trials: dict[str, list[dict[str, Any]]] = {"G": [], "B": []}
-                # Short warm-up of both, then pairs in alternating order (A/B, B/A, ...).
-                for role in ("G", "B"):
-                    wrk_trial(
-                        by_role[role],
-                        by_role["B" if role == "G" else "G"],
-                        endpoint,
-                        item_id,
-                        connections,
-                        1,
-                        f"warm-{variant}-{role}-{connections}",
-                    )
-                for pair in range(plan.wrk_pairs):
-                    order = ("G", "B") if pair % 2 == 0 else ("B", "G")
-                    for role in order:
-                        trial = None
+                trials: dict[str, list[dict[str, Any]]] = {role: [] for role in roles}
+                cell = (endpoint, item_id, connections)
+                # Short warm-up of each, then rounds in alternating order (G,B,.. / ..,B,G).
+                for role in roles:
+                    wrk_trial(by_role, role, *cell, 1, f"warm-{variant}-{role}-{connections}")
+                for round_ in range(plan.wrk_pairs):
+                    for role in roles if round_ % 2 == 0 else roles[::-1]:
+                        found = None
                         for attempt in range(3):
-                            tag = f"wrk-{variant}-{role}-{connections}-{pair}-{attempt}"
-                            trial = wrk_trial(
-                                by_role[role],
-                                by_role["B" if role == "G" else "G"],
-                                endpoint,
-                                item_id,
-                                connections,
-                                plan.wrk_seconds,
-                                tag,
-                            )
-                            trial["attempt"] = attempt
-                            if trial["foreign_cpu_share"] < 0.15:
+                            tag = f"wrk-{variant}-{role}-{connections}-{round_}-{attempt}"
+                            found = wrk_trial(by_role, role, *cell, plan.wrk_seconds, tag)
+                            found["attempt"] = attempt
+                            if found["foreign_cpu_share"] < 0.15:
                                 break
-                        assert trial is not None
-                        trials[role].append(trial)
-                ratios = [
-                    g["rps"] / max(b["rps"], 1e-9)  # a dead trial is already counted as failed
-                    for g, b in zip(trials["G"], trials["B"], strict=True)
-                ]
-                cpu_ratios = [
-                    g["cpu_ms_per_request"] / b["cpu_ms_per_request"]
-                    for g, b in zip(trials["G"], trials["B"], strict=True)
-                    if b["cpu_ms_per_request"] > 0
-                ]
-                rows.append(
-                    {
-                        "variant": variant,
-                        "endpoint": endpoint,
-                        "connections": connections,
-                        "rps_ratio_median": statistics.median(ratios),
-                        "rps_ratio_range": [min(ratios), max(ratios)],
-                        "cpu_ratio_median": statistics.median(cpu_ratios) if cpu_ratios else None,
-                        **{
-                            f"{role}_{key}": statistics.median(t[key] for t in trials[role])
-                            for role in ("G", "B")
-                            for key in ("rps", "p50_ms", "p99_ms", "cpu_ms_per_request")
-                        },
-                        "trials": trials,
-                    }
-                )
+                        assert found is not None
+                        trials[role].append(found)
+                row: dict[str, Any] = {
+                    "variant": variant,
+                    "endpoint": endpoint,
+                    "connections": connections,
+                    **{
+                        f"{role}_{key}": statistics.median(t[key] for t in trials[role])
+                        for role in roles
+                        for key in ("rps", "p50_ms", "p99_ms", "cpu_ms_per_request")
+                    },
+                    "trials": trials,
+                }
+                for bare in roles[1:]:
+                    # Per round: G's req/s over this bare app's (a dead trial already
+                    # counts as failed).
+                    ratios = [
+                        g["rps"] / max(b["rps"], 1e-9)
+                        for g, b in zip(trials["G"], trials[bare], strict=True)
+                    ]
+                    row[f"rps_ratio_{bare}"] = statistics.median(ratios)
+                    row[f"rps_ratio_{bare}_range"] = [min(ratios), max(ratios)]
+                rows.append(row)
                 print(
                     f"  load {variant} {endpoint} c={connections}: G/B req/s "
-                    f"{rows[-1]['rps_ratio_median']:.2f} "
-                    f"(G {rows[-1]['G_rps']:.0f}, B {rows[-1]['B_rps']:.0f})",
+                    f"{row['rps_ratio_B']:.2f} "
+                    + ", ".join(f"{role} {row[f'{role}_rps']:.0f}" for role in roles),
                     flush=True,
                 )
-    return rows
+        footprint = {
+            running.app.name: {
+                "rss_mb": resident_mb(running.workers()),
+                "ready_s": running.ready_seconds,
+            }
+            for running in by_role.values()
+        }
+    return rows, footprint
+
+
+def resident_mb(pids: list[int]) -> float:
+    """Return the mean resident memory (VmRSS, MB) of the processes `pids`."""
+    sizes = []
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    sizes.append(int(line.split()[1]) / 1024)
+    return statistics.mean(sizes) if sizes else 0.0
+
+
+def measure_startup(apps: list[App], plan: Plan) -> dict[str, list[float]]:
+    """Return each app's times (s) from start to its first 200 on /health/ready.
+
+    Each app starts `plan.startup_runs` times on its own (nothing else of ours runs),
+    2 workers pinned to the servers' CPU, as in the load step.
+    """
+    times: dict[str, list[float]] = {app.name: [] for app in apps}
+    for _ in range(plan.startup_runs):
+        for app in apps:
+            with serve(app, wrap=["taskset", "-c", SERVER_CPU]) as running:
+                times[app.name].append(running.ready_seconds)
+    return times
 
 
 _VERSIONS_SCRIPT = """
@@ -784,6 +850,8 @@ def measure_variant(
     apps = apps_for(variant, project, server.uri, workers=2, timeout=600)
     if "instructions" not in skip:
         for app in apps:
+            if app.role not in plan.instruction_roles:
+                continue
             print(f"bench: instructions {app.name}", flush=True)
             results.instructions[app.name] = measure_instructions(app, item_id, plan)
         if plan.auth != "none":
@@ -791,13 +859,25 @@ def measure_variant(
                 variant, projects[bake_name(variant, plan.auth)], server, item_id, plan, results
             )
     if "dbops" not in skip:
-        for app in apps:
+        # B-durable sends the same operations as B, only with other options.
+        for app in apps[:2]:
             print(f"bench: db ops {app.name}", flush=True)
             results.dbops[app.name] = measure_dbops(app, item_id, server.uri, plan)
     if "load" not in skip:
         print(f"bench: load {variant}", flush=True)
         load_apps = apps_for(variant, project, server.uri, workers=2, timeout=30)
-        results.load.extend(measure_load(variant, load_apps, item_id, plan))
+        rows, footprint = measure_load(variant, load_apps, item_id, plan)
+        results.load.extend(rows)
+        for name, found in footprint.items():
+            results.footprint[name] = {"rss_mb": found["rss_mb"], "ready_runs": [found["ready_s"]]}
+    if "startup" not in skip and plan.startup_runs:
+        print(f"bench: start-up {variant}", flush=True)
+        startup_apps = apps_for(variant, project, server.uri, workers=2, timeout=30)
+        for name, times in measure_startup(startup_apps, plan).items():
+            results.footprint.setdefault(name, {}).setdefault("ready_runs", []).extend(times)
+    for name, found in results.footprint.items():
+        if name.startswith(f"{variant}/") and found.get("ready_runs"):
+            found["ready_s"] = statistics.median(found["ready_runs"])
 
 
 def measure_auth(
@@ -833,7 +913,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="a few requests of each step (CI)")
     parser.add_argument("--variants", help="comma-separated (default: every available one)")
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "results", help="results folder")
-    parser.add_argument("--skip", default="", help="steps to skip: instructions,dbops,load")
+    parser.add_argument("--skip", default="", help="steps to skip: instructions,dbops,load,startup")
     parser.add_argument(
         "--gate", action="store_true", help="exit 1 when an instruction target is missed"
     )

@@ -55,7 +55,10 @@ def run_smoke(module: str, out: Path, *args: str) -> None:
 )
 @pytest.mark.timeout(600)
 def test_bench_smoke_measures_every_step(tmp_path):
-    """`python -m bench --smoke` exits 0 and reports instructions, DB ops and load for G and B."""
+    """`python -m bench --smoke` exits 0 and reports every step for G, B (and B-durable's load).
+
+    Memory per worker and the time to the first ready answer too, for all three apps.
+    """
     variants = smoke_variants()
     run_smoke("bench", tmp_path, "--variants", ",".join(variants))
     results = json.loads((tmp_path / "results.json").read_text())
@@ -66,7 +69,13 @@ def test_bench_smoke_measures_every_step(tmp_path):
             assert set(results["instructions"][app]) == set(endpoints)
             assert all(ir > 0 for ir in results["instructions"][app].values())
             assert results["dbops"][app]["GET /api/v1/items/{id}"]["query"] == pytest.approx(1)
-        assert any(row["variant"] == variant for row in results["load"])
+        rows = [row for row in results["load"] if row["variant"] == variant]
+        assert rows
+        assert all(row["B-durable_rps"] > 0 for row in rows)
+        for role in ("G", "B", "B-durable"):
+            footprint = results["footprint"][f"{variant}/{role}"]
+            assert footprint["rss_mb"] > 0
+            assert footprint["ready_s"] > 0
     assert (tmp_path / "results.md").read_text().startswith("# flaskfast benchmark")
     assert (tmp_path / "results.png").stat().st_size > 0
 

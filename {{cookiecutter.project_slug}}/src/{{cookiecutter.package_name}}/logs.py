@@ -19,7 +19,10 @@ from typing import Any
 import structlog
 from structlog.types import EventDict, Processor
 
+from .metrics import METRICS_PATH
+
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+HEALTH_PREFIX = "/health/"
 
 
 def _drop_color_message(_: Any, __: str, event_dict: EventDict) -> EventDict:
@@ -160,3 +163,12 @@ def request_id_from(header: str | None) -> str:
     if header and _SANE_REQUEST_ID.match(header):
         return header
     return os.urandom(16).hex()
+
+
+def is_probe(path: str) -> bool:
+    """Return whether `path` is a health probe or the metrics scrape.
+
+    Orchestrators and scrapers call them every few seconds, so their access events
+    are off unless `access_log_probes` is set.
+    """
+    return path.startswith(HEALTH_PREFIX) or path == METRICS_PATH

@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console", "auto"] = "auto"
     """`json`, `console`, or `auto`: console in development, JSON elsewhere."""
 
+    access_log_probes: bool = False
+    """Log an access event for `/health/*` and `/metrics` requests too. Off by default:
+    orchestrators and scrapers call them every few seconds, which would bury the
+    requests of real clients (they are still counted in the metrics)."""
+
     max_body_bytes: int = Field(1_048_576, gt=0)
     """Largest request body accepted (bytes); larger ones get 413."""
 

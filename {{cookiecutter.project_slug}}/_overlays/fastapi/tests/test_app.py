@@ -120,7 +120,7 @@ async def test_every_response_has_nosniff_and_a_request_id(client: httpx2.AsyncC
 async def test_sane_client_request_id_is_echoed_and_logged(
     client: httpx2.AsyncClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    response = await client.get("/health/live", headers={"X-Request-ID": "abc-123"})
+    response = await client.get(ITEMS, headers={"X-Request-ID": "abc-123"})
     assert response.headers["x-request-id"] == "abc-123"
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     access = [line for line in lines if line.get("logger") == "access"]
@@ -128,6 +128,24 @@ async def test_sane_client_request_id_is_echoed_and_logged(
     assert access[-1]["request_id"] == "abc-123"
     assert access[-1]["status"] == 200
     assert {"method", "path", "duration_ms", "timestamp", "level"} <= set(access[-1])
+
+
+async def test_probes_are_logged_only_when_access_log_probes_is_set(
+    settings: Settings, credentials: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    logged: dict[bool, set[str]] = {}
+    for probes in (False, True):
+        app = create_app(settings.model_copy(update={"access_log_probes": probes}))
+        async with LifespanManager(app) as manager:
+            transport = httpx2.ASGITransport(app=manager.app)
+            async with httpx2.AsyncClient(
+                transport=transport, base_url="http://test", headers=credentials
+            ) as client:
+                for path in ("/health/live", "/metrics", ITEMS):
+                    assert (await client.get(path)).status_code == 200
+        lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        logged[probes] = {line["path"] for line in lines if line.get("logger") == "access"}
+    assert logged == {False: {ITEMS}, True: {"/health/live", "/metrics", ITEMS}}
 
 
 async def test_insane_client_request_id_is_replaced(client: httpx2.AsyncClient) -> None:

@@ -110,7 +110,7 @@ def test_every_response_has_nosniff_and_a_request_id(client: FlaskClient) -> Non
 def test_sane_client_request_id_is_echoed_and_logged(
     client: FlaskClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    response = client.get("/health/live", headers={"X-Request-ID": "abc-123"})
+    response = client.get(ITEMS, headers={"X-Request-ID": "abc-123"})
     assert response.headers["x-request-id"] == "abc-123"
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     access = [line for line in lines if line.get("logger") == "access"]
@@ -118,6 +118,20 @@ def test_sane_client_request_id_is_echoed_and_logged(
     assert access[-1]["request_id"] == "abc-123"
     assert access[-1]["status"] == 200
     assert {"method", "path", "duration_ms", "timestamp", "level"} <= set(access[-1])
+
+
+def test_probes_are_logged_only_when_access_log_probes_is_set(
+    settings: Settings, credentials: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    logged: dict[bool, set[str]] = {}
+    for probes in (False, True):
+        app = create_app(settings.model_copy(update={"access_log_probes": probes}))
+        client = client_for(app, credentials)
+        for path in ("/health/live", "/metrics", ITEMS):
+            assert client.get(path).status_code == 200
+        lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        logged[probes] = {line["path"] for line in lines if line.get("logger") == "access"}
+    assert logged == {False: {ITEMS}, True: {"/health/live", "/metrics", ITEMS}}
 
 
 def test_insane_client_request_id_is_replaced(client: FlaskClient) -> None:

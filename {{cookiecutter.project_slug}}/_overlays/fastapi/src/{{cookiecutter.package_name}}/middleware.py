@@ -12,7 +12,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import ContentTooLargeError
-from .logs import request_id_from
+from .logs import is_probe, request_id_from
 from .metrics import METRICS_PATH, UNMATCHED_ROUTE, HttpMetrics
 from .problems import PROBLEM_MEDIA_TYPE, problem, problem_for_exception
 
@@ -36,17 +36,21 @@ class RequestContextMiddleware:
     - `X-Request-ID`: the client's if sane, else a new one; bound to every log line
       of the request and echoed in the response.
     - `X-Content-Type-Options: nosniff` on every response.
-    - One `request` access event: method, path, status, duration_ms, request_id.
+    - One `request` access event: method, path, status, duration_ms, request_id;
+      none for `/health/*` and `/metrics` unless `access_log_probes`.
     - Metrics by route template (not `/metrics` itself).
     - An exception nothing else handled becomes a logged 500 problem, never a trace.
     - `HEAD` is served wherever `GET` is (RFC 9110 9.3.2): the app sees a GET, and the
       server sends the headers without the body (FastAPI routes answer GET only).
     """
 
-    def __init__(self, app: ASGIApp, *, metrics: HttpMetrics) -> None:
-        """Wrap `app`; record into `metrics`."""
+    def __init__(
+        self, app: ASGIApp, *, metrics: HttpMetrics, access_log_probes: bool = False
+    ) -> None:
+        """Wrap `app`; record into `metrics`; log probe requests only if `access_log_probes`."""
         self.app = app
         self.metrics = metrics
+        self.access_log_probes = access_log_probes
         # Resolved once (Starlette builds middleware after `configure_logging`): the
         # module-level lazy proxy would re-resolve on every event.
         self.access_log = access_log.bind()
@@ -92,13 +96,14 @@ class RequestContextMiddleware:
                 route = app_scope.get("route")
                 template = getattr(route, "path", UNMATCHED_ROUTE)
                 self.metrics.observe(scope["method"], template, status, seconds)
-            self.access_log.info(
-                "request",
-                method=scope["method"],
-                path=path,
-                status=status,
-                duration_ms=round(seconds * 1000, 3),
-            )
+            if self.access_log_probes or not is_probe(path):
+                self.access_log.info(
+                    "request",
+                    method=scope["method"],
+                    path=path,
+                    status=status,
+                    duration_ms=round(seconds * 1000, 3),
+                )
 
 
 class BodyLimitMiddleware:

@@ -81,7 +81,11 @@ def create_app(
     register_error_handlers(app)
     guard.protect(app, policy)
     middleware.init_app(
-        app, metrics, settings.max_body_bytes, guard.request_guard(policy, resources)
+        app,
+        metrics,
+        settings.max_body_bytes,
+        guard.request_guard(policy, resources),
+        access_log_probes=settings.access_log_probes,
     )
     register_docs(app)
 

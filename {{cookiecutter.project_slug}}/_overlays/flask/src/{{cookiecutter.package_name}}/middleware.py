@@ -17,7 +17,7 @@ from flask import Flask, Response, abort, g, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from .handlers import problem_response
-from .logs import request_id_from
+from .logs import is_probe, request_id_from
 from .metrics import METRICS_PATH, UNMATCHED_ROUTE, HttpMetrics
 from .problems import require_json, validation_problem
 
@@ -122,8 +122,13 @@ class BodyLimit:
         environ["CONTENT_LENGTH"] = "0"
 
 
-def finish_request(response: Response, metrics: HttpMetrics, log: Any = access_log) -> Response:
-    """Add the request id and nosniff headers; record metrics; log one access event to `log`."""
+def finish_request(
+    response: Response, metrics: HttpMetrics, log: Any = access_log, log_probes: bool = False
+) -> Response:
+    """Add the request id and nosniff headers; record metrics; log one access event to `log`.
+
+    Requests to `/health/*` and `/metrics` are logged only with `log_probes`.
+    """
     request_id = g.get("request_id") or request_id_from(None)
     headers = response.headers
     headers["X-Request-ID"] = request_id
@@ -133,9 +138,10 @@ def finish_request(response: Response, metrics: HttpMetrics, log: Any = access_l
     method, path, status = request.method, request.path, response.status_code
     if path != METRICS_PATH:
         metrics.observe(method, route_template(), status, seconds)
-    log.info(
-        "request", method=method, path=path, status=status, duration_ms=round(seconds * 1000, 3)
-    )
+    if log_probes or not is_probe(path):
+        log.info(
+            "request", method=method, path=path, status=status, duration_ms=round(seconds * 1000, 3)
+        )
     return response
 
 
@@ -158,8 +164,11 @@ def init_app(
     metrics: HttpMetrics,
     max_body_bytes: int,
     require_access: Callable[[], None] | None = None,
+    access_log_probes: bool = False,
 ) -> None:
     """Install the hooks on `app`, recording into `metrics`; limit bodies to `max_body_bytes`.
+
+    Requests to `/health/*` and `/metrics` get an access event only with `access_log_probes`.
 
     `require_access` (the access guard, if any) runs after the request id is bound and
     before the body checks: a caller without credentials gets 401, not 415 or 400.
@@ -182,4 +191,4 @@ def init_app(
     # The access logger resolved once (`configure_logging` has run): the module-level
     # lazy proxy would re-resolve on every event.
     log = access_log.bind()
-    app.after_request(lambda response: finish_request(response, metrics, log))
+    app.after_request(lambda response: finish_request(response, metrics, log, access_log_probes))
