@@ -35,6 +35,7 @@ INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
     ([("tags", 1), ("name", 1)], {"name": "tags_name"}),
 ]
 
+
 class ItemDocument(ItemCreate):
     """An item as stored in its collection: what a client sends, plus what the service adds.
 
