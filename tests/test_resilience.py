@@ -826,22 +826,37 @@ def schemathesis_config(document: dict[str, Any]) -> str:
       it: a well-formed `If-Match` naming another version than the stored one is refused
       with 412 (RFC 9110 section 13.1.1), a fact about the stored state that no schema can
       express, like the 404 and 409 Schemathesis already accepts.
+    - 400 counts as an answer to a schema-valid request on the operations that take a
+      `cursor`: any string is a well-formed cursor to the schema, but only one the service
+      issued (its keyed tag verifies) is accepted; others are refused with 400, a fact
+      about what the service handed out that no schema can express either.
     """
-    conditional = [
-        f"{method.upper()} {path}"
-        for path, operations in document["paths"].items()
-        for method, operation in operations.items()
-        if "412" in operation.get("responses", {})
-    ]
-    lines = ['hooks = "tests.schemathesis_hooks"']
-    if conditional:
-        lines += [
-            "",
-            "[[operations]]",
-            f"include-name = {json.dumps(conditional)}",
-            "checks.positive_data_acceptance.expected-statuses = "
-            + json.dumps([*SCHEMA_VALID_STATUSES, "412"]),
+
+    def operations_where(test: Callable[[dict[str, Any]], bool]) -> list[str]:
+        return [
+            f"{method.upper()} {path}"
+            for path, operations in document["paths"].items()
+            for method, operation in operations.items()
+            if test(operation)
         ]
+
+    conditional = operations_where(lambda operation: "412" in operation.get("responses", {}))
+    paged = operations_where(
+        lambda operation: any(
+            parameter.get("in") == "query" and parameter.get("name") == "cursor"
+            for parameter in operation.get("parameters", [])
+        )
+    )
+    lines = ['hooks = "tests.schemathesis_hooks"']
+    for names, status in ((conditional, "412"), (paged, "400")):
+        if names:
+            lines += [
+                "",
+                "[[operations]]",
+                f"include-name = {json.dumps(names)}",
+                "checks.positive_data_acceptance.expected-statuses = "
+                + json.dumps([*SCHEMA_VALID_STATUSES, status]),
+            ]
     return "\n".join(lines) + "\n"
 
 
