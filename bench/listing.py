@@ -249,6 +249,7 @@ def measure(
             examined = docs_examined(server.uri, size)
             count = requests if size < LARGE else min(requests, LARGE_REQUESTS)
             for variant in variants:
+                harness.migrate(harness.package_of(variant), server.uri)  # else 503 on ready
                 app = harness.apps_for(
                     variant, projects[variant], server.uri, workers=1, timeout=300
                 )[0]

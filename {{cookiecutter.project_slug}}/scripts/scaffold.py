@@ -79,31 +79,38 @@ INFRASTRUCTURE = _words(
 # would rename the other use too. tests/test_scaffold.py checks this covers the files.
 RESERVED = _words(
     """
-    about abp abstract after again alias close fixture iterator nope repo repositories an annotated api app application args ascending at
-    attempt attempts base bc blank blue blueprint bodies body bp bson builders by call
-    changed changes characters check checks claim claimed client cls collection colour
-    command components config conflict constraints content context core count counter create
-    created current cursor custom data database date db deadline delete deleted dep dependencies
-    depends descending description detail digest direction doc document documents done dump
-    duplicate ends endswith ensure error errors etag etags examples exc exception
-    exceptions exclude executor expire expires extensions extra failed false fastapi field
-    fields final find fingerprint finish finished first flask flight forbid found futures
-    gather ge get gt header headers home httpx id idempotency inc index indexes information
-    init insert instance invalid invisible issue key keys kwargs lamp large le lease
-    length limit literal liveness long loc location lstrip malformed manager mark media
-    microsecond mimetype missing mode model models ms msg name ne new nfc no none normalize
-    now null ok old once one openapi options outcome over overrides page parametrize params
-    parse patch path pattern per ping pool post precondition prefix problem problems
-    properties put pydantic pymongo pytest query raised raises read readiness ready record
-    red ref refused reject renamed renewed replace replaced replay repository request
-    require required resource response responses result results retention retry reused router
-    routes schema schemas search second seconds self sequence service skip sort spec
-    startswith state status statuses step stored sub tag tags take taken test testing tests
-    text thread timeout timeouts title titles to too total true ttl unique unset
-    unsupported update updated uptime url utc utcnow validate validation validator value
-    version versions visible warm winners workers
-    accepts action append bounds cases derandomize disagree drop given hypothesis ids level
-    many module scope strict unchanged uri valid write
+    aaa ab about abp abstract accepts action added after again alias an annotated api app
+    append application args ascending at attempt attempts aware bad base bbb bc blank blue
+    blueprint bodies body bounds bp bson builders by bypass call capsys capture cases
+    changed changes characters check checks child claim claimed clashing client close cls
+    collection collscan colour command components config conflict constraints content
+    context continued core count counted counter create created current cursor cursors
+    custom data database date db deadline decode delete deleted dep dependencies depends
+    derandomize descending description detail differs digest direction disagree doc document
+    documents done drop dump duplicate encode ends endswith ensure epoch error errors etag
+    etags event events examples exc exception exceptions exclude executor existing expire
+    expires explain explained extensions extra failed failing failures false fastapi field
+    fields final find fingerprint finish finished first fixture flask flight forbid found
+    fromkeys futures gather ge get given good gt gte header headers hint home host httpx
+    hypothesis id idempotency ids inc index indexes info information init insert inserted
+    instance invalid invisible issue iterable iterator join key keys kwargs lamp large last
+    le lease length level limit line link listed literal liveness loads loc location logged
+    long lstrip lt lte malformed manager many mark media microsecond millisecond
+    milliseconds mimetype mismatch missing mistyped mode model models module ms msg name
+    names ne new nfc no none nope normalize now null ok old once one openapi options other
+    out outcome over overflow overrides page parametrize params parse patch path pattern per
+    ping plan planner pool position post precondition prefix problem problems properties put
+    pydantic pymongo pytest queries query raised raises read readiness readouterr ready
+    record red ref refused reject removed renamed renewed replace replaced replay repo
+    repositories repository request require required resource response responses result
+    results retention retry reused reverse router routes schema schemas scope search
+    secantus second seconds secret self sequence server service shape shown signing skip
+    sort spec splitlines stage stages startswith state status statuses step store stored
+    strict strictly sub tag tags take taken tampered test testing tests text thread
+    timedelta timeout timeouts title titles to too total true ttl tz tzinfo unchanged unique
+    unreadable unset unsupported update updated uptime uri url utc utcnow valid validate
+    validation validator value version versions visible walk warm winners winning workers
+    worse write yesterday
     """
 )
 KINDS = ("snake", "camel", "upper", "human", "title")
