@@ -64,3 +64,21 @@ def mongo() -> Iterator[MongoServer]:
 def mongo_uri_env(mongo: MongoServer) -> dict[str, str]:
     """Return an environment whose TEST_MONGO_URI points at the session's server."""
     return {**os.environ, "TEST_MONGO_URI": mongo.uri}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave fastapi-motor out of the resilience tests of the HTTP layer (pairwise baking).
+
+    Motor differs from fastapi-pymongo only in `db.py`: the driver-level resilience tests
+    (outage, timeouts, credentials, crash, load) and the contract suite still run it.
+    """
+    deselected = [
+        item
+        for item in items
+        if item.get_closest_marker("http_level")
+        and getattr(item, "callspec", None) is not None
+        and item.callspec.params.get("project") == "fastapi-motor"
+    ]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if item not in deselected]

@@ -637,6 +637,7 @@ def parallel_reads(base_url: str, item_ids: list[str], threads: int = 16) -> dic
 # 5. Multi-worker metrics -------------------------------------------------------------
 
 
+@pytest.mark.http_level
 def test_metrics_count_every_request_across_workers_and_recycling(project: Path) -> None:
     """N requests over 2 workers, recycled by max_requests: /metrics says N, every scrape."""
     route = ITEM_ROUTE
@@ -697,6 +698,7 @@ HOSTILE_BODIES: list[tuple[str, object, set[int]]] = [
 ]
 
 
+@pytest.mark.http_level
 def test_hostile_input_never_reaches_mongodb_unvalidated(project: Path) -> None:
     """Operators, odd keys, deep or huge bodies, bad headers and pages get 4xx; DB stays clean."""
     import pymongo
@@ -860,6 +862,7 @@ def schemathesis_config(document: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+@pytest.mark.http_level
 def test_schemathesis_finds_no_5xx_and_no_schema_violation(project: Path, tmp_path: Path) -> None:
     """Schemathesis, every phase and every check, on the service's own /openapi.json: 0 failures.
 
@@ -939,6 +942,7 @@ def test_schemathesis_finds_no_5xx_and_no_schema_violation(project: Path, tmp_pa
 PASSWORD = "Pw-5ecret-never-shown-9c1"
 
 
+@pytest.mark.http_level
 def test_secrets_stay_hidden_and_exposure_is_closed(project: Path, tmp_path: Path) -> None:
     """The Mongo password never shows; CORS closed; nosniff everywhere; no debug in production."""
     import pymongo
@@ -1073,6 +1077,7 @@ def send_big_header(base_url: str, size: int, *, ended: bool) -> int | str:
         return type(exc).__name__
 
 
+@pytest.mark.http_level
 def test_oversized_request_heads_are_refused_and_workers_stay_small(project: Path) -> None:
     """1 MiB and endless headers get 431 at once; probes keep answering; peak memory holds."""
     with mongo_server() as db, gunicorn_service(project, db.uri) as service:
@@ -1147,6 +1152,7 @@ def probe_seconds(url: str, timeout: float = 5.0) -> float:
     return elapsed if status == 200 else timeout
 
 
+@pytest.mark.http_level
 def test_stalled_connections_leave_health_probes_answered_within_1s(project: Path) -> None:
     """200 clients that stall mid-request: every /health/live probe still answers within 1 s."""
     with mongo_server() as db, gunicorn_service(project, db.uri) as service:
@@ -1179,6 +1185,7 @@ STOP_CASES = [
 ] + [("busy", "ctrl-c")]
 
 
+@pytest.mark.http_level
 def test_sigint_and_sigterm_stop_every_process_within_graceful_timeout(project: Path) -> None:
     """SIGINT or SIGTERM at boot, idle, or under load with stalled clients: all gone in time.
 
