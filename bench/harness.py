@@ -319,6 +319,23 @@ def migrate(package: str, mongo_uri: str) -> None:
     )
 
 
+def under_callgrind(app: App, out_dir: Path) -> tuple[list[str], App]:
+    """Return the valgrind command prefix (output to `out_dir`, counting off) and `app` as
+    one process: gunicorn's own worker class and settings, no master (see one_worker.py)."""
+    wrap = [
+        "valgrind",
+        "--tool=callgrind",
+        "--instr-atstart=no",
+        f"--callgrind-out-file={out_dir}/callgrind.out.%p",
+    ]
+    one_worker = dataclasses.replace(
+        app,
+        argv=[str(VENV / "bin" / "python"), str(BENCH_DIR / "one_worker.py"), *app.argv[1:]],
+        env={**app.env, "WEB_CONCURRENCY": "1"},
+    )
+    return wrap, one_worker
+
+
 def apps_for(
     variant: str,
     project: Path,
@@ -509,18 +526,7 @@ def measure_instructions(
     out_dir = WORK_DIR / "callgrind" / app.name.replace("/", "-")
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
-    wrap = [
-        "valgrind",
-        "--tool=callgrind",
-        "--instr-atstart=no",
-        f"--callgrind-out-file={out_dir}/callgrind.out.%p",
-    ]
-    # gunicorn's own worker class and settings, run in one process (see one_worker.py).
-    one_worker = dataclasses.replace(
-        app,
-        argv=[str(VENV / "bin" / "python"), str(BENCH_DIR / "one_worker.py"), *app.argv[1:]],
-        env={**app.env, "WEB_CONCURRENCY": "1"},
-    )
+    wrap, one_worker = under_callgrind(app, out_dir)
     results: dict[str, float] = {}
     # Liveness, not readiness: under callgrind a MongoDB ping can outlast the service's
     # readiness budget (1 s) on a loaded machine, and the probe would never answer 200.

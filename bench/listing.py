@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from bench import harness
-from bench.harness import BENCH_DIR, DATABASE, VENV, WORK_DIR, App
+from bench.harness import BENCH_DIR, DATABASE, WORK_DIR, App
 from tests.support import VARIANTS, http, mongo_server
 
 PATH = "/api/v1/items"
@@ -180,17 +180,7 @@ def instructions(app: App, cases: dict[str, str], requests: int) -> dict[str, fl
     """
     out_dir = WORK_DIR / "callgrind" / f"listing-{app.variant}"
     out_dir.mkdir(parents=True, exist_ok=True)
-    wrap = [
-        "valgrind",
-        "--tool=callgrind",
-        "--instr-atstart=no",
-        f"--callgrind-out-file={out_dir}/callgrind.out.%p",
-    ]
-    one_worker = dataclasses.replace(
-        app,
-        argv=[str(VENV / "bin" / "python"), str(BENCH_DIR / "one_worker.py"), *app.argv[1:]],
-        env={**app.env, "WEB_CONCURRENCY": "1"},
-    )
+    wrap, one_worker = harness.under_callgrind(app, out_dir)
 
     def counted(send: Callable[[], None]) -> tuple[int, float]:
         """Return the instructions and seconds `send()` took in the worker."""
