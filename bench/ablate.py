@@ -1,8 +1,7 @@
 """Profile a generated service by ablation: Ir/request with one layer removed at a time.
 
-`context_mw` and `body_limit` patch FastAPI's ASGI middleware classes and `flask_hooks`
-the Flask variant's hooks, so a run leaves the other framework's out by default and
-refuses them if asked.
+`flask_hooks` patches the Flask variant's `middleware.init_app`, so a FastAPI run leaves
+it out by default and refuses it if asked.
 
 `python -m bench.ablate [--variant fastapi-pymongo] [--requests 50]` after a `make bench`
 (it reuses build/bench). Each line is the instructions a layer costs per request: the
@@ -21,22 +20,23 @@ import sys
 
 # Layer name -> what is patched out (in the worker, before the app is built).
 LAYERS = {
-    "access_log": "the access event (structlog -> stdlib -> JSON -> stdout)",
+    "access_log": "the access event (structlog -> JSON -> stdout)",
     "metrics": "HttpMetrics.observe (Prometheus counter + histogram, multiprocess files)",
     "request_id": "request id parsing/generation and structlog contextvars",
-    "context_mw": "the whole RequestContextMiddleware (passthrough)",
-    "body_limit": "BodyLimitMiddleware (passthrough)",
+    "context_mw": "the whole request-context middleware (passthrough; ASGI or WSGI)",
     "db_options": "client options w=majority / j=true (driver defaults; timeoutMS stays)",
+    "deadline": "the repository's per-call deadline (timeouts.call_timeout + pymongo.timeout)",
+    "json_check": "the JSON Content-Type check of write routes (FastAPI: its dependency)",
     # Not a removal: the logging HOWTO's "Optimization" switches (no caller lookup,
     # no thread/process names on records), to see what they save.
     "stdlib_fast": "(tuning, not removal) logging._srcfile = None, logThreads/Processes off",
     "access_native": "(tuning) access event through structlog's own JSON writer, not stdlib",
     "metrics_cached": "(tuning) labelled Prometheus children cached per (method, route, status)",
     "item_model": "validation of the ItemRead built from a stored document (model_construct)",
-    "flask_hooks": "every Flask request hook and the WSGI body limit (middleware.init_app)",
+    "flask_hooks": "the WSGI middleware and the body-check hook (middleware.init_app)",
 }
-# Layers that patch classes only the FastAPI variant has, and the Flask variant's.
-FASTAPI_ONLY = {"context_mw", "body_limit"}
+# Layers that patch classes only the Flask variant has.
+FASTAPI_ONLY: set[str] = set()
 FLASK_ONLY = {"flask_hooks"}
 
 
@@ -73,17 +73,41 @@ def ablate(package: str, names: str) -> None:
             },
         )
     if "context_mw" in chosen:
+        if hasattr(middleware, "RequestContextMiddleware"):
 
-        async def passthrough(self, scope, receive, send):  # type: ignore[no-untyped-def]
-            await self.app(scope, receive, send)
+            async def passthrough(self, scope, receive, send):  # type: ignore[no-untyped-def]
+                await self.app(scope, receive, send)
 
-        middleware.RequestContextMiddleware.__call__ = passthrough
-    if "body_limit" in chosen:
+            middleware.RequestContextMiddleware.__call__ = passthrough
+        else:
+            middleware.RequestContext.__call__ = lambda self, environ, start: self.wsgi_app(
+                environ, start
+            )
+    if "deadline" in chosen:
+        import contextlib
 
-        async def passthrough_body(self, scope, receive, send):  # type: ignore[no-untyped-def]
-            await self.app(scope, receive, send)
+        repository = importlib.import_module(f"{package}.items.repository")
+        repository.ItemRepository._deadline = lambda self, limit_s=None: contextlib.nullcontext()
+    if "json_check" in chosen:
+        problems = importlib.import_module(f"{package}.problems")
+        problems.require_json = lambda content_type: None
+        middleware.require_json = problems.require_json  # Flask's check_body imported it
+        try:
+            import fastapi.routing
+        except ImportError:  # the Flask variant: the check alone is patched out
+            pass
+        else:
+            add_api_route = fastapi.routing.APIRouter.add_api_route
 
-        middleware.BodyLimitMiddleware.__call__ = passthrough_body
+            def without_json_check(self, path, endpoint, **kwargs):  # type: ignore[no-untyped-def]
+                kwargs["dependencies"] = [
+                    d
+                    for d in kwargs.get("dependencies") or []
+                    if getattr(d.dependency, "__name__", "") != "require_json_body"
+                ]
+                return add_api_route(self, path, endpoint, **kwargs)
+
+            fastapi.routing.APIRouter.add_api_route = without_json_check
     if "stdlib_fast" in chosen:
         import logging
 

@@ -16,6 +16,7 @@ import re
 import sys
 from typing import Any
 
+import orjson
 import structlog
 from structlog.types import EventDict, Processor
 
@@ -45,12 +46,20 @@ _ENCODER = json.JSONEncoder(default=repr)
 
 
 def _dumps(event_dict: Any, **_: Any) -> str:
-    """Serialise one event as JSON; values JSON cannot hold are written as their repr.
+    """Serialise one event as a JSON line's text; values JSON cannot hold are written as their repr.
 
-    One encoder serves every line: `json.dumps` with a `default` (structlog passes its
-    own) builds a new encoder per call. structlog's keyword arguments are ignored.
+    orjson writes it about ten times faster than the standard library (the access event
+    runs on every request). A line with any non-ASCII character, or a value orjson
+    refuses (an integer beyond 64 bits, a key that is not a string), is written by the
+    standard library instead, which escapes everything beyond ASCII: a line never
+    holds a character that some readers take as a line break (U+0085, U+2028).
+    structlog's keyword arguments are ignored.
     """
-    return _ENCODER.encode(event_dict)
+    try:
+        text = orjson.dumps(event_dict, default=repr).decode()
+    except orjson.JSONEncodeError:
+        return _ENCODER.encode(event_dict)
+    return text if text.isascii() else _ENCODER.encode(event_dict)
 
 
 def _renderer(fmt: str) -> Processor:

@@ -22,7 +22,7 @@ from .access import Policy, load_policy
 from .handlers import register_error_handlers
 from .logs import configure_logging
 from .metrics import METRICS_PATH, HttpMetrics
-from .middleware import BodyLimitMiddleware, RequestContextMiddleware
+from .middleware import RequestContextMiddleware
 from .migrations.runner import discover
 from .problems import PROBLEM_MEDIA_TYPE
 from .registry import RESOURCES
@@ -122,7 +122,7 @@ def create_app(
         body, content_type = metrics.render()
         return Response(body, media_type=content_type)
 
-    # Added last = outermost: request ids and logs cover CORS and 413 answers too.
+    # Added last = outermost: request ids and logs cover CORS answers too.
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -137,9 +137,11 @@ def create_app(
             ],
             expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"],
         )
-    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(
-        RequestContextMiddleware, metrics=metrics, access_log_probes=settings.access_log_probes
+        RequestContextMiddleware,
+        metrics=metrics,
+        max_body_bytes=settings.max_body_bytes,
+        access_log_probes=settings.access_log_probes,
     )
     register_docs(app)
     return app

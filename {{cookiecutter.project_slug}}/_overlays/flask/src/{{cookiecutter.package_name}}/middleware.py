@@ -1,8 +1,11 @@
-"""Per-request plumbing as Flask hooks: request ids, body checks, access log, metrics.
+"""Per-request plumbing: one WSGI middleware (request ids, body limit, access log, metrics).
 
-Each greenlet of a gevent worker has its own contextvars, but the context is still
-cleared at the start of every request, before anything is bound (a worker thread or
-greenlet may serve several requests).
+`RequestContext` wraps the whole Flask app, so it runs once per request without
+Flask's request-hook dispatch or context-local lookups; only the body checks that
+need the matched route (`check_body`) stay a `before_request` hook. Each greenlet of
+a gevent worker has its own contextvars, and the context is still cleared at the
+start of every request, before anything is bound (a worker thread or greenlet may
+serve several requests).
 """
 
 import functools
@@ -13,7 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from flask import Flask, Response, abort, g, request
+from flask import Flask, Response, abort, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from .handlers import problem_response
@@ -26,15 +29,10 @@ BODY_TOO_LARGE = "{{ cookiecutter.package_name }}.body_too_large"  # WSGI enviro
 _CONVERTER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
 if TYPE_CHECKING:
+    from _typeshed import OptExcInfo
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 access_log = structlog.get_logger("access")
-
-
-def route_template() -> str:
-    """Return the matched route in OpenAPI form (`/api/v1/items/{item_id}`), as FastAPI does."""
-    rule = request.url_rule
-    return UNMATCHED_ROUTE if rule is None else openapi_path(rule.rule)
 
 
 @functools.cache
@@ -46,12 +44,14 @@ def openapi_path(rule: str) -> str:
     return _CONVERTER.sub(r"{\1}", rule)
 
 
-def bind_request() -> None:
-    """Start the request's clock and bind its request id (after a clean slate)."""
-    g.started_at = time.perf_counter()
-    g.request_id = request_id_from(request.headers.get("X-Request-ID"))
-    structlog.contextvars.clear_contextvars()
-    structlog.contextvars.bind_contextvars(request_id=g.request_id)
+def route_template(environ: "WSGIEnvironment") -> str:
+    """Return the route the request matched in OpenAPI form, or `UNMATCHED_ROUTE`.
+
+    Werkzeug keeps the request object in `environ["werkzeug.request"]` while Flask's
+    request context is pushed, which includes the call to `start_response`.
+    """
+    rule = getattr(environ.get("werkzeug.request"), "url_rule", None)
+    return UNMATCHED_ROUTE if rule is None else openapi_path(rule.rule)
 
 
 def check_body() -> Response | None:
@@ -76,28 +76,87 @@ def check_body() -> Response | None:
     return None
 
 
-class BodyLimit:
-    """WSGI middleware: hold request bodies to `max_body_bytes`, keeping keep-alive sound.
+class RequestContext:
+    """WSGI middleware: give every request an id, safety headers, a body limit, an
+    access event and metrics, in one pass.
 
-    A body over the limit (declared by Content-Length, or chunked and counted while
-    read) is read and dropped, up to `DRAIN_FACTOR` times the limit, so the connection
-    can serve the next request (gunicorn closes a connection whose last body was left
-    unread, after answering it keep-alive); `check_body` then answers 413 through
-    the normal error handlers. Werkzeug alone would cut a chunked body at the limit
-    silently, and it would fail as broken JSON.
+    - `X-Request-ID`: the client's if sane, else a new one; bound to every log line
+      of the request and echoed in the response.
+    - `X-Content-Type-Options: nosniff` on every response.
+    - Bodies held to `max_body_bytes`: one over the limit (declared by Content-Length,
+      or chunked and counted while read) is read and dropped, up to `DRAIN_FACTOR`
+      times the limit, so the connection can serve the next request (gunicorn closes
+      a connection whose last body was left unread, after answering it keep-alive);
+      `check_body` then answers 413 through the normal error handlers. Werkzeug alone
+      would cut a chunked body at the limit silently, and it would fail as broken JSON.
+    - One `request` access event: method, path, status, duration_ms, request_id;
+      none for `/health/*` and `/metrics` unless `access_log_probes`.
+    - Metrics by route template (not `/metrics` itself).
     """
 
     DRAIN_FACTOR = 16
 
-    def __init__(self, wsgi_app: "WSGIApplication", max_body_bytes: int) -> None:
-        """Wrap `wsgi_app`; bodies over `max_body_bytes` bytes get 413."""
+    def __init__(
+        self,
+        wsgi_app: "WSGIApplication",
+        *,
+        metrics: HttpMetrics,
+        max_body_bytes: int,
+        access_log_probes: bool = False,
+    ) -> None:
+        """Wrap `wsgi_app`; record into `metrics`; bodies over `max_body_bytes` bytes get 413."""
         self.wsgi_app = wsgi_app
+        self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        self.access_log_probes = access_log_probes
+        # Resolved once (the app factory builds this after `configure_logging`): the
+        # module-level lazy proxy would re-resolve on every event.
+        self.access_log = access_log.bind()
 
     def __call__(
         self, environ: "WSGIEnvironment", start_response: "StartResponse"
     ) -> Iterable[bytes]:
-        """Check the body against the limit, then call the app."""
+        """Serve one request through the app, then log and count it."""
+        started = time.perf_counter()
+        request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID"))
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        if environ["REQUEST_METHOD"] in BODY_METHODS:
+            self._limit_body(environ)
+        status = 500
+        route = UNMATCHED_ROUTE
+
+        def start_with_headers(
+            status_line: str, headers: list[tuple[str, str]], exc_info: "OptExcInfo | None" = None
+        ) -> Callable[[bytes], object]:
+            nonlocal status, route
+            status = int(status_line[:3])
+            route = route_template(environ)
+            headers.append(("X-Request-ID", request_id))
+            headers.append(("X-Content-Type-Options", "nosniff"))
+            return start_response(status_line, headers, exc_info)
+
+        try:
+            return self.wsgi_app(environ, start_with_headers)
+        finally:
+            self._record(environ, route, status, time.perf_counter() - started)
+
+    def _record(self, environ: "WSGIEnvironment", route: str, status: int, seconds: float) -> None:
+        """Count the request in the metrics and log its access event."""
+        method, path = environ["REQUEST_METHOD"], environ["PATH_INFO"]
+        if path != METRICS_PATH:
+            self.metrics.observe(method, route, status, seconds)
+        if self.access_log_probes or not is_probe(path):
+            self.access_log.info(
+                "request",
+                method=method,
+                path=path,
+                status=status,
+                duration_ms=round(seconds * 1000, 3),
+            )
+
+    def _limit_body(self, environ: "WSGIEnvironment") -> None:
+        """Flag a body over the limit (and drop it); buffer a chunked one under it."""
         stream = environ["wsgi.input"]
         declared = environ.get("CONTENT_LENGTH", "")
         if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
@@ -109,7 +168,6 @@ class BodyLimit:
                 environ["CONTENT_LENGTH"] = str(len(body))
         elif declared.isdigit() and int(declared) > self.max_body_bytes:
             self._refuse(environ)
-        return self.wsgi_app(environ, start_response)
 
     def _refuse(self, environ: "WSGIEnvironment") -> None:
         """Drop the body (reading at most DRAIN_FACTOR x the limit) and flag a 413."""
@@ -120,29 +178,6 @@ class BodyLimit:
         environ[BODY_TOO_LARGE] = True
         environ["wsgi.input"] = io.BytesIO(b"")
         environ["CONTENT_LENGTH"] = "0"
-
-
-def finish_request(
-    response: Response, metrics: HttpMetrics, log: Any = access_log, log_probes: bool = False
-) -> Response:
-    """Add the request id and nosniff headers; record metrics; log one access event to `log`.
-
-    Requests to `/health/*` and `/metrics` are logged only with `log_probes`.
-    """
-    request_id = g.get("request_id") or request_id_from(None)
-    headers = response.headers
-    headers["X-Request-ID"] = request_id
-    headers["X-Content-Type-Options"] = "nosniff"
-    seconds = time.perf_counter() - g.get("started_at", time.perf_counter())
-    # `request` is a context-local proxy: read each attribute once.
-    method, path, status = request.method, request.path, response.status_code
-    if path != METRICS_PATH:
-        metrics.observe(method, route_template(), status, seconds)
-    if log_probes or not is_probe(path):
-        log.info(
-            "request", method=method, path=path, status=status, duration_ms=round(seconds * 1000, 3)
-        )
-    return response
 
 
 def not_an_object_problem() -> dict[str, Any]:
@@ -166,15 +201,19 @@ def init_app(
     require_access: Callable[[], None] | None = None,
     access_log_probes: bool = False,
 ) -> None:
-    """Install the hooks on `app`, recording into `metrics`; limit bodies to `max_body_bytes`.
+    """Wrap `app` in `RequestContext` and install the body checks as its one request hook.
 
     Requests to `/health/*` and `/metrics` get an access event only with `access_log_probes`.
 
-    `require_access` (the access guard, if any) runs after the request id is bound and
-    before the body checks: a caller without credentials gets 401, not 415 or 400.
+    `require_access` (the access guard, if any) runs before the body checks: a caller
+    without credentials gets 401, not 415 or 400.
     """
-    app.wsgi_app = BodyLimit(app.wsgi_app, max_body_bytes)  # type: ignore[method-assign]
-    app.before_request(bind_request)
+    app.wsgi_app = RequestContext(  # type: ignore[method-assign]
+        app.wsgi_app,
+        metrics=metrics,
+        max_body_bytes=max_body_bytes,
+        access_log_probes=access_log_probes,
+    )
     if require_access is None:
         app.before_request(check_body)
     else:
@@ -188,7 +227,3 @@ def init_app(
             return check_body()
 
         app.before_request(check_access_and_body)
-    # The access logger resolved once (`configure_logging` has run): the module-level
-    # lazy proxy would re-resolve on every event.
-    log = access_log.bind()
-    app.after_request(lambda response: finish_request(response, metrics, log, access_log_probes))
