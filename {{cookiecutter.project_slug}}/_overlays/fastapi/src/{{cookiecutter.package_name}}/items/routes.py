@@ -2,14 +2,13 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
+from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from pydantic.json_schema import SkipJsonSchema
 
 from ..cursors import next_link
 from ..etags import IF_MATCH_DESCRIPTION, IF_MATCH_PATTERN, etag, parse_if_match
 from ..handlers import problem_responses
 from ..idempotency import parse_key
-from ..problems import require_json
 from ..schemas import IDEMPOTENCY_KEY_DESCRIPTION, OBJECT_ID_PATTERN, IdempotencyKey
 from .repository import ItemRepository
 from .schemas import ItemCreate, ItemPage, ItemQuery, ItemRead, ItemUpdate
@@ -26,11 +25,6 @@ def get_repository(request: Request) -> ItemRepository:
     """
     repository: ItemRepository = request.app.state.repositories[ItemRepository]
     return repository
-
-
-async def require_json_body(request: Request) -> None:
-    """Refuse a body that is not JSON with 415 (before validation)."""
-    require_json(request.headers.get("content-type"))
 
 
 # A plain header parameter, parsed in the route, not a dependency (see `get_repository`).
@@ -51,7 +45,6 @@ IdempotencyKeyHeader = Annotated[
 ItemIdPath = Annotated[
     str, Path(pattern=OBJECT_ID_PATTERN, description="The item's id (24 hex digits).")
 ]
-JSON_BODY = [Depends(require_json_body)]
 
 
 def item_headers(response: Response, item: ItemRead) -> None:
@@ -85,7 +78,6 @@ async def get_item(item_id: ItemIdPath, request: Request, response: Response) ->
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    dependencies=JSON_BODY,
     responses=problem_responses(400, 409, 413, 415, 422, 503),
 )
 async def create_item(
@@ -106,7 +98,6 @@ async def create_item(
 
 @router.put(
     "/{item_id}",
-    dependencies=JSON_BODY,
     responses=problem_responses(400, 404, 409, 412, 413, 415, 422, 503),
 )
 async def replace_item(
@@ -126,7 +117,6 @@ async def replace_item(
 
 @router.patch(
     "/{item_id}",
-    dependencies=JSON_BODY,
     responses=problem_responses(400, 404, 409, 412, 413, 415, 422, 503),
 )
 async def update_item(
