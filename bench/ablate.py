@@ -1,7 +1,7 @@
 """Profile a generated service by ablation: Ir/request with one layer removed at a time.
 
-`flask_hooks` patches the Flask variant's `middleware.init_app`, so a FastAPI run leaves
-it out by default and refuses it if asked.
+`flask_hooks` and `header_models` patch what only the Flask variant has, so a FastAPI
+run leaves them out by default and refuses them if asked.
 
 `python -m bench.ablate [--variant fastapi-pymongo] [--requests 50]` after a `make bench`
 (it reuses build/bench). Each line is the instructions a layer costs per request: the
@@ -34,10 +34,11 @@ LAYERS = {
     "metrics_cached": "(tuning) labelled Prometheus children cached per (method, route, status)",
     "item_model": "validation of the ItemRead built from a stored document (model_construct)",
     "flask_hooks": "the WSGI middleware and the body-check hook (middleware.init_app)",
+    "header_models": "(tuning) flask-openapi's header validation reading only the declared headers",
 }
 # Layers that patch classes only the Flask variant has.
 FASTAPI_ONLY: set[str] = set()
-FLASK_ONLY = {"flask_hooks"}
+FLASK_ONLY = {"flask_hooks", "header_models"}
 
 
 def ablate(package: str, names: str) -> None:
@@ -148,6 +149,18 @@ def ablate(package: str, names: str) -> None:
         metrics.HttpMetrics.observe = observe
     if "flask_hooks" in chosen:
         middleware.init_app = lambda *args, **kwargs: None
+    if "header_models" in chosen:
+        # flask-openapi 5 copies every request header into a dict and validates them all
+        # as the header model's input; this reads only the headers the model declares.
+        import flask
+        import flask_openapi.request
+
+        def validate_header(header, func_kwargs):  # type: ignore[no-untyped-def]
+            names = [field.alias or name for name, field in header.model_fields.items()]
+            found = {name: flask.request.headers.get(name) for name in names}
+            func_kwargs["header"] = header.model_validate(found)
+
+        flask_openapi.request._validate_header = validate_header
     if "item_model" in chosen:
         documents = importlib.import_module(f"{package}.items.documents")
         item_read = documents.ItemRead

@@ -26,7 +26,7 @@ from .middleware import RequestContextMiddleware
 from .migrations.runner import discover
 from .problems import PROBLEM_MEDIA_TYPE
 from .registry import RESOURCES
-from .resources import Resource, build_repositories, refuse_shared, warm_up
+from .resources import Resource, add_routes, build_repositories, refuse_shared, warm_up
 from .settings import Settings, load_settings
 
 
@@ -112,7 +112,7 @@ def create_app(
     app.state.migrations_applied = not settings.ready_requires_migrations
     health.add_health_routes(app)
     for resource in resources:
-        app.include_router(resource.router, dependencies=guard.dependencies(policy, resource))
+        add_routes(app, resource, guard.dependencies(policy, resource))
     register_error_handlers(app)
     guard.protect(app, policy)
 
