@@ -86,6 +86,10 @@ class RequestContextMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status, started
+            if too_large:
+                # Body parsing turns any error while reading into a 400: once the body is
+                # known to be too large, drop the app's answer and send the 413 instead.
+                return
             if message["type"] == "http.response.start":
                 status = message["status"]
                 started = True
@@ -102,12 +106,6 @@ class RequestContextMiddleware:
                     raise ContentTooLargeError(self.detail)
             return message
 
-        async def app_send(message: Message) -> None:
-            # Body parsing turns any error while reading into a 400: once the body is
-            # known to be too large, drop the app's answer and send the 413 instead.
-            if not too_large:
-                await send_with_headers(message)
-
         # A copy: the server keeps its own scope, whose "HEAD" makes it drop the body.
         app_scope = {**scope, "method": "GET"} if scope["method"] == "HEAD" else scope
         try:
@@ -116,7 +114,7 @@ class RequestContextMiddleware:
             elif self._declared_too_large(scope):
                 too_large = True
             else:
-                await self.app(app_scope, limited_receive, app_send)
+                await self.app(app_scope, limited_receive, send_with_headers)
         except ContentTooLargeError:
             if started:  # the app had answered before reading all of the body
                 error_log.exception("unhandled exception", path=scope["path"])
@@ -126,6 +124,7 @@ class RequestContextMiddleware:
                 await send_problem(send_with_headers, problem_for_exception(exc, scope["path"]))
         finally:
             if too_large and not started:
+                too_large = False  # the 413 itself goes out
                 await send_problem(
                     send_with_headers, problem(413, self.detail, instance=scope["path"])
                 )
