@@ -471,5 +471,22 @@ def http(
         return error.code, _lower(error.headers.items()), error.read()
 
 
+def log_events(text: str) -> list[dict[str, object]]:
+    """Parse a service's stdout: one dict per JSON log line, other lines skipped.
+
+    Tests read log lines as JSON rather than matching text, so they hold whatever
+    separators the renderer writes.
+    """
+    events = []
+    for line in text.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict):
+            events.append(event)
+    return events
+
+
 def _lower(items) -> dict[str, str]:  # type: ignore[no-untyped-def]
     return {key.lower(): value for key, value in items}

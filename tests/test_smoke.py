@@ -12,7 +12,16 @@ import pytest
 
 from tests.process_guard import alive, group_members
 from tests.readme_commands import readme_commands
-from tests.support import VARIANTS, free_port, http, port_open, resources_of, stop_group, wait_for
+from tests.support import (
+    VARIANTS,
+    free_port,
+    http,
+    log_events,
+    port_open,
+    resources_of,
+    stop_group,
+    wait_for,
+)
 
 
 class Background(NamedTuple):
@@ -127,8 +136,8 @@ def test_served_service_answers_crud_health_and_metrics(
         assert again.returncode == 22, again
         problem = json.loads(again.stdout)
         assert (problem["status"], problem["title"]) == (409, "Conflict"), problem
-        log_lines = run_log.read_text().splitlines()
-        assert any('"event": "request"' in line for line in log_lines)
+        events = log_events(run_log.read_text())
+        assert any(event.get("event") == "request" for event in events)
         # The README's migration commands, as written: `make run` applied every one.
         migrations = [c for c in readme_commands(project / "README.md") if "migrat" in c]
         assert migrations
