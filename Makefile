@@ -36,7 +36,7 @@ test-containers: install  ## Build and run every variant's image and compose sta
 demo: install  ## Bake a FastAPI service and serve it on 127.0.0.1:8000 with an embedded DB
 	$(BIN)/python -m tests.demo $(DEMO_ARGS)
 
-bench: install  ## Benchmark generated services vs bare apps, every variant (~45 min); see bench/README.md
+bench: install  ## Benchmark generated services vs bare apps, every variant (~20 min); see bench/README.md
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 bench-smoke: install  ## The benchmark with a few requests per step (what CI runs); results in build/bench/smoke

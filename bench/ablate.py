@@ -249,7 +249,8 @@ def main() -> int:
     for name, found in rows.items():
         if name in ("full", "bare"):
             continue
-        saved = " | ".join(f"-{(full[e] - found[e]) / 1000:,.0f}k" for e in endpoints)
+        # Negative: the layer's removal saved that much; positive: it cost more (noise).
+        saved = " | ".join(f"{(found[e] - full[e]) / 1000:+,.0f}k" for e in endpoints)
         print(f"| {name}: {LAYERS.get(name, name)} | {saved} |")
     return 0
 

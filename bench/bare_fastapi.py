@@ -1,10 +1,12 @@
-"""A bare FastAPI + AsyncMongoClient items API: the benchmark's baseline, no layers.
+"""A bare FastAPI + AsyncMongoClient (or Motor) items API: the benchmark's baseline, no layers.
 
 Written the way FastAPI's tutorial recommends: every route declares its response model
 (a return annotation), so FastAPI serialises through pydantic, not `jsonable_encoder`;
 bodies are plain pydantic models (field types only, no limits). Same routes and JSON
 shapes as the generated service. The harness runs it twice: with the driver's defaults
-(B) and with the generated service's driver options in the URI (B-durable).
+(B) and with the generated service's driver options in the URI (B-durable), on the
+same async driver as the variant it is compared with (`BARE_DRIVER`: `pymongo`, the
+default, or `motor`).
 """
 
 import os
@@ -61,11 +63,19 @@ class Readiness(BaseModel):
 
 @asynccontextmanager
 async def lifespan(app):
-    client = AsyncMongoClient(os.environ["BARE_MONGO_URI"], tz_aware=True)
+    uri = os.environ["BARE_MONGO_URI"]
+    if os.environ.get("BARE_DRIVER", "pymongo") == "motor":
+        from motor.motor_asyncio import AsyncIOMotorClient
+
+        client = AsyncIOMotorClient(uri, tz_aware=True)
+    else:
+        client = AsyncMongoClient(uri, tz_aware=True)
     app.state.client = client
     app.state.items = client[os.environ.get("BARE_MONGO_DATABASE", "bench")]["items"]
     yield
-    await client.close()
+    closing = client.close()  # Motor's close() is not a coroutine
+    if closing is not None:
+        await closing
 
 
 app = FastAPI(lifespan=lifespan)

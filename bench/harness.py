@@ -408,6 +408,9 @@ def apps_for(
             "BARE_WORKER_CLASS": "uvicorn_worker.UvicornWorker"
             if framework == "fastapi"
             else "gevent",
+            # The generated service's async driver: Motor's calls cost less than
+            # AsyncMongoClient's here, so a Motor G needs a Motor B.
+            "BARE_DRIVER": VARIANTS[variant]["async_driver"],
         },
     )
     durable = dataclasses.replace(
