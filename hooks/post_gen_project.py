@@ -8,9 +8,10 @@ The template keeps per-framework, per-driver and per-access-mode files under
 project, in that order, and deletes `_overlays/`. An access mode that adds
 dependencies has locks of its own in the last two (Flask's per framework, FastAPI's
 per driver, as the plain locks). When the resource answers are not the template's
-own (`item`/`items`), it renames that resource in every `.py` file and file name
-under `src/` and `tests/` with the project's own engine (`scripts/scaffold.py`, the
-same rules as `make resource`). Then it prints the next steps. It is deterministic
+own (`item`/`items`), it renames the example resource in its own files (every `.py`
+file and file name under `src/<package>/resources/` and `tests/resources/`) with the
+project's own engine (`scripts/scaffold.py`); the template-owned code names no resource.
+Then it prints the next steps. It is deterministic
 and touches no network, so cruft can re-run it on update.
 """
 
@@ -65,10 +66,11 @@ def load_scaffold(project: Path) -> ModuleType:
 
 
 def rename_resource(project: Path, context: dict) -> None:
-    """Rename the template's resource (`item`/`items`) to the answers under src/ and tests/.
+    """Rename the example resource (`item`/`items`) to the answers, in its own files only.
 
-    The package and project names are kept as they are, even where they contain the
-    old name (`item_service`, `ITEM_SERVICE_...`, "Item Service").
+    The example's code is written so that any accepted name keeps it formatted as ruff
+    formats it (tests/test_bake.py checks the longest names), so the bake is final:
+    `make install` changes nothing, and `cruft diff` shows nothing.
     """
     singular, plural = context["resource_name"], context["resource_plural"]
     if (singular, plural) == ("item", "items"):
@@ -76,18 +78,13 @@ def rename_resource(project: Path, context: dict) -> None:
     scaffold = load_scaffold(project)
     package = context["package_name"]
     keep = (package, package.upper(), context["project_slug"], context["project_name"])
-    for folder in ("src", "tests"):
+    for folder in (project / "src" / package / "resources", project / "tests" / "resources"):
         scaffold.rename_tree(
-            project / folder,
+            folder,
             scaffold.Names("item", "items"),
             scaffold.Names(singular, plural),
             keep,
         )
-    # Names of another length: imports may sort differently and lines wrap differently.
-    # ruff is not installed yet; the first `make install` sorts and formats once.
-    (project / ".format-pending").write_text(
-        "Left by the bake: `make install` sorts imports and formats the renamed code once.\n"
-    )
 
 
 def next_steps(project: Path) -> str:

@@ -18,8 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from {{ cookiecutter.package_name }}.logs import logging_config
-from {{ cookiecutter.package_name }}.settings import SettingsError, load_settings
+from {{ cookiecutter.package_name }}.core.logs import logging_config
+from {{ cookiecutter.package_name }}.core.settings import SettingsError, load_settings
 
 try:
     _settings = load_settings()

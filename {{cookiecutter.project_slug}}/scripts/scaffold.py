@@ -1,16 +1,17 @@
-"""Add a resource by copying the first one, renaming every name it has: `make resource`.
+"""Add a resource (`make resource`), and rename the example resource at bake time.
 
 `python scripts/scaffold.py order [--plural orders]` (what `make resource NAME=order`
-runs) reads `src/<package>/registry.py`, whose first import names the resource to copy
-(`from .items import ITEMS`: its folder is the plural, its `Resource(name="item")` the
-singular), checks the new name, then copies `src/<package>/items/` to
-`src/<package>/orders/` and `tests/items/` to `tests/orders/` with every name of the old
-resource renamed, adds the migration creating its collection
-(`migrations/000N_create_orders.py`, the next number), and adds `from .orders import
-ORDERS` and `ORDERS,` to the registry.
+runs) checks the new name, then writes `src/<package>/resources/orders/` (the
+declaration: an `Order` with a unique, sortable `name`, and `ORDERS = Resource(...)`),
+its migration creating the collection (`resources/orders/migrations/000N_create_orders.py`,
+N the next number over every migration of the project), its test data
+(`tests/resources/orders/builders.py`, which the core's tests run on), and adds
+`from .orders import ORDERS` and `ORDERS,` to `resources/__init__.py`. Nothing is copied
+from another resource: the mechanisms are the core's (`core/crud/`).
 It checks everything before it writes: a refusal is one `ERROR: ...` line on stderr,
-exit status 1 and no file written. The template's post-generation hook uses the same
-engine to rename its default resource (`item`) to the answer of the `resource_name` prompt.
+exit status 1 and no file written. The template's post-generation hook uses the rename
+engine below on the example resource's own files (`resources/items/`, its tests and the
+registry) to give it the name of the `resource_name` prompt.
 
 Rename rules (old `item`/`items`, new `order_line`/`order_lines`):
 - Each name has five forms: snake `order_line`, Camel `OrderLine`, UPPER `ORDER_LINE`,
@@ -508,13 +509,63 @@ REGISTRY_IMPORT = re.compile(r"^from \.(\w+) import (\w+)$", re.MULTILINE)
 REGISTRY_TUPLE = re.compile(
     r"^RESOURCES = \((?:(?P<one>\w+),|(?:  #.*)?\n(?:    (?:\w+,|#.*)\n)*)\)$", re.MULTILINE
 )
+MIGRATION_NUMBER = re.compile(r"^([0-9]{4})_[a-z0-9_]+\.py$")
+
+# What `make resource` writes for a new resource: its declaration (one unique, sortable
+# `name`), the migration creating its collection, and its tests' data (the core's tests
+# run on every registered resource). Formatted as ruff formats them, for any name the
+# checks accept.
+DECLARATION = '''"""{Humans}: declared here; `core.crud` serves them (see the README's recipes).
+
+Add fields to `{Camel}`, and say in `{UPPER}` which are unique, sorted or filtered.
+"""
+
+from ...core.crud import Fields, Resource
+from ...core.schemas import Name
+
+
+class {Camel}(Fields):
+    """{Article} {human}: what a client sends to create one."""
+
+    name: Name
+
+
+{UPPER} = Resource({Camel}, plural="{plural}", unique=("name",), sorts=("name",))
+'''
+MIGRATION = '''"""Create the {humans} collection with its validator and indexes (no downgrade)."""
+
+from pymongo.database import Database
+
+from ....core.migrations.operations import Document, create_resource
+from .. import {UPPER}
+
+
+def upgrade(db: Database[Document]) -> None:
+    """Create the `{plural}` collection (validator, then indexes)."""
+    create_resource(db, {UPPER})
+'''
+BUILDERS = '''"""{Humans} test data: valid bodies, unique per call, for the core's tests and yours."""
+
+from tests.shapes import Shape, counter
+
+from {package}.resources.{plural} import {UPPER}
+
+_next = counter()
+
+
+def body(**overrides: object) -> dict[str, object]:
+    """Return a valid create body with a unique name; `overrides` replace fields."""
+    return {{"name": f"{singular}-{{next(_next)}}", **overrides}}
+
+
+SHAPE = Shape({UPPER}, body, change={{"name": "renamed"}}, invalid=[{{"name": ""}}])
+'''
 
 
 @dataclass
 class Plan:
-    """What `make resource` writes: new files, the registry's new text, the new folders."""
+    """What `make resource` writes: new files and the registry's new text."""
 
-    old: Names
     new: Names
     registry: Path
     registry_text: str
@@ -529,11 +580,12 @@ def plan_resource(root: Path, singular: str, plural_name: str | None = None) -> 
         ScaffoldError: the project's layout is not the expected one, or the name is refused.
     """
     sources = root / "src"
-    registries = sorted(sources.glob("*/registry.py")) if sources.is_dir() else []
+    registries = sorted(sources.glob("*/resources/__init__.py")) if sources.is_dir() else []
     if len(registries) != 1:
-        raise ScaffoldError(f"expected one src/<package>/registry.py under {root}")
+        raise ScaffoldError(f"expected one src/<package>/resources/__init__.py under {root}")
     registry = registries[0]
-    package_dir = registry.parent
+    resources_dir = registry.parent
+    package_dir = resources_dir.parent
     package = package_dir.name
     registry_text = registry.read_text(encoding="utf-8")
     imports = REGISTRY_IMPORT.findall(registry_text)
@@ -542,89 +594,60 @@ def plan_resource(root: Path, singular: str, plural_name: str | None = None) -> 
             f"{registry.relative_to(root)} must import each resource "
             "(`from .items import ITEMS`) and list it in `RESOURCES = (ITEMS,)`"
         )
-    old = Names(_resource_name(package_dir / imports[0][0], root), imports[0][0])
     new = names(singular, plural_name)
     tests_dir = root / "tests"
     existing = {path.stem for path in [*package_dir.iterdir(), *tests_dir.glob("*")]}
-    existing |= {_resource_name(package_dir / module, root) for module, _ in imports}
+    existing |= {path.name for path in resources_dir.iterdir() if path.is_dir()}
+    existing |= {_resource_name(resources_dir / module, root) for module, _ in imports}
     existing |= {module for module, _ in imports}
     problem = name_problem(new.singular, new.plural, package, existing)
     if problem:
         raise ScaffoldError(problem)
-    renamer = Renamer(old, new, keep=(package, package.upper(), package.replace("_", "-")))
-    files: dict[Path, str] = {}
-    folders = []
-    for source_dir in (package_dir / old.plural, tests_dir / old.plural):
-        if not source_dir.is_dir():
-            continue
-        target_dir = source_dir.with_name(new.plural)
-        folders.append(target_dir)
-        for path in sorted(source_dir.rglob("*")):
-            if path.is_dir() or "__pycache__" in path.parts:
-                continue
-            target = target_dir / renamer.path(path.relative_to(source_dir))
-            files[target] = _renamed_file(renamer, path, root)
-    migration = _create_migration(package_dir / "migrations", old, renamer, root)
-    if migration is not None:
-        files[migration[0]] = migration[1]
-    return Plan(old, new, registry, _registered(registry_text, new), files, folders)
+    values = {
+        "package": package,
+        "singular": new.singular,
+        "plural": new.plural,
+        "human": new.spell("human", False),
+        "humans": new.spell("human", True),
+        "Humans": new.spell("title", True),
+        "Camel": new.spell("camel", False),
+        "UPPER": new.spell("upper", True),
+        "Article": _article("A", new.singular),
+    }
+    home = resources_dir / new.plural
+    tests_home = tests_dir / "resources" / new.plural
+    number = _next_migration_number(package_dir)
+    files = {
+        home / "__init__.py": DECLARATION.format(**values),
+        home / "migrations" / "__init__.py": "",
+        home / "migrations" / f"{number:04d}_create_{new.plural}.py": MIGRATION.format(**values),
+        tests_home / "__init__.py": "",
+        tests_home / "builders.py": BUILDERS.format(**values),
+    }
+    return Plan(new, registry, _registered(registry_text, new), files, [home, tests_home])
 
 
-MIGRATION_NUMBER = re.compile(r"^([0-9]{4})_[a-z0-9_]+\.py$")
-
-
-def _create_migration(
-    migrations: Path, old: Names, renamer: Renamer, root: Path
-) -> tuple[Path, str] | None:
-    """Return the new resource's migration (path, text): the old one's, renamed, numbered next.
-
-    `0002_create_items.py` -> `000N_create_orders.py`, N the next free number. None when
-    the project has no migrations folder.
-
-    Raises:
-        ScaffoldError: the folder has no migration creating the copied resource.
-    """
-    if not migrations.is_dir():
-        return None
-    found = (MIGRATION_NUMBER.match(path.name) for path in migrations.iterdir())
-    numbers = [int(match[1]) for match in found if match]
-    sources = sorted(migrations.glob(f"[0-9][0-9][0-9][0-9]_create_{old.plural}.py"))
-    if not sources:
-        raise ScaffoldError(
-            f"{migrations.relative_to(root)} has no NNNN_create_{old.plural}.py to copy"
-        )
-    source = sources[0]
-    name = f"{max(numbers) + 1:04d}_" + renamer.code(source.name[5:])
-    return migrations / name, _renamed_file(renamer, source, root)
+def _next_migration_number(package_dir: Path) -> int:
+    """Return the next free migration number: the template's and every resource's count."""
+    folders = [package_dir / "core" / "migrations", *package_dir.glob("resources/*/migrations")]
+    found = (MIGRATION_NUMBER.match(path.name) for folder in folders for path in folder.glob("*.py"))
+    return max((int(match[1]) for match in found if match), default=0) + 1
 
 
 def _resource_name(package: Path, root: Path) -> str:
-    """Return the singular `name=` of the `Resource(...)` in a resource package's __init__."""
+    """Return the singular of the resource a package declares: its fields class, snake_case.
+
+    `ORDER_LINES = Resource(OrderLine, ...)` in `resources/order_lines/__init__.py`
+    -> `order_line`.
+    """
     init = package / "__init__.py"
     if init.is_file():
         for node in ast.walk(ast.parse(init.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Call):
-                for argument in node.keywords:
-                    value = argument.value
-                    if argument.arg == "name" and isinstance(value, ast.Constant):
-                        return str(value.value)
-    raise ScaffoldError(f"{init.relative_to(root)} has no Resource(name=...)")
-
-
-def _renamed_file(renamer: Renamer, path: Path, root: Path) -> str:
-    """Return a resource file's text renamed; Python that would not parse is refused."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ScaffoldError(f"{path.relative_to(root)} is not UTF-8 text") from None
-    if path.suffix != ".py":
-        return renamer.prose(text)
-    renamed = renamer.python(text)
-    try:
-        ast.parse(renamed)
-    except SyntaxError as error:
-        raise ScaffoldError(f"renaming {path.relative_to(root)} broke it: {error}") from None
-    return renamed
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Resource":
+                first = node.args[0] if node.args else None
+                if isinstance(first, ast.Name):
+                    return re.sub(r"(?<!^)(?=[A-Z])", "_", first.id).lower()
+    raise ScaffoldError(f"{init.relative_to(root)} has no Resource(<FieldsClass>, ...)")
 
 
 def _registered(registry_text: str, new: Names) -> str:
@@ -660,16 +683,13 @@ def write(plan: Plan) -> None:
     except BaseException:
         for folder in plan.folders:
             shutil.rmtree(folder, ignore_errors=True)
-        for path in plan.files:  # files outside the new folders (the new migration)
-            with contextlib.suppress(OSError):
-                path.unlink()
         plan.registry.write_text(original, encoding="utf-8")
         raise
 
 
 def main(argv: list[str] | None = None) -> int:
     """Add a resource to the project this script belongs to; return the exit status."""
-    parser = argparse.ArgumentParser(description="Add a resource copied from the first one.")
+    parser = argparse.ArgumentParser(description="Add a resource: its declaration, migration, tests.")
     parser.add_argument("name", help="singular snake_case name, e.g. order_line")
     parser.add_argument("--plural", help="plural (default: derived, e.g. order_lines)")
     arguments = parser.parse_args(argv)
@@ -680,19 +700,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ERROR: {error}", file=sys.stderr)
         return 1
     write(plan)
-    print(f"Added resource {plan.new.singular} ({plan.new.plural}), copied from {plan.old.plural}:")
-    for folder in plan.folders:
-        count = sum(1 for path in plan.files if folder in path.parents)
-        print(f"  {folder.relative_to(root)}/ ({count} files)")
+    print(f"Added resource {plan.new.singular} ({plan.new.plural}):")
     for path in plan.files:
-        if not any(folder in path.parents for folder in plan.folders):
-            print(f"  {path.relative_to(root)}")
-    registry = plan.registry.relative_to(root)
-    print(f"  {registry}: {plan.new.spell('upper', True)} registered")
-    print(
-        "Next: make check (after `make install`, which also formats the new code if needed);"
-        " make migrate creates its collection"
-    )
+        print(f"  {path.relative_to(root)}")
+    print(f"  {plan.registry.relative_to(root)}: {plan.new.spell('upper', True)} registered")
+    print("Next: give it its fields, then make check; make migrate creates its collection")
     return 0
 
 

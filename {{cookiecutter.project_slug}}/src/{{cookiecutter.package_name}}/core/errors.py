@@ -24,22 +24,28 @@ class NotFoundError(ServiceError):
     """No document of the resource has the given id (404)."""
 
     def __init__(self, resource: str, resource_id: str) -> None:
-        """Say which resource (snake_case singular name, e.g. "item") lacks `resource_id`."""
+        """Say which resource (snake_case singular name, e.g. "order_line") lacks `resource_id`."""
         super().__init__(f"{_capitalised(human(resource))} {resource_id} does not exist.")
         self.resource = resource
         self.resource_id = resource_id
 
 
 class DuplicateError(ServiceError):
-    """Another document of the resource already has this name (its unique index refused it)."""
+    """Another document of the resource already has this value of a unique field (409)."""
 
-    def __init__(self, resource: str, name: str) -> None:
-        """Say which resource (snake_case singular name) already has a document `name`."""
+    def __init__(self, resource: str, value: object, field: str = "name") -> None:
+        """Say which resource (snake_case singular name) already has `field` = `value`.
+
+        A field called `name` reads "A book named 'x' already exists."; any other
+        "A book with sku 'x' already exists."
+        """
+        how = "named" if field == "name" else f"with {field}"
         super().__init__(
-            f"{_capitalised(_with_article(human(resource)))} named {name!r} already exists."
+            f"{_capitalised(_with_article(human(resource)))} {how} {value!r} already exists."
         )
         self.resource = resource
-        self.name = name
+        self.field = field
+        self.value = value
 
 
 class PreconditionFailedError(ServiceError):
@@ -99,7 +105,7 @@ class UnreadableDocumentError(ServiceError):
         """Say which documents cannot be read.
 
         Args:
-            resource: Snake_case singular name of the resource, e.g. "item".
+            resource: Snake_case singular name of the resource, e.g. "order_line".
             failures: The failing fields (dotted paths) by document id, in page order.
         """
         ids = ", ".join(failures)

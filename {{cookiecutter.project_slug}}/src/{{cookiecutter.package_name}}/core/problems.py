@@ -174,7 +174,7 @@ def migrations_pending_problem(pending: Sequence[str], instance: str) -> dict[st
     return problem(
         503,
         f"Migrations not applied: {', '.join(pending)}. Run "
-        "`python -m {{ cookiecutter.package_name }}.migrations upgrade` (make migrate).",
+        "`python -m {{ cookiecutter.package_name }}.core.migrations upgrade` (make migrate).",
         instance=instance,
         checks={"migrations": "pending"},
         pending_migrations=list(pending),

@@ -1,6 +1,7 @@
 """Schemas every resource shares (pydantic v2): field types, the list envelope, problems, probes.
 
-A resource's own request and response models live in its package (`items/schemas.py`).
+Field types for any resource (`Name`, `Tags`...); a resource's models derive from its `Fields`
+(`crud.models`).
 """
 
 import re

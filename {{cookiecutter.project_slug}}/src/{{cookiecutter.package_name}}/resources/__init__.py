@@ -1,7 +1,8 @@
-"""THE list of the service's resources: one import and one entry per resource.
+"""The service's resources: one package each, and THE list of them (`RESOURCES`).
 
-Read by the app factory (routes), the start-up index creation and `/health/ready`.
-`make resource NAME=...` adds a resource's lines here.
+Each package declares one resource (`resources/items/`); the app serves every
+resource listed here, and the migrations runner finds each one's `migrations/`.
+`make resource NAME=...` adds a package and its line.
 """
 
 from .items import ITEMS

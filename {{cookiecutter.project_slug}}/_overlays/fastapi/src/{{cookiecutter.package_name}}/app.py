@@ -17,17 +17,21 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import __version__, db, guard, health
-from .access import Policy, load_policy
-from .handlers import register_error_handlers
-from .logs import configure_logging
-from .metrics import METRICS_PATH, HttpMetrics
-from .middleware import RequestContextMiddleware
-from .migrations.runner import discover
-from .problems import PROBLEM_MEDIA_TYPE
-from .registry import RESOURCES
-from .resources import Resource, add_routes, build_repositories, refuse_shared, warm_up
-from .settings import Settings, load_settings
+from . import __version__
+from .core import db, guard, health
+from .core.access import Policy, load_policy
+from .core.crud import Resource
+from .core.crud.repository import build_repositories, warm_up
+from .core.crud.spec import refuse_shared
+from .core.crud.routes import add_routes
+from .core.handlers import register_error_handlers
+from .core.logs import configure_logging
+from .core.metrics import METRICS_PATH, HttpMetrics
+from .core.middleware import RequestContextMiddleware
+from .core.migrations.runner import discover
+from .core.problems import PROBLEM_MEDIA_TYPE
+from .core.settings import Settings, load_settings
+from .resources import RESOURCES
 
 
 @asynccontextmanager
@@ -35,7 +39,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Own the MongoDB client and one repository per resource; close the client at shutdown.
 
     Start-up never changes the schema (collections, validators, indexes): migrations do
-    (`python -m {{ cookiecutter.package_name }}.migrations upgrade`), and `/health/ready`
+    (`python -m {{ cookiecutter.package_name }}.core.migrations upgrade`), and `/health/ready`
     answers 503 until they have run.
     """
     settings: Settings = app.state.settings
@@ -43,7 +47,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     client = db.create_client(settings)
     app.state.database = client[settings.mongo_database]
     app.state.repositories = build_repositories(resources, app.state.database, settings)
-    await warm_up(resources, app.state.repositories, settings.mongo_server_selection_timeout_ms)
+    await warm_up(app.state.repositories, settings.mongo_server_selection_timeout_ms)
     try:
         yield
     finally:
@@ -78,12 +82,12 @@ def create_app(
 
     Args:
         settings: Configuration; read from the environment and `.env` when None.
-        resources: The resources to serve (`registry.RESOURCES`).
+        resources: The resources to serve (`resources.RESOURCES`).
         policy: Who may call which route (`access`); read like `settings` when None.
 
     Raises:
         SettingsError: a setting is invalid (the message names it).
-        ValueError: two resources share a collection or a repository class.
+        ValueError: two resources share a name, a plural or a collection.
     """
     refuse_shared(resources)
     settings = settings or load_settings()

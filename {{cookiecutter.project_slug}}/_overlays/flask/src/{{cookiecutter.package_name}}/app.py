@@ -16,16 +16,20 @@ from flask_openapi.models.info import Info
 from flask_openapi.models.schema import Schema
 from flask_openapi.openapi import OpenAPI
 
-from . import __version__, db, guard, health, middleware
-from .access import Policy, load_policy
-from .handlers import handle_validation_error, register_error_handlers
-from .logs import configure_logging
-from .metrics import METRICS_PATH, HttpMetrics
-from .migrations.runner import discover
-from .registry import RESOURCES
-from .resources import Resource, build_repositories, refuse_shared, warm_up
-from .schemas import Problem, ValidationProblem
-from .settings import Settings, load_settings
+from . import __version__
+from .core import db, guard, health, middleware
+from .core.access import Policy, load_policy
+from .core.crud import Resource
+from .core.crud.repository import build_repositories, warm_up
+from .core.crud.routes import blueprint
+from .core.crud.spec import refuse_shared
+from .core.handlers import handle_validation_error, register_error_handlers
+from .core.logs import configure_logging
+from .core.metrics import METRICS_PATH, HttpMetrics
+from .core.migrations.runner import discover
+from .core.schemas import Problem, ValidationProblem
+from .core.settings import Settings, load_settings
+from .resources import RESOURCES
 
 
 def create_app(
@@ -37,12 +41,12 @@ def create_app(
 
     Args:
         settings: Configuration; read from the environment and `.env` when None.
-        resources: The resources to serve (`registry.RESOURCES`).
+        resources: The resources to serve (`resources.RESOURCES`).
         policy: Who may call which route (`access`); read like `settings` when None.
 
     Raises:
         SettingsError: a setting is invalid (the message names it).
-        ValueError: two resources share a collection or a repository class.
+        ValueError: two resources share a name, a plural or a collection.
     """
     refuse_shared(resources)
     settings = settings or load_settings()
@@ -75,7 +79,7 @@ def create_app(
     init_db(app, settings, resources)
     app.register_api(health.bp)  # same order as the FastAPI variant's OpenAPI document
     for resource in resources:
-        app.register_api(resource.blueprint)
+        app.register_api(blueprint(resource))
     metrics = HttpMetrics()
     app.extensions["metrics"] = metrics
     register_error_handlers(app)
@@ -116,7 +120,7 @@ def init_db(app: OpenAPI, settings: Settings, resources: Sequence[Resource]) -> 
     """Create this process's MongoDB client and one repository per resource on top of it.
 
     Start-up never changes the schema (collections, validators, indexes): migrations do
-    (`python -m {{ cookiecutter.package_name }}.migrations upgrade`), and `/health/ready`
+    (`python -m {{ cookiecutter.package_name }}.core.migrations upgrade`), and `/health/ready`
     answers 503 until they have run.
     """
     client = db.create_client(settings)
@@ -125,7 +129,7 @@ def init_db(app: OpenAPI, settings: Settings, resources: Sequence[Resource]) -> 
     app.extensions["database"] = database
     app.extensions["resources"] = tuple(resources)
     app.extensions["repositories"] = build_repositories(resources, database, settings)
-    warm_up(resources, app.extensions["repositories"], settings.mongo_server_selection_timeout_ms)
+    warm_up(app.extensions["repositories"], settings.mongo_server_selection_timeout_ms)
 
 
 def openapi_document(app: OpenAPI) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import json
 import re
 from typing import Any
 
-from .errors import InvalidCursorError
+from ..errors import InvalidCursorError
 
 TAG_BYTES = 16
 MAX_CURSOR_LENGTH = 1024

@@ -1,96 +1,66 @@
-"""How items are stored in MongoDB: the document shape, filters, sorts and update specs.
+"""How a resource's documents are stored and queried: the mapping between API and MongoDB.
 
-Pure functions shared by the sync and async repositories, so both store and query
-exactly the same way. `ItemDocument` is the stored shape, and the one place to change
-it: the collection's validator (`VALIDATOR`) is derived from it, so MongoDB refuses
-what the model refuses, whoever writes.
+Pure functions of a `Resource` and its data, shared by the sync and async drivers
+(`store` sequences them), so every resource stores and queries exactly the same way: a
+new document at version 1 with its timestamps, the read model of a stored document (a
+document that fails it is an `UnreadableDocumentError`, never a crash), the filter of a
+list, its stable sort and the index that serves it, keyset cursors, pages, and atomic
+update specifications.
 """
 
+import copy
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Any, cast
 
 from bson import ObjectId
 from bson.errors import InvalidId
-from pydantic import ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticUndefined
 
-from .. import cursors
-from ..bson_schema import ObjectIdField, validator
 from ..clock import utcnow
 from ..errors import InvalidCursorError, NotFoundError, UnreadableDocumentError
-from .schemas import ItemCreate, ItemPage, ItemQuery, ItemRead
-
-RESOURCE = "item"
-"""The resource's name (snake_case singular) in error messages; `ITEMS.name` too."""
-COLLECTION = "items"
-
-# (keys, options) for create_index. Every query the service sends is served by one of
-# them, in its sort order (tests/items/test_indexes.py runs `explain` on each shape):
-# by id (`_id_`), by name (`name_unique`, also both name sorts), both created_at sorts
-# without a tag, and each sort with a tag. Name is unique, so it needs no `_id` tiebreak.
-INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
-    ([("name", 1)], {"unique": True, "name": "name_unique"}),
-    ([("created_at", 1), ("_id", 1)], {"name": "created_at_id"}),
-    ([("tags", 1), ("created_at", 1), ("_id", 1)], {"name": "tags_created_at_id"}),
-    ([("tags", 1), ("name", 1)], {"name": "tags_name"}),
-]
-
-
-class ItemDocument(ItemCreate):
-    """An item as stored in its collection: what a client sends, plus what the service adds.
-
-    It extends `ItemCreate`, so a field added there is stored, read and enforced by the
-    collection's validator with no other edit, under the same constraints. The validator
-    requires every field without a default: a field added later needs a default (then
-    documents stored before it stay valid) or a migration that backfills it first.
-    """
-
-    # strict: a BSON type is never coerced (an int is not 1.0, a date not a string).
-    model_config = ConfigDict(strict=True, extra="forbid")
-
-    id: ObjectIdField = Field(alias="_id")
-    created_at: datetime
-    updated_at: datetime
-    version: Annotated[int, Field(ge=1)]
-
-
-VALIDATOR: dict[str, Any] = validator(ItemDocument)
-"""The collection's `$jsonSchema` validator, derived from `ItemDocument`."""
+from . import cursors
+from .models import ListQuery
+from .spec import Resource
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND = timedelta(milliseconds=1)
 _CURSOR_MISMATCH = (
-    "A cursor keeps the tag and sort of the page that gave it and cannot be combined with "
+    "A cursor keeps the {kept} of the page that gave it and cannot be combined with "
     "page; drop {names} or start again from the first page."
 )
+_META = ("created_at", "updated_at", "version")
 
 
-def object_id(item_id: str) -> ObjectId:
-    """Return the ObjectId of `item_id`.
+def object_id(resource: Resource, document_id: str) -> ObjectId:
+    """Return the ObjectId of `document_id`.
 
     Raises:
-        NotFoundError: `item_id` is not 24 hex digits, so no item can have it.
+        NotFoundError: `document_id` is not 24 hex digits, so no document can have it.
     """
     try:
-        return ObjectId(item_id)
+        return ObjectId(document_id)
     except (InvalidId, TypeError):
-        raise NotFoundError(RESOURCE, item_id) from None
+        raise NotFoundError(resource.name, document_id) from None
 
 
-def new_document(item_in: ItemCreate, item_id: ObjectId | None = None) -> dict[str, Any]:
-    """Return the document to insert for a new item (version 1), with `_id` when given.
+def new_document(
+    resource: Resource, body: BaseModel, document_id: ObjectId | None = None
+) -> dict[str, Any]:
+    """Return the document to insert for a new `body` (version 1), with `_id` when given.
 
-    It is an `ItemDocument` (tests/items/test_validator.py); the collection's validator
-    checks it on insert. Without `item_id` the driver adds a fresh `_id` on insert.
+    It is a `resource.document` (tests prove it); the collection's validator checks it
+    on insert. Without `document_id` the driver adds a fresh `_id` on insert.
     """
     now = utcnow()
-    document = {**item_in.model_dump(), "created_at": now, "updated_at": now, "version": 1}
-    if item_id is not None:
-        document["_id"] = item_id
+    document = {**body.model_dump(), "created_at": now, "updated_at": now, "version": 1}
+    if document_id is not None:
+        document["_id"] = document_id
     return document
 
 
-def to_item(document: dict[str, Any]) -> ItemRead:
+def to_read(resource: Resource, document: dict[str, Any]) -> BaseModel:
     """Return the API view of a stored document.
 
     Raises:
@@ -98,51 +68,54 @@ def to_item(document: dict[str, Any]) -> ItemRead:
             the failing fields).
     """
     try:
-        return _read(document)
+        return _read(resource, document)
     except (KeyError, ValidationError) as exc:
-        raise UnreadableDocumentError(RESOURCE, {str(document["_id"]): _failing(exc)}) from None
+        failures = {str(document["_id"]): _failing(exc)}
+        raise UnreadableDocumentError(resource.name, failures) from None
 
 
-def to_items(found: Iterable[dict[str, Any]]) -> list[ItemRead]:
+def to_reads(resource: Resource, found: Iterable[dict[str, Any]]) -> list[BaseModel]:
     """Return the API view of stored documents, in order.
 
     Raises:
         UnreadableDocumentError: some fail the read model; it names every one of them,
             so a page never silently leaves a document out.
     """
-    items: list[ItemRead] = []
+    shown: list[BaseModel] = []
     failures: dict[str, list[str]] = {}
     for document in found:
         try:
-            items.append(_read(document))
+            shown.append(_read(resource, document))
         except (KeyError, ValidationError) as exc:
             failures[str(document["_id"])] = _failing(exc)
     if failures:
-        raise UnreadableDocumentError(RESOURCE, failures)
-    return items
+        raise UnreadableDocumentError(resource.name, failures)
+    return shown
 
 
-def _read(document: dict[str, Any]) -> ItemRead:
-    """Return the read model of a stored document; a missing optional field reads as empty.
+def _read(resource: Resource, document: dict[str, Any]) -> BaseModel:
+    """Return the read model of a stored document, strictly (no type coercion).
+
+    A field with a default that the document lacks (stored before the field was
+    declared) reads as its default.
 
     Raises:
-        KeyError: a required field is missing.
+        KeyError: a field without a default, or a timestamp or the version, is missing.
         ValidationError: a field is null or of another type (strictly: "3" is no version).
     """
-    return _strictly(
-        id=str(document["_id"]),
-        name=document["name"],
-        description=document.get("description"),
-        tags=document.get("tags", []),
-        created_at=document["created_at"],
-        updated_at=document["updated_at"],
-        version=document["version"],
-    )
-
-
-def _strictly(**fields: Any) -> ItemRead:
-    """Validate `fields` as an `ItemRead` in strict mode (no type coercion)."""
-    return ItemRead.model_validate(fields, strict=True)
+    values: dict[str, Any] = {"id": str(document["_id"])}
+    for name, info in resource.fields.model_fields.items():
+        if name in document:
+            values[name] = document[name]
+        elif info.default is not PydanticUndefined:
+            values[name] = copy.copy(info.default)
+        elif info.default_factory is not None:
+            values[name] = info.default_factory()  # type: ignore[call-arg]
+        else:
+            raise KeyError(name)
+    for name in _META:
+        values[name] = document[name]
+    return resource.read.model_validate(values, strict=True)
 
 
 def _failing(exc: KeyError | ValidationError) -> list[str]:
@@ -152,129 +125,169 @@ def _failing(exc: KeyError | ValidationError) -> list[str]:
     return list(dict.fromkeys(".".join(map(str, issue["loc"])) for issue in exc.errors()))
 
 
-def item_filter(item_id: str, versions: Sequence[int] | None = None) -> dict[str, Any]:
-    """Return the filter for one item, optionally only at one of `versions` (If-Match)."""
-    query: dict[str, Any] = {"_id": object_id(item_id)}
+def id_filter(
+    resource: Resource, document_id: str, versions: Sequence[int] | None = None
+) -> dict[str, Any]:
+    """Return the filter for one document, optionally only at one of `versions` (If-Match)."""
+    query: dict[str, Any] = {"_id": object_id(resource, document_id)}
     if versions is not None:
         query["version"] = {"$in": list(versions)}
     return query
 
 
-def list_filter(query: ItemQuery) -> dict[str, Any]:
-    """Return the filter for `GET /api/v1/items` (the tag is matched exactly)."""
-    return {} if query.tag is None else {"tags": query.tag}
+def list_filter(resource: Resource, query: ListQuery) -> dict[str, Any]:
+    """Return the filter of the list: each filter parameter given, matched exactly."""
+    found: dict[str, Any] = {}
+    for param, flt in resource.filters.items():
+        value = getattr(query, param)
+        if value is not None:
+            found[flt.field] = value
+    return found
 
 
-def sort_spec(query: ItemQuery) -> list[tuple[str, int]]:
-    """Return a stable sort: the requested key, then `_id` in the same direction.
-
-    Names are unique, so a name sort needs no tiebreak (and `name_unique` serves it).
-    """
-    key, direction = _sort_key(query)
-    return [(key, direction)] if key == "name" else [(key, direction), ("_id", direction)]
-
-
-def index_for(query: ItemQuery) -> str:
-    """Return the name of the index (in `INDEXES`) that serves the list query in sort order."""
-    key, _ = _sort_key(query)
-    if query.tag is None:
-        return "name_unique" if key == "name" else "created_at_id"
-    return "tags_name" if key == "name" else "tags_created_at_id"
-
-
-def _sort_key(query: ItemQuery) -> tuple[str, int]:
+def _sort_key(query: ListQuery) -> tuple[str, int]:
     """Return the sort field and its direction (1 ascending, -1 descending)."""
     return query.sort.lstrip("-"), -1 if query.sort.startswith("-") else 1
 
 
-def continue_from(query: ItemQuery, key: bytes) -> tuple[ItemQuery, dict[str, Any] | None]:
-    """Return the query a cursor continues (its tag and sort) and the filter past its position.
+def sort_spec(resource: Resource, query: ListQuery) -> list[tuple[str, int]]:
+    """Return a stable sort: the requested key, then `_id` in the same direction.
+
+    A unique key needs no tiebreak (its unique index serves the sort).
+    """
+    key, direction = _sort_key(query)
+    return [(key, direction)] if resource.is_unique(key) else [(key, direction), ("_id", direction)]
+
+
+def index_for(resource: Resource, query: ListQuery) -> str:
+    """Return the name of the index that serves the list query in sort order.
+
+    With several filters given, the first declared one's index serves it (the others
+    are checked on the documents it finds).
+    """
+    key, _ = _sort_key(query)
+    used = [f.field for param, f in resource.filters.items() if getattr(query, param) is not None]
+    return resource.index_name(key, used[0] if used else None)
+
+
+def continue_from(
+    resource: Resource, query: ListQuery, key: bytes
+) -> tuple[BaseModel, dict[str, Any] | None]:
+    """Return the query a cursor continues (its filters and sort) and the filter past it.
 
     Without a cursor: `query` itself and None.
 
     Raises:
         InvalidCursorError: the cursor is malformed or altered (`cursors.decode`), or
-            comes with `page` > 1 or a `tag` or `sort` other than its own.
+            comes with `page` > 1 or a filter or `sort` other than its own.
     """
     if query.cursor is None:
         return query, None
     position = cursors.decode(query.cursor, key)
-    sort, tag = position.get("s"), position.get("t")
+    if not isinstance(position.get("f"), dict):
+        # A cursor of an older release, without its filters: start again.
+        raise InvalidCursorError(cursors.MALFORMED)
+    kept = {"sort": position.get("s"), **position["f"]}
+    given = query.model_fields_set
     clashing = [
         name
-        for name, differs in (
-            ("page", query.page != 1),
-            ("tag", "tag" in query.model_fields_set and query.tag != tag),
-            ("sort", "sort" in query.model_fields_set and query.sort != sort),
-        )
-        if differs
+        for name in ("page", *resource.filters, "sort")
+        if (name == "page" and query.page != 1)
+        or (name != "page" and name in given and getattr(query, name) != kept.get(name))
     ]
     if clashing:
-        raise InvalidCursorError(_CURSOR_MISMATCH.format(names=", ".join(clashing)))
-    try:
-        continued = ItemQuery.model_validate(
-            {"sort": sort, "tag": tag, "per_page": query.per_page, "cursor": query.cursor}
+        names = [*resource.filters, "sort"]
+        raise InvalidCursorError(
+            _CURSOR_MISMATCH.format(kept=_prose(names, "and"), names=", ".join(clashing))
         )
-        return continued, _after(continued, position.get("v"), position.get("i"))
+    try:
+        continued = cast(
+            ListQuery,
+            resource.query.model_validate(
+                {**kept, "per_page": query.per_page, "cursor": query.cursor}
+            ),
+        )
+        return continued, _after(resource, continued, position.get("v"), position.get("i"))
     except (ValidationError, InvalidId, TypeError, OverflowError):
         # A well-signed cursor never gets here: only one made with another release's format.
         raise InvalidCursorError(cursors.MALFORMED) from None
 
 
-def _after(query: ItemQuery, value: Any, last_id: Any) -> dict[str, Any]:
+def _prose(names: Sequence[str], conjunction: str) -> str:
+    """Return names as plain prose: "sort", "tag and sort", "a, b and sort"."""
+    if len(names) < 2:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} {conjunction} {names[-1]}"
+
+
+def _after(resource: Resource, query: ListQuery, value: Any, last_id: Any) -> dict[str, Any]:
     """Return the filter for documents strictly after (`value`, `last_id`) in sort order."""
     key, direction = _sort_key(query)
     after, at_or_after = ("$gt", "$gte") if direction == 1 else ("$lt", "$lte")
-    if key == "name":
-        if not isinstance(value, str):
-            raise TypeError("a name cursor holds a string")
-        return {"name": {after: value}}
-    if not isinstance(value, int) or not isinstance(last_id, str):
-        raise TypeError("a created_at cursor holds milliseconds and an id")
-    created_at = _EPOCH + value * _MILLISECOND
+    kind = resource.sort_type(key)
+    if kind is datetime:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError("a datetime cursor holds milliseconds")
+        value = _EPOCH + value * _MILLISECOND
+    elif not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise TypeError(f"a {key} cursor holds a {kind.__name__}")
+    if resource.is_unique(key):
+        return {key: {after: value}}
+    if not isinstance(last_id, str):
+        raise TypeError("a cursor on a key that is not unique holds the last id")
     # The range on the sort key bounds the index scan; the `$or` only settles ties.
     return {
-        key: {at_or_after: created_at},
-        "$or": [{key: {after: created_at}}, {"_id": {after: ObjectId(last_id)}}],
+        key: {at_or_after: value},
+        "$or": [{key: {after: value}}, {"_id": {after: ObjectId(last_id)}}],
     }
 
 
-def page_filter(query: ItemQuery, after: dict[str, Any] | None) -> dict[str, Any]:
+def page_filter(
+    resource: Resource, query: ListQuery, after: dict[str, Any] | None
+) -> dict[str, Any]:
     """Return the filter of one page: the list filter, and the position past a cursor's."""
-    return {**list_filter(query), **(after or {})}
+    return {**list_filter(resource, query), **(after or {})}
 
 
 def to_page(
-    query: ItemQuery, found: Sequence[dict[str, Any]], total: int | None, key: bytes
-) -> ItemPage:
-    """Return the page for up to `per_page` + 1 documents found (one more says a next page exists).
+    resource: Resource,
+    query: ListQuery,
+    found: Sequence[dict[str, Any]],
+    total: int | None,
+    key: bytes,
+) -> BaseModel:
+    """Return the page for up to `per_page` + 1 documents found (one more: a next page exists).
 
     Args:
+        resource: The resource listed.
         query: The list query (after `continue_from`).
-        found: The documents in sort order, at most `query.per_page` + 1.
+        found: The documents in sort order, at most `per_page` + 1.
         total: Exact count of matching documents; None on a cursor page.
         key: The cursor signing key (`cursors.signing_key`).
 
     Raises:
         UnreadableDocumentError: a document on the page fails the read model.
     """
-    shown = found[: query.per_page]
-    items = to_items(shown)
+    per_page = query.per_page
+    shown = found[:per_page]
     next_cursor = None
-    if len(found) > query.per_page:
+    if len(found) > per_page:
         last = shown[-1]
         sort_key, _ = _sort_key(query)
         value = last.get(sort_key)
         if isinstance(value, datetime):
             value = (value.replace(tzinfo=value.tzinfo or UTC) - _EPOCH) // _MILLISECOND
-        position = {"s": query.sort, "t": query.tag, "v": value, "i": str(last["_id"])}
+        filters = {param: getattr(query, param) for param in resource.filters}
+        position = {"s": query.sort, "f": filters, "v": value, "i": str(last["_id"])}
         next_cursor = cursors.encode(position, key)
-    return ItemPage(
-        items=items,
-        page=None if query.cursor else query.page,
-        per_page=query.per_page,
-        total=total,
-        next=next_cursor,
+    return resource.page.model_validate(
+        {
+            "items": to_reads(resource, shown),
+            "page": None if query.cursor else query.page,
+            "per_page": per_page,
+            "total": total,
+            "next": next_cursor,
+        }
     )
 
 

@@ -5,7 +5,7 @@ An item's ETag is its version as a strong entity tag, e.g. `"3"`.
 
 import re
 
-from .errors import MalformedHeaderError
+from ..errors import MalformedHeaderError
 
 # RFC 9110 section 8.8.3: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE, where
 # etagc = %x21 / %x23-7E / obs-text: any visible character but `"`, so `,` too.

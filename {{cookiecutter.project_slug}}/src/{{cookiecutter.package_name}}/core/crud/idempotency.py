@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from bson import ObjectId
 
-from .errors import DuplicateError, IdempotencyKeyInFlightError, IdempotencyKeyReusedError
+from ..errors import DuplicateError, IdempotencyKeyInFlightError, IdempotencyKeyReusedError
 
 COLLECTION = "idempotency_keys"
 
@@ -139,19 +139,29 @@ def created_outcome(document: dict[str, Any]) -> dict[str, Any]:
 
 
 # Key records written before resources were generic (the first item-only release) name the
-# document `item_id` / `item` and carry no `resource`. They live one retention period
+# document `item_id` / `item` and carry no `resource`; records written before unique fields
+# were generic name the duplicate `name`. They live one retention period
 # (`idempotency_retention_seconds`), so a rolling upgrade still replays them.
 LEGACY_RESOURCE = "item"
 
 
-def duplicate_outcome(resource: str, name: str) -> dict[str, Any]:
-    """Return the update that stores "another `resource` has `name`" (409) as the outcome.
+def duplicate_outcome(resource: str, field: str, value: object) -> dict[str, Any]:
+    """Return the update that stores "another `resource` has `field` = `value`" (409).
 
     Args:
-        resource: The resource's snake_case singular name, e.g. "item" (for the message).
-        name: The name the first request asked for.
+        resource: The resource's snake_case singular name (for the message).
+        field: The unique field the first request collided on.
+        value: Its value in the first request.
     """
-    return {"$set": {"state": "done", "outcome": "duplicate", "resource": resource, "name": name}}
+    return {
+        "$set": {
+            "state": "done",
+            "outcome": "duplicate",
+            "resource": resource,
+            "field": field,
+            "value": value,
+        }
+    }
 
 
 def replay(record: dict[str, Any]) -> dict[str, Any]:
@@ -161,10 +171,13 @@ def replay(record: dict[str, Any]) -> dict[str, Any]:
         The stored document, as inserted; the repository maps it to its API view.
 
     Raises:
-        DuplicateError: the first request met a document with the same name.
+        DuplicateError: the first request met a document with the same unique value.
     """
     if record["outcome"] == "duplicate":
-        raise DuplicateError(record.get("resource", LEGACY_RESOURCE), record["name"])
+        resource = record.get("resource", LEGACY_RESOURCE)
+        if "field" in record:
+            raise DuplicateError(resource, record["value"], record["field"])
+        raise DuplicateError(resource, record["name"])
     document: dict[str, Any] = record["document" if "document" in record else "item"]
     return document
 

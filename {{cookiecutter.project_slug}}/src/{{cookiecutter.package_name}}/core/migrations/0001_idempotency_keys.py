@@ -2,7 +2,7 @@
 
 from pymongo.database import Database
 
-from .. import idempotency
+from ..crud import idempotency
 from .operations import Document, create_indexes
 
 

@@ -1,4 +1,4 @@
-"""Versioned schema and data migrations: `python -m {{ cookiecutter.package_name }}.migrations`.
+"""Versioned schema and data migrations: `python -m {{ cookiecutter.package_name }}.core.migrations`.
 
 Each migration is a module `NNNN_<name>.py` in this folder with an `upgrade(db)` function
 (and `downgrade(db)` where one can exist); `db` is a sync pymongo `Database`. They run in

@@ -1,4 +1,4 @@
-"""The migrations CLI: `python -m {{ cookiecutter.package_name }}.migrations {status,upgrade,downgrade}`.
+"""The migrations CLI: `python -m {{ cookiecutter.package_name }}.core.migrations {status,upgrade,downgrade}`.
 
 Reads the service's own settings (`{{ cookiecutter.package_name|upper }}_MONGO_URI`,
 `{{ cookiecutter.package_name|upper }}_MONGO_DATABASE`, `.env`). A refusal or failure is
@@ -14,13 +14,13 @@ from pymongo import MongoClient
 
 from ..problems import database_unavailable_detail
 from ..settings import SettingsError, load_settings
-from .runner import DIRECTORY, MigrationError, Runner, one_line
+from .runner import MigrationError, Runner, one_line
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Return the command line's command and options."""
     parser = argparse.ArgumentParser(
-        prog="python -m {{ cookiecutter.package_name }}.migrations",
+        prog="python -m {{ cookiecutter.package_name }}.core.migrations",
         description="Apply, undo or list the database migrations.",
     )
     parser.add_argument("command", choices=["status", "upgrade", "downgrade"])
@@ -38,7 +38,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=60,
         help="seconds to wait for the database to answer, and for another runner's lock",
     )
-    parser.add_argument("--directory", type=Path, default=DIRECTORY, help=argparse.SUPPRESS)
+    parser.add_argument("--directory", type=Path, default=None, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 

@@ -1,7 +1,9 @@
 """Find, record and run migrations: in order, once each, under a lock, refusing drift.
 
 A migration is a module `NNNN_<name>.py` (its id is the file name without `.py`) with
-`upgrade(db)` and optionally `downgrade(db)`. The `RECORDS` collection holds one document
+`upgrade(db)` and optionally `downgrade(db)`. The template's own migrations live in this
+folder, each resource's in its package (`resources/<plural>/migrations/`); they share one
+sequence of numbers and run in its order. The `RECORDS` collection holds one document
 per migration that ran:
 
     {_id: "0002_create_items", checksum, state: "running" | "done" | "failed",
@@ -46,6 +48,14 @@ RECORDS = "migrations"
 LOCKS = "migration_lock"
 LOCK_ID = "lock"
 DIRECTORY = Path(__file__).resolve().parent
+PACKAGE_ROOT = DIRECTORY.parents[1]
+"""The service's package (`src/<package>/`): module names are relative to it."""
+
+
+def directories() -> list[Path]:
+    """Return where migrations live: this folder, then each resource's `migrations/`."""
+    return [DIRECTORY, *sorted((PACKAGE_ROOT / "resources").glob("*/migrations"))]
+
 FILE_NAME = re.compile(r"(?P<number>[0-9]{4})_[a-z0-9_]+\.py")
 
 
@@ -79,14 +89,15 @@ class Status:
     record: Mapping[str, Any] | None
 
 
-def discover(directory: Path = DIRECTORY) -> list[Migration]:
-    """Return the migrations in `directory`, ordered by number.
+def discover(folders: Sequence[Path] | None = None) -> list[Migration]:
+    """Return the migrations in `folders` (default: `directories()`), ordered by number.
 
     Raises:
         MigrationError: two files share a number.
     """
     found: dict[str, Migration] = {}
-    for path in sorted(directory.glob("*.py")):
+    paths = [path for folder in folders or directories() for path in sorted(folder.glob("*.py"))]
+    for path in paths:
         match = FILE_NAME.fullmatch(path.name)
         if match is None:
             continue
@@ -115,9 +126,23 @@ def unapplied(migrations: Sequence[Migration], records: Iterable[Mapping[str, An
     return [m.id for m in migrations if state_of(m, by_id.get(m.id)) != "done"]
 
 
+def module_name(migration: Migration) -> str:
+    """Return the name to import `migration` as: the module of its folder's package.
+
+    `resources/books/migrations/0002_create_books.py` is
+    `<package>.resources.books.migrations.0002_create_books`, so its relative imports
+    (`from .. import BOOKS`) work; a file outside the package (a test's) joins this one.
+    """
+    try:
+        parts = migration.path.with_suffix("").relative_to(PACKAGE_ROOT).parts
+    except ValueError:
+        return f"{__package__}.{migration.id}"
+    return ".".join((PACKAGE_ROOT.name, *parts))
+
+
 def load(migration: Migration) -> ModuleType:
-    """Import a migration's module (as a module of this package, so `..` imports work)."""
-    spec = importlib.util.spec_from_file_location(f"{__package__}.{migration.id}", migration.path)
+    """Import a migration's module (as a module of its package, so `..` imports work)."""
+    spec = importlib.util.spec_from_file_location(module_name(migration), migration.path)
     if spec is None or spec.loader is None:
         raise MigrationError(f"cannot load migration {migration.id} from {migration.path}")
     module = importlib.util.module_from_spec(spec)
@@ -132,12 +157,12 @@ def one_line(exc: BaseException) -> str:
 
 
 class Runner:
-    """Run the migrations of `directory` against `db`, recording each in `RECORDS`."""
+    """Run the migrations against `db`, recording each in `RECORDS`."""
 
     def __init__(
         self,
         db: Database[Document],
-        directory: Path = DIRECTORY,
+        directory: Path | None = None,
         *,
         lease_s: float = 300,
         wait_s: float = 60,
@@ -147,7 +172,7 @@ class Runner:
 
         Args:
             db: The service's database (a sync pymongo `Database`).
-            directory: Where the migration files are (default: this package).
+            directory: Where the migration files are (default: `directories()`).
             lease_s: How long (s) the lock lasts unless renewed (before each migration).
             wait_s: How long (s) to wait for a lock another runner holds.
             report: Called with one line as each migration starts and ends.
@@ -204,14 +229,14 @@ class Runner:
 
     def _all(self) -> list[Migration]:
         """Return the migrations of the directory."""
-        return discover(self.directory)
+        return discover(None if self.directory is None else [self.directory])
 
     def _find(self, target: str) -> Migration:
         """Return the migration named by `target` (its id or its number)."""
         for migration in self._all():
             if target in (migration.id, migration.number):
                 return migration
-        raise MigrationError(f"no migration {target!r} in {self.directory}")
+        raise MigrationError(f"no migration {target!r}")
 
     def _until(self, target: str | None) -> list[Migration]:
         """Return the migrations up to and including `target` (all when None)."""

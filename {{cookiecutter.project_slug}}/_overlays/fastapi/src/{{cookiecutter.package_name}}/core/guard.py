@@ -1,6 +1,6 @@
 """Enforce the access policy (`access.Policy`) on FastAPI routes.
 
-Every resource router is included with one dependency that authenticates the caller
+Every resource route is added with one dependency that authenticates the caller
 and checks the scope its method needs (read for GET/HEAD, write otherwise); it runs
 before the route's own dependencies and validation, so a caller without credentials
 learns nothing about the request's shape. `/metrics` needs a scope only when
@@ -18,18 +18,13 @@ from starlette.concurrency import run_in_threadpool
 from .access import AccessError, Policy, RefreshNeeded, bind_principal
 from .handlers import problem_response
 from .problems import problem
-from .resources import Resource
+from .crud.spec import Resource
 from .security import scope_for, secure_document
 
 
-def url_name(resource: Resource) -> str:
-    """Return the resource's name in its URL (`items` for `/api/v1/items`)."""
-    return resource.router.prefix.rsplit("/", 1)[-1]
-
-
 def resource_scopes(policy: Policy, resource: Resource) -> tuple[str, str]:
-    """Return the (read, write) scopes of `resource` under `policy`."""
-    return policy.scopes_for(url_name(resource))
+    """Return the (read, write) scopes of `resource` under `policy` (named by its plural)."""
+    return policy.scopes_for(resource.plural)
 
 
 def requirement(
@@ -89,5 +84,5 @@ def secure_openapi(
     document: dict[str, Any], policy: Policy, resources: Sequence[Resource]
 ) -> dict[str, Any]:
     """Declare the policy's security scheme and each operation's scope in `document`."""
-    prefixes = {resource.router.prefix: resource_scopes(policy, resource) for resource in resources}
+    prefixes = {resource.path: resource_scopes(policy, resource) for resource in resources}
     return secure_document(document, policy.schemes, prefixes)

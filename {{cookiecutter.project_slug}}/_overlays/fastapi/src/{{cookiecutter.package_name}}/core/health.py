@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from .handlers import problem_response, problem_responses
 from .migrations.runner import RECORDS, unapplied
 from .problems import migrations_pending_problem, not_ready_problem
-from .resources import check_all
+from .crud.repository import check_all
 from .schemas import Liveness, Readiness
 
 log = structlog.get_logger(__name__)
@@ -32,7 +32,7 @@ async def get_readiness(request: Request) -> Readiness | JSONResponse:
     # the service not ready.
     state = request.app.state
     try:
-        await check_all(state.resources, state.repositories, state.settings.readiness_timeout_ms)
+        await check_all(state.repositories, state.settings.readiness_timeout_ms)
         pending = await unapplied_migrations(request.app)
     except Exception as exc:
         log.warning("readiness check failed", check="mongodb", error=type(exc).__name__)

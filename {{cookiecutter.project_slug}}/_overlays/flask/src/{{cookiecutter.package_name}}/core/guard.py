@@ -17,25 +17,21 @@ from .access import AccessError, Policy, RefreshNeeded, bind_principal
 from .handlers import problem_response
 from .metrics import METRICS_PATH
 from .problems import problem
-from .resources import Resource
+from .crud.spec import Resource
 from .security import scope_for, secure_document
 
 
-def url_name(resource: Resource) -> str:
-    """Return the resource's name in its URL (`items` for `/api/v1/items`)."""
-    return (resource.blueprint.url_prefix or "").rsplit("/", 1)[-1]
-
-
 def resource_scopes(policy: Policy, resource: Resource) -> tuple[str, str]:
-    """Return the (read, write) scopes of `resource` under `policy`."""
-    return policy.scopes_for(url_name(resource))
+    """Return the (read, write) scopes of `resource` under `policy` (named by its plural)."""
+    return policy.scopes_for(resource.plural)
 
 
 def request_guard(policy: Policy, resources: Sequence[Resource]) -> Callable[[], None] | None:
     """Return the hook that admits callers holding the scope a route needs (None if open)."""
     if policy.open:
         return None
-    scopes = {resource.blueprint.name: resource_scopes(policy, resource) for resource in resources}
+    # A resource's blueprint is named by its plural (`crud.routes.blueprint`).
+    scopes = {resource.plural: resource_scopes(policy, resource) for resource in resources}
     header = policy.request_headers[0]
 
     def require_access() -> None:
@@ -76,8 +72,5 @@ def secure_openapi(
     document: dict[str, Any], policy: Policy, resources: Sequence[Resource]
 ) -> dict[str, Any]:
     """Declare the policy's security scheme and each operation's scope in `document`."""
-    prefixes = {
-        resource.blueprint.url_prefix or "": resource_scopes(policy, resource)
-        for resource in resources
-    }
+    prefixes = {resource.path: resource_scopes(policy, resource) for resource in resources}
     return secure_document(document, policy.schemes, prefixes)

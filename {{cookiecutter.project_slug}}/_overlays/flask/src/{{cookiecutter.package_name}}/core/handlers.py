@@ -1,10 +1,10 @@
 """Error handlers: every error leaves the app as RFC 9457 problem+json, and OpenAPI says so."""
 
 import json
-from typing import Any
+from typing import Any, NoReturn
 
 import structlog
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, abort, current_app, request
 from flask_openapi.types import ResponseDict
 from pydantic import BaseModel, ValidationError
 from pymongo.errors import PyMongoError
@@ -71,6 +71,15 @@ def problem_responses(*statuses: int) -> ResponseDict:
         }
         for code in statuses
     }
+
+
+def validation_failed(exc: ValidationError, location: str) -> NoReturn:
+    """Abort the request with the 422 problem for `exc`, its errors located at `location`.
+
+    `location` (`path`, `query`, `header`, `body`) starts each error's `loc`, as in FastAPI.
+    """
+    issues = [{**issue, "loc": (location, *issue["loc"])} for issue in exc.errors()]
+    abort(problem_response(validation_problem(issues, request.path)))
 
 
 def handle_validation_error(exc: ValidationError) -> Response:

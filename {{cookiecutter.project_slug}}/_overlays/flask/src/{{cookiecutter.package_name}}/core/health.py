@@ -11,7 +11,7 @@ from flask_openapi.models.tag import Tag
 from .handlers import json_response, problem_response, problem_responses
 from .migrations.runner import RECORDS, unapplied
 from .problems import migrations_pending_problem, not_ready_problem
-from .resources import check_all
+from .crud.repository import check_all
 from .schemas import Liveness, Readiness
 
 bp = APIBlueprint("health", __name__, url_prefix="/health", abp_tags=[Tag(name="health")])
@@ -37,7 +37,6 @@ def get_readiness() -> Response:
     # the service not ready.
     try:
         check_all(
-            current_app.extensions["resources"],
             current_app.extensions["repositories"],
             current_app.config["SETTINGS"].readiness_timeout_ms,
         )

@@ -5,8 +5,8 @@ No downgrade: undoing it would drop the collection and every item in it.
 
 from pymongo.database import Database
 
-from ..items import ITEMS
-from .operations import Document, create_resource
+from ....core.migrations.operations import Document, create_resource
+from .. import ITEMS
 
 
 def upgrade(db: Database[Document]) -> None:

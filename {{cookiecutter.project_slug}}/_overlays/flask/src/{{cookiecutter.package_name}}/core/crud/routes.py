@@ -1,151 +1,213 @@
-"""The items API: HTTP in, repository call, HTTP out. No data access here."""
+"""The routes of a resource (Flask): HTTP in, repository call, HTTP out. No data access.
 
+`blueprint(resource)` serves `/api/v1/<plural>` for a declared resource: list, get,
+create, replace, update, delete, with ETags, `If-Match`, `Idempotency-Key`, cursors and
+`Link`, each documented in OpenAPI under the resource's own names (`get_books`,
+`BookRead`, `book_id`). The handlers are written once, here.
+
+flask-openapi documents each handler from its annotations (`path`, `query`, `header`,
+`body` models) but does not validate the request: the handler does, once, with the same
+models (`__delay_validate_request__`). flask-openapi's own validation copies every
+request header into a model and builds JSON schemas on each request: about 100k
+instructions per write (measured with the template's bench/); here each header the
+route reads is looked up once, and a failure is the same 422 problem
+(`handlers.validation_failed`).
+"""
+
+from collections.abc import Callable
 from typing import Annotated, Any
 
-from flask import Response, current_app
+from flask import Response, current_app, request
 from flask_openapi.blueprint import APIBlueprint
 from flask_openapi.models.tag import Tag
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError, create_model
 from pydantic.json_schema import SkipJsonSchema
 
-from ..cursors import next_link
-from ..etags import IF_MATCH_DESCRIPTION, IF_MATCH_PATTERN, etag, parse_if_match
-from ..handlers import json_response, problem_responses
-from ..idempotency import parse_key
+from ..handlers import json_response, problem_responses, validation_failed
 from ..schemas import IDEMPOTENCY_KEY_DESCRIPTION, OBJECT_ID_PATTERN, IdempotencyKey
-from .repository import ItemRepository
-from .schemas import ItemCreate, ItemPage, ItemQuery, ItemRead, ItemUpdate
+from . import texts
+from .cursors import next_link
+from .etags import IF_MATCH_DESCRIPTION, IF_MATCH_PATTERN, etag, parse_if_match
+from .idempotency import parse_key
+from .repository import Repository
+from .spec import Resource
 
-bp = APIBlueprint("items", __name__, url_prefix="/api/v1/items", abp_tags=[Tag(name="items")])
-
-
-_SCHEMAS: dict[type[BaseModel], dict[str, Any]] = {}
-
-
-class SchemaOnce(BaseModel):
-    """Base of header and query models: their JSON schema is built once per class.
-
-    flask-openapi 5.0 calls `model_json_schema()` on every request with header or query
-    parameters, only to read the property names (`flask_openapi/request.py`); building
-    it cost more instructions than the rest of such a request's own code (measured with
-    `bench/`). A class's schema never changes, so the no-argument call is answered from
-    a cache. The cached dict is shared: callers must not change it (flask-openapi only
-    reads it).
-    """
-
-    @classmethod
-    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        """Return pydantic's JSON schema of the class, built once for the default arguments."""
-        if args or kwargs:
-            return super().model_json_schema(*args, **kwargs)
-        schema = _SCHEMAS.get(cls)
-        if schema is None:
-            schema = _SCHEMAS[cls] = super().model_json_schema()
-        return schema
+IF_MATCH = "If-Match"
+IDEMPOTENCY_KEY = "Idempotency-Key"
 
 
-class ItemPath(BaseModel):
-    """Path parameters of `/api/v1/items/{item_id}`."""
-
-    item_id: Annotated[
-        str, Field(pattern=OBJECT_ID_PATTERN, description="The item's id (24 hex digits).")
-    ]
-
-
-class ItemListQuery(SchemaOnce, ItemQuery):
-    """Query parameters of `GET /api/v1/items` (the shared `ItemQuery`)."""
-
-
-class IfMatchHeader(SchemaOnce):
-    """The optional `If-Match` request header."""
+class IfMatchHeader(BaseModel):
+    """The optional `If-Match` request header (documented; `parse_if_match` checks it)."""
 
     # The pattern is declared for clients, not checked by pydantic: `parse_if_match` checks
     # it and answers a mismatch with 400 (a malformed header), not 422.
     if_match: str | SkipJsonSchema[None] = Field(
         None,
-        alias="If-Match",
+        alias=IF_MATCH,
         description=IF_MATCH_DESCRIPTION,
         json_schema_extra={"pattern": IF_MATCH_PATTERN},
     )
 
 
-class IdempotencyKeyHeader(SchemaOnce):
+class IdempotencyKeyHeader(BaseModel):
     """The optional `Idempotency-Key` request header."""
 
     idempotency_key: IdempotencyKey | None = Field(
-        None, alias="Idempotency-Key", description=IDEMPOTENCY_KEY_DESCRIPTION
+        None, alias=IDEMPOTENCY_KEY, description=IDEMPOTENCY_KEY_DESCRIPTION
     )
 
 
-def get_repository() -> ItemRepository:
-    """Return the items repository `app.init_db` created for this app (found by its class)."""
-    repository: ItemRepository = current_app.extensions["repositories"][ItemRepository]
+def repository_of(resource: Resource) -> Repository:
+    """Return the repository the app factory built for `resource` in this app."""
+    repository: Repository = current_app.extensions["repositories"][resource.name]
     return repository
 
 
-def item_response(item: ItemRead, status: int = 200, **headers: str) -> Response:
-    """Return the item as JSON with its ETag."""
-    return json_response(item, status, {"ETag": etag(item.version), **headers})
+def validated(model: type[BaseModel], data: Any, location: str) -> Any:
+    """Return `data` validated by `model`; a failure aborts with the 422 problem.
 
-
-@bp.get("", responses={200: ItemPage, **problem_responses(400, 422, 500, 503)})
-def get_items(query: ItemListQuery) -> Response:
-    """List items, a page at a time, optionally only those with a tag.
-
-    Ask for a page by number (`page`, with the exact `total`) or follow `next` (the
-    `cursor`, also in the `Link` header): cursor pages cost the same at any depth.
+    Args:
+        model: The request model (path, query, header or body).
+        data: What the request holds for it.
+        location: Where it came from (`path`, `query`, `header`, `body`): the first
+            element of each error's `loc`, as FastAPI writes it.
     """
-    page = get_repository().get_all(query)
-    headers = {}
-    if page.next is not None:
-        headers["Link"] = next_link(bp.url_prefix or "", page.next, page.per_page)
-    return json_response(page, headers=headers)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        validation_failed(exc, location)
 
 
-@bp.get("/<item_id>", responses={200: ItemRead, **problem_responses(404, 422, 500, 503)})
-def get_item(path: ItemPath) -> Response:
-    """Return one item; its ETag is its version."""
-    return item_response(get_repository().get(path.item_id))
+def idempotency_key() -> str | None:
+    """Return the request's parsed `Idempotency-Key`, if it sent one (422 when malformed)."""
+    value = request.headers.get(IDEMPOTENCY_KEY)
+    if value is None:
+        return None
+    header = validated(IdempotencyKeyHeader, {IDEMPOTENCY_KEY: value}, "header")
+    return parse_key(header.idempotency_key)
 
 
-@bp.post("", responses={201: ItemRead, **problem_responses(400, 409, 413, 415, 422, 503)})
-def create_item(body: ItemCreate, header: IdempotencyKeyHeader) -> Response:
-    """Create an item; `Location` points at it. A duplicate name is a 409.
-
-    With an `Idempotency-Key`, a retry gets the first answer again and never a second item.
-    """
-    item = get_repository().create(body, idempotency_key=parse_key(header.idempotency_key))
-    return item_response(item, 201, Location=f"{bp.url_prefix}/{item.id}")
+def body_of(model: type[BaseModel]) -> Any:
+    """Return the request's JSON body (parsed by `middleware.check_body`) validated by `model`."""
+    return validated(model, request.get_json(), "body")
 
 
-@bp.put(
-    "/<item_id>",
-    responses={200: ItemRead, **problem_responses(400, 404, 409, 412, 413, 415, 422, 503)},
-)
-def replace_item(path: ItemPath, body: ItemCreate, header: IfMatchHeader) -> Response:
-    """Replace every field of an item; a stale `If-Match` is a 412 and changes nothing."""
-    item = get_repository().update(
-        path.item_id, body.model_dump(), versions=parse_if_match(header.if_match)
+def blueprint(resource: Resource) -> APIBlueprint:
+    """Return the blueprint serving `resource` at `/api/v1/<plural>`."""
+    bp = APIBlueprint(
+        resource.plural, __name__, url_prefix=resource.path, abp_tags=[Tag(name=resource.plural)]
     )
-    return item_response(item)
-
-
-@bp.patch(
-    "/<item_id>",
-    responses={200: ItemRead, **problem_responses(400, 404, 409, 412, 413, 415, 422, 503)},
-)
-def update_item(path: ItemPath, body: ItemUpdate, header: IfMatchHeader) -> Response:
-    """Change the given fields of an item; a stale `If-Match` is a 412 and changes nothing."""
-    item = get_repository().update(
-        path.item_id,
-        body.model_dump(exclude_unset=True),
-        versions=parse_if_match(header.if_match),
+    id_name = resource.id_name
+    camel = resource.fields.__name__
+    path_model = create_model(
+        f"{camel}Path",
+        __doc__=f"Path parameters of `{resource.one_path}`.",
+        **{
+            id_name: (
+                Annotated[
+                    str,
+                    Field(pattern=OBJECT_ID_PATTERN, description=texts.id_description(resource)),
+                ],
+                ...,
+            )
+        },
     )
-    return item_response(item)
 
+    def document_id(values: dict[str, str]) -> str:
+        """Return the id from the URL's values, checked by the path model (422 if malformed)."""
+        checked: str = getattr(validated(path_model, values, "path"), id_name)
+        return checked
 
-@bp.delete("/<item_id>", responses={204: None, **problem_responses(400, 404, 412, 422, 503)})
-def delete_item(path: ItemPath, header: IfMatchHeader) -> Response:
-    """Delete an item; a stale `If-Match` is a 412 and deletes nothing."""
-    get_repository().delete(path.item_id, versions=parse_if_match(header.if_match))
-    return Response(status=204)
+    def versions() -> list[int] | None:
+        """Return the versions the request's `If-Match` accepts (400 when malformed)."""
+        return parse_if_match(request.headers.get(IF_MATCH))
+
+    def found(model: Any, status: int = 200, **headers: str) -> Response:
+        """Return a document as JSON with its ETag."""
+        return json_response(model, status, {"ETag": etag(model.version), **headers})
+
+    def get_all(**_: str) -> Response:
+        query = validated(resource.query, request.args.to_dict(), "query")
+        page: Any = repository_of(resource).get_all(query)
+        headers = {}
+        if page.next is not None:
+            headers["Link"] = next_link(resource.path, page.next, page.per_page)
+        return json_response(page, headers=headers)
+
+    def get(**values: str) -> Response:
+        return found(repository_of(resource).get(document_id(values)))
+
+    def create(**_: str) -> Response:
+        key = idempotency_key()
+        body = body_of(resource.create)
+        created: Any = repository_of(resource).create(body, idempotency_key=key)
+        return found(created, 201, Location=f"{resource.path}/{created.id}")
+
+    # Checked in this order, as FastAPI does: the path and the body (422) before If-Match
+    # (400, parsed by the handler).
+    def replace(**values: str) -> Response:
+        the_id = document_id(values)
+        changes = body_of(resource.create).model_dump()
+        return found(repository_of(resource).update(the_id, changes, versions=versions()))
+
+    def update(**values: str) -> Response:
+        the_id = document_id(values)
+        changes = body_of(resource.update).model_dump(exclude_unset=True)
+        return found(repository_of(resource).update(the_id, changes, versions=versions()))
+
+    def delete(**values: str) -> Response:
+        the_id = document_id(values)
+        repository_of(resource).delete(the_id, versions=versions())
+        return Response(status=204)
+
+    one = f"/<{id_name}>"
+    # verb: (rule, method, handler, the models it is documented with, the 2xx answer, problems)
+    table: dict[str, tuple[str, str, Callable[..., Response], dict[str, Any], dict[int, Any]]] = {
+        "get_all": ("", "get", get_all, {"query": resource.query}, {200: resource.page}),
+        "get": (one, "get", get, {"path": path_model}, {200: resource.read}),
+        "create": (
+            "",
+            "post",
+            create,
+            {"header": IdempotencyKeyHeader, "body": resource.create},
+            {201: resource.read},
+        ),
+        "replace": (
+            one,
+            "put",
+            replace,
+            {"path": path_model, "header": IfMatchHeader, "body": resource.create},
+            {200: resource.read},
+        ),
+        "update": (
+            one,
+            "patch",
+            update,
+            {"path": path_model, "header": IfMatchHeader, "body": resource.update},
+            {200: resource.read},
+        ),
+        "delete": (
+            one,
+            "delete",
+            delete,
+            {"path": path_model, "header": IfMatchHeader},
+            {204: None},
+        ),
+    }
+    errors = {
+        "get_all": (400, 422, 500, 503),
+        "get": (404, 422, 500, 503),
+        "create": (400, 409, 413, 415, 422, 503),
+        "replace": (400, 404, 409, 412, 413, 415, 422, 503),
+        "update": (400, 404, 409, 412, 413, 415, 422, 503),
+        "delete": (400, 404, 412, 422, 503),
+    }
+    for verb in texts.VERBS:
+        rule, method, handler, documented, answer = table[verb]
+        handler.__name__ = handler.__qualname__ = texts.handler_name(resource, verb)
+        handler.__doc__ = texts.docstring(resource, verb)
+        handler.__annotations__ = {**documented, "return": Response}
+        handler.__delay_validate_request__ = True  # type: ignore[attr-defined]
+        decorator = getattr(bp, method)
+        decorator(rule, responses={**answer, **problem_responses(*errors[verb])})(handler)
+    return bp
