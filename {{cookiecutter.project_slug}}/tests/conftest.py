@@ -1,7 +1,8 @@
 """Fixtures shared by every test: one MongoDB server per session, a fresh database per test.
 
-Each test's database has every migration applied (`settings`), as `make migrate` would;
-`unmigrated_settings` gives one without.
+Each test's database has every migration applied (`settings`), as `make migrate` would,
+and the collection of the tests' own resource (`shapes.READINGS`); `unmigrated_settings`
+gives one without.
 
 The app and HTTP-client fixtures live in `tests/app_fixtures.py` (framework-specific), the
 callers' credentials in `tests/access_fixtures.py` (specific to the access mode).
@@ -15,9 +16,11 @@ from typing import Any
 import pytest
 from pymongo import MongoClient
 
-from {{ cookiecutter.package_name }}.migrations.runner import Runner
-from {{ cookiecutter.package_name }}.settings import Settings
 from tests import mongo
+from tests.shapes import READINGS
+from {{ cookiecutter.package_name }}.core.migrations.operations import create_resource
+from {{ cookiecutter.package_name }}.core.migrations.runner import Runner
+from {{ cookiecutter.package_name }}.core.settings import Settings
 
 pytest_plugins = ["tests.app_fixtures", "tests.access_fixtures"]
 
@@ -61,5 +64,7 @@ def unmigrated_settings(
 @pytest.fixture
 def settings(unmigrated_settings: Settings, mongo_client: MongoClient[dict[str, Any]]) -> Settings:
     """Return settings for a fresh database with every migration applied (`make migrate`)."""
-    Runner(mongo_client[unmigrated_settings.mongo_database]).upgrade()
+    database = mongo_client[unmigrated_settings.mongo_database]
+    Runner(database).upgrade()
+    create_resource(database, READINGS)  # as its migration would, were it a real resource
     return unmigrated_settings

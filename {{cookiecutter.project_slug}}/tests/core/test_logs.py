@@ -6,7 +6,7 @@ import logging
 import pytest
 import structlog
 
-from {{ cookiecutter.package_name }}.logs import configure_logging, request_id_from
+from {{ cookiecutter.package_name }}.core.logs import configure_logging, request_id_from
 
 
 def test_sane_request_id_is_kept_and_others_replaced() -> None:

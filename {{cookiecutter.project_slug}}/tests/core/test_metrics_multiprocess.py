@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }}.metrics import KNOWN_METHODS, UNMATCHED_ROUTE, HttpMetrics
+from {{ cookiecutter.package_name }}.core.metrics import KNOWN_METHODS, UNMATCHED_ROUTE, HttpMetrics
 
 
 def test_scrape_survives_a_worker_file_still_being_created(

@@ -13,8 +13,8 @@ from pymongo import MongoClient
 from pymongo.database import Database
 from pymongo.errors import WriteError
 
-from {{ cookiecutter.package_name }}.migrations.__main__ import main
-from {{ cookiecutter.package_name }}.migrations.runner import (
+from {{ cookiecutter.package_name }}.core.migrations.__main__ import main
+from {{ cookiecutter.package_name }}.core.migrations.runner import (
     LOCK_ID,
     LOCKS,
     RECORDS,
@@ -22,8 +22,8 @@ from {{ cookiecutter.package_name }}.migrations.runner import (
     Runner,
     discover,
 )
-from {{ cookiecutter.package_name }}.registry import RESOURCES
-from {{ cookiecutter.package_name }}.settings import ENV_PREFIX, Settings
+from {{ cookiecutter.package_name }}.resources import RESOURCES
+from {{ cookiecutter.package_name }}.core.settings import ENV_PREFIX, Settings
 from tests.mongo import unused_port
 
 Db = Database[dict[str, Any]]

@@ -8,14 +8,14 @@ from pymongo.errors import (
     ServerSelectionTimeoutError,
 )
 
-from {{ cookiecutter.package_name }}.errors import (
+from {{ cookiecutter.package_name }}.core.errors import (
     DuplicateError,
     IdempotencyKeyInFlightError,
     IdempotencyKeyReusedError,
     NotFoundError,
     PreconditionFailedError,
 )
-from {{ cookiecutter.package_name }}.problems import (
+from {{ cookiecutter.package_name }}.core.problems import (
     DATABASE_TOO_SLOW,
     DATABASE_UNREACHABLE,
     is_json_media_type,

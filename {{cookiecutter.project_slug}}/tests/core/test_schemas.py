@@ -7,7 +7,7 @@ import unicodedata
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from {{ cookiecutter.package_name }}.schemas import VISIBLE_PATTERN, IdempotencyKey, Name, Page
+from {{ cookiecutter.package_name }}.core.schemas import VISIBLE_PATTERN, IdempotencyKey, Name, Page
 
 INVISIBLE_CATEGORIES = {"Cc", "Cf", "Zs", "Zl", "Zp"}
 

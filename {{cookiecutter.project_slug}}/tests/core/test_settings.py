@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }}.settings import (
+from {{ cookiecutter.package_name }}.core.settings import (
     ENV_PREFIX,
     Settings,
     SettingsError,

@@ -11,8 +11,8 @@ from pymongo import MongoClient
 from pymongo.errors import OperationFailure, PyMongoError
 from pymongo.uri_parser import parse_uri
 
-from {{ cookiecutter.package_name }}.settings import Settings
-from {{ cookiecutter.package_name }}.timeouts import AUTHENTICATION_FAILED, call_timeout
+from {{ cookiecutter.package_name }}.core.settings import Settings
+from {{ cookiecutter.package_name }}.core.timeouts import AUTHENTICATION_FAILED, call_timeout
 from tests.mongo import unused_port
 
 Client = MongoClient[dict[str, Any]]

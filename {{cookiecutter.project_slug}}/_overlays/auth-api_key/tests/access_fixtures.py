@@ -6,10 +6,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from {{ cookiecutter.package_name }}.access import load_policy
-from {{ cookiecutter.package_name }}.guard import resource_scopes
-from {{ cookiecutter.package_name }}.registry import RESOURCES
-from {{ cookiecutter.package_name }}.settings import ENV_PREFIX
+from {{ cookiecutter.package_name }}.core.access import load_policy
+from {{ cookiecutter.package_name }}.core.guard import resource_scopes
+from tests.shapes import SERVED
+from {{ cookiecutter.package_name }}.core.settings import ENV_PREFIX
 
 # Made per session, never written anywhere: test keys are as secret as real ones.
 KEYS: dict[tuple[str, ...], tuple[str, str]] = {}
@@ -27,7 +27,7 @@ def scopes_of_every_resource() -> list[str]:
     """Return every scope of every resource under the default scope names."""
     keys = [{"id": "bootstrap", "key": "b" * 32, "scopes": []}]
     policy = load_policy(auth_api_keys=keys)
-    return [scope for resource in RESOURCES for scope in resource_scopes(policy, resource)]
+    return [scope for resource in SERVED for scope in resource_scopes(policy, resource)]
 
 
 def keys_setting() -> str:

@@ -4,9 +4,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from {{ cookiecutter.package_name }}.guard import resource_scopes
-from {{ cookiecutter.package_name }}.registry import RESOURCES
-from {{ cookiecutter.package_name }}.settings import ENV_PREFIX
+from {{ cookiecutter.package_name }}.core.guard import resource_scopes
+from tests.shapes import SERVED
+from {{ cookiecutter.package_name }}.core.settings import ENV_PREFIX
 from tests.issuer import AUDIENCE, Issuer
 
 
@@ -41,10 +41,10 @@ def credentials_for(issuer: Issuer) -> Callable[..., dict[str, str]]:
 @pytest.fixture
 def all_scopes() -> list[str]:
     """Return every scope of every resource (the policy's default names)."""
-    from {{ cookiecutter.package_name }}.access import load_policy
+    from {{ cookiecutter.package_name }}.core.access import load_policy
 
     policy = load_policy()
-    return [scope for resource in RESOURCES for scope in resource_scopes(policy, resource)]
+    return [scope for resource in SERVED for scope in resource_scopes(policy, resource)]
 
 
 @pytest.fixture

@@ -1,29 +1,27 @@
-"""App fixtures for FastAPI: the app, an HTTP client with the lifespan running, resources."""
+"""App fixtures for FastAPI: the app, HTTP clients with the lifespan running."""
 
-import dataclasses
-from collections.abc import AsyncIterator
-from typing import cast
+from collections.abc import AsyncIterator, Iterator
 
 import httpx2
 import pytest
 from asgi_lifespan import LifespanManager
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
+from tests.shapes import SERVED
 from {{ cookiecutter.package_name }}.app import create_app
-from {{ cookiecutter.package_name }}.registry import RESOURCES
-from {{ cookiecutter.package_name }}.resources import Repository, Resource
-from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.core.settings import Settings
 
 
 @pytest.fixture
 def app(settings: Settings) -> FastAPI:
-    """Return a new app for the test's database (migrated)."""
-    return create_app(settings)
+    """Return a new app for the test's database (migrated), serving the tests' resources."""
+    return create_app(settings, resources=SERVED)
 
 
 @pytest.fixture
 async def client(app: FastAPI, credentials: dict[str, str]) -> AsyncIterator[httpx2.AsyncClient]:
-    """Yield an HTTP client to the app, with its lifespan running, sending `credentials`."""
+    """Yield an async HTTP client to the app, with its lifespan running, sending `credentials`."""
     async with LifespanManager(app) as manager:
         transport = httpx2.ASGITransport(app=manager.app)
         async with httpx2.AsyncClient(
@@ -33,13 +31,11 @@ async def client(app: FastAPI, credentials: dict[str, str]) -> AsyncIterator[htt
 
 
 @pytest.fixture
-def second_resource() -> Resource:
-    """Return a second resource: the first one's code on collection "copies", without routes.
+def http(app: FastAPI, credentials: dict[str, str]) -> Iterator[TestClient]:
+    """Yield a sync client to the app (`tests.http.Http`), lifespan running, sending `credentials`.
 
-    Its repository class is a subclass of the first's, so the app keeps the two apart.
+    Starlette's `TestClient` runs the app on an event loop of its own thread: the shared
+    tests (`tests/core/crud/`) call it as they call Flask's.
     """
-    first = RESOURCES[0]
-    repository = cast(type[Repository], type("CopyRepository", (first.repository,), {}))
-    return dataclasses.replace(
-        first, name="copy", collection="copies", repository=repository, router=APIRouter()
-    )
+    with TestClient(app, headers=credentials) as test_client:
+        yield test_client

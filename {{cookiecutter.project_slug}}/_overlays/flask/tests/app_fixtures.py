@@ -1,25 +1,26 @@
-"""App fixtures for Flask: the app, its test client, resources."""
+"""App fixtures for Flask: the app, its test client, and the shared tests' client."""
 
-import dataclasses
-from collections.abc import Iterator
-from typing import cast
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from flask_openapi.blueprint import APIBlueprint
 from flask_openapi.openapi import OpenAPI
+from werkzeug.test import TestResponse
 
-from {{ cookiecutter.package_name }} import db
+from tests.shapes import SERVED
 from {{ cookiecutter.package_name }}.app import create_app
-from {{ cookiecutter.package_name }}.registry import RESOURCES
-from {{ cookiecutter.package_name }}.resources import Repository, Resource
-from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.core import db
+from {{ cookiecutter.package_name }}.core.settings import Settings
 
 
 @pytest.fixture
 def app(settings: Settings) -> Iterator[OpenAPI]:
-    """Return a new app for the test's database (migrated); close its client afterwards."""
-    application = create_app(settings)
+    """Return a new app for the test's database (migrated), serving the tests' resources.
+
+    Its MongoDB client is closed afterwards.
+    """
+    application = create_app(settings, resources=SERVED)
     yield application
     db.close_client(application.extensions["mongo_client"])
 
@@ -38,18 +39,59 @@ def client_for(app: OpenAPI, credentials: dict[str, str]) -> FlaskClient:
     return test_client
 
 
-@pytest.fixture
-def second_resource() -> Resource:
-    """Return a second resource: the first one's code on collection "copies", without routes.
+class Reply:
+    """A Flask test response with `tests.http.Reply`'s names (`json()`, `text`, `content`)."""
 
-    Its repository class is a subclass of the first's, so the app keeps the two apart.
-    """
-    first = RESOURCES[0]
-    repository = cast(type[Repository], type("CopyRepository", (first.repository,), {}))
-    return dataclasses.replace(
-        first,
-        name="copy",
-        collection="copies",
-        repository=repository,
-        blueprint=APIBlueprint("copies", __name__),
-    )
+    def __init__(self, response: TestResponse) -> None:
+        """Wrap `response`."""
+        self.response = response
+        self.status_code = response.status_code
+        self.headers = response.headers
+
+    @property
+    def text(self) -> str:
+        """The body as text."""
+        return self.response.get_data(as_text=True)
+
+    @property
+    def content(self) -> bytes:
+        """The body as bytes."""
+        return self.response.get_data()
+
+    def json(self) -> Any:
+        """The body parsed as JSON."""
+        return self.response.get_json(force=True)
+
+
+class Http:
+    """Flask's test client with `tests.http.Http`'s calls (`params` for the query)."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        """Send every request through `client`."""
+        self.client = client
+
+    def get(self, url: str, *, params: Mapping[str, Any] | None = None, **options: Any) -> Reply:
+        """Send a GET with `params` as the query string."""
+        return Reply(self.client.get(url, query_string=params, **options))
+
+    def post(self, url: str, *, content: bytes | None = None, **options: Any) -> Reply:
+        """Send a POST (`json=` or raw `content=`)."""
+        return Reply(self.client.post(url, data=content, **options))
+
+    def put(self, url: str, *, content: bytes | None = None, **options: Any) -> Reply:
+        """Send a PUT (`json=` or raw `content=`)."""
+        return Reply(self.client.put(url, data=content, **options))
+
+    def patch(self, url: str, *, content: bytes | None = None, **options: Any) -> Reply:
+        """Send a PATCH (`json=` or raw `content=`)."""
+        return Reply(self.client.patch(url, data=content, **options))
+
+    def delete(self, url: str, **options: Any) -> Reply:
+        """Send a DELETE."""
+        return Reply(self.client.delete(url, **options))
+
+
+@pytest.fixture
+def http(client: FlaskClient) -> Http:
+    """Return the shared tests' client (`tests.http.Http`) over Flask's test client."""
+    return Http(client)

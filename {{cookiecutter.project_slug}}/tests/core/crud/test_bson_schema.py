@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
-from {{ cookiecutter.package_name }}.bson_schema import ObjectIdField, portable_pattern, validator
-from {{ cookiecutter.package_name }}.schemas import VISIBLE_PATTERN
+from {{ cookiecutter.package_name }}.core.crud.bson_schema import ObjectIdField, portable_pattern, validator
+from {{ cookiecutter.package_name }}.core.schemas import VISIBLE_PATTERN
 
 
 class Size(BaseModel):

@@ -2,8 +2,8 @@
 
 import pytest
 
-from {{ cookiecutter.package_name }}.cursors import decode, encode, next_link, signing_key
-from {{ cookiecutter.package_name }}.errors import InvalidCursorError
+from {{ cookiecutter.package_name }}.core.crud.cursors import decode, encode, next_link, signing_key
+from {{ cookiecutter.package_name }}.core.errors import InvalidCursorError
 
 POSITION = {"s": "name", "t": None, "v": "lamp", "i": "0123456789abcdef01234567"}
 

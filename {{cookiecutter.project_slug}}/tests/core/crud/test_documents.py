@@ -1,87 +1,120 @@
-"""How items are stored: the resource's names, ids and the stored shape."""
+"""How a resource's documents are stored and read back, on every shape (`documents`)."""
+
+from typing import Any
 
 import pytest
 from bson import ObjectId
 
-from {{ cookiecutter.package_name }}.cursors import signing_key
-from {{ cookiecutter.package_name }}.errors import (
+from tests.shapes import Shape
+from {{ cookiecutter.package_name }}.core.crud import documents
+from {{ cookiecutter.package_name }}.core.crud.cursors import signing_key
+from {{ cookiecutter.package_name }}.core.errors import (
     InvalidCursorError,
     NotFoundError,
     UnreadableDocumentError,
 )
-from {{ cookiecutter.package_name }}.items import ITEMS, documents
-from {{ cookiecutter.package_name }}.items.schemas import ItemCreate, ItemQuery
 
 KEY = signing_key("test")
 
 
-def test_the_resource_is_registered_under_the_names_its_errors_use() -> None:
-    assert ITEMS.name == documents.RESOURCE
-    assert (ITEMS.collection, ITEMS.indexes) == (documents.COLLECTION, documents.INDEXES)
+def stored(shape: Shape, **fields: Any) -> dict[str, Any]:
+    """Return a new document of `shape` as inserted (with an `_id`), `fields` over it."""
+    body = shape.resource.create.model_validate(shape.body())
+    return {**documents.new_document(shape.resource, body, ObjectId()), **fields}
 
 
-def test_an_id_that_is_not_an_object_id_is_not_found_naming_the_resource() -> None:
+def query(shape: Shape, **params: object) -> Any:
+    """Return the shape's list query for `params`."""
+    return shape.resource.query.model_validate(params)
+
+
+def test_an_id_that_is_not_an_object_id_is_not_found_naming_the_resource(shape: Shape) -> None:
     with pytest.raises(NotFoundError) as raised:
-        documents.object_id("nope")
-    assert raised.value.resource == documents.RESOURCE
+        documents.object_id(shape.resource, "nope")
+    assert raised.value.resource == shape.resource.name
     assert str(raised.value).endswith(" nope does not exist.")
 
 
-def test_a_new_document_reads_back_as_version_1_with_its_id() -> None:
-    stored = documents.new_document(ItemCreate(name="lamp"), documents.object_id("0" * 24))
-    read = documents.to_item(stored)
-    assert (read.id, read.name, read.version) == ("0" * 24, "lamp", 1)
+def test_a_new_document_reads_back_as_version_1_with_its_id(shape: Shape) -> None:
+    document = stored(shape)
+    read: Any = documents.to_read(shape.resource, document)
+    assert (read.id, read.version) == (str(document["_id"]), 1)
     assert read.created_at == read.updated_at
+    assert shape.resource.document.model_validate(document)  # the stored model takes it
 
 
-def test_sort_is_stable_on_ties_in_the_requested_direction() -> None:
-    assert documents.sort_spec(ItemQuery(sort="-name")) == [("name", -1)]
-    assert documents.sort_spec(ItemQuery(sort="created_at")) == [("created_at", 1), ("_id", 1)]
+def test_a_sort_is_stable_on_ties_and_a_unique_key_needs_no_tiebreak(shape: Shape) -> None:
+    spec = documents.sort_spec(shape.resource, query(shape, sort="-created_at"))
+    assert spec == [("created_at", -1), ("_id", -1)]
+    for key in shape.resource.unique:
+        if key in shape.resource.sorts:
+            assert documents.sort_spec(shape.resource, query(shape, sort=key)) == [(key, 1)]
 
 
 @pytest.mark.parametrize(
     ("fields", "failing"),
     [
-        ({"name": None}, ["name"]),
         ({"version": "3"}, ["version"]),
-        ({"tags": ["ok", 7], "updated_at": "yesterday"}, ["tags.1", "updated_at"]),
+        ({"version": None, "updated_at": "yesterday"}, ["updated_at", "version"]),
     ],
 )
 def test_a_stored_document_the_read_model_refuses_is_unreadable_naming_id_and_fields(
-    fields: dict[str, object], failing: list[str]
+    shape: Shape, fields: dict[str, object], failing: list[str]
 ) -> None:
-    stored = {**documents.new_document(ItemCreate(name="lamp"), ObjectId()), **fields}
+    document = stored(shape, **fields)
     with pytest.raises(UnreadableDocumentError) as raised:
-        documents.to_item(stored)
-    assert raised.value.resource == documents.RESOURCE
-    assert raised.value.failures == {str(stored["_id"]): failing}
+        documents.to_read(shape.resource, document)
+    assert raised.value.resource == shape.resource.name
+    assert raised.value.failures == {str(document["_id"]): failing}
 
 
-def test_a_missing_field_is_unreadable_but_missing_description_and_tags_read_as_empty() -> None:
-    stored = documents.new_document(ItemCreate(name="lamp"), ObjectId())
-    del stored["description"], stored["tags"]
-    assert (documents.to_item(stored).description, documents.to_item(stored).tags) == (None, [])
-    del stored["created_at"]
-    with pytest.raises(UnreadableDocumentError, match=str(stored["_id"])):
-        documents.to_item(stored)
-
-
-def test_a_page_with_unreadable_documents_names_every_one() -> None:
-    good, bad, worse = (documents.new_document(ItemCreate(name=n), ObjectId()) for n in "abc")
-    bad["version"], worse["name"] = None, 5
+def test_a_missing_field_with_a_default_reads_as_it_and_one_without_is_unreadable(
+    shape: Shape,
+) -> None:
+    fields = shape.resource.fields.model_fields
+    document = stored(shape)
+    defaulted = [name for name, info in fields.items() if not info.is_required()]
+    for name in defaulted:
+        del document[name]
+    read = documents.to_read(shape.resource, document)
+    assert {name: getattr(read, name) for name in defaulted} == {
+        name: fields[name].get_default(call_default_factory=True) for name in defaulted
+    }
+    required = next(name for name, info in fields.items() if info.is_required())
+    del document[required]
     with pytest.raises(UnreadableDocumentError) as raised:
-        documents.to_items([good, bad, worse])
+        documents.to_read(shape.resource, document)
+    assert raised.value.failures == {str(document["_id"]): [required]}
+
+
+def test_a_page_with_unreadable_documents_names_every_one(shape: Shape) -> None:
+    good, bad, worse = (stored(shape) for _ in range(3))
+    bad["version"], worse["created_at"] = None, 5
+    with pytest.raises(UnreadableDocumentError) as raised:
+        documents.to_reads(shape.resource, [good, bad, worse])
     assert raised.value.ids == [str(bad["_id"]), str(worse["_id"])]
 
 
-@pytest.mark.parametrize(
-    "changes", [{"page": 2}, {"sort": "-name"}, {"tag": "red"}, {"cursor": "x" + "A" * 40}]
-)
-def test_a_cursor_that_is_altered_or_contradicted_is_invalid(changes: dict[str, object]) -> None:
-    query = ItemQuery(sort="name", per_page=1)
-    stored = [documents.new_document(ItemCreate(name=n), ObjectId()) for n in "ab"]
-    cursor = documents.to_page(query, stored, 2, KEY).next
-    assert cursor is not None
-    assert documents.continue_from(ItemQuery(cursor=cursor), KEY)[0].sort == "name"
-    with pytest.raises(InvalidCursorError):
-        documents.continue_from(ItemQuery.model_validate({"cursor": cursor, **changes}), KEY)
+def test_a_cursor_that_is_altered_or_contradicted_is_invalid(shape: Shape) -> None:
+    listed = query(shape, sort="created_at", per_page=1)
+    page: Any = documents.to_page(shape.resource, listed, [stored(shape), stored(shape)], 2, KEY)
+    token = page.next
+    assert token is not None
+    continued, after = documents.continue_from(shape.resource, query(shape, cursor=token), KEY)
+    assert (continued.sort, after is not None) == ("created_at", True)
+    changes: list[dict[str, object]] = [
+        {"page": 2},
+        {"sort": "-created_at"},
+        {"cursor": "x" + "A" * 40},
+        *({param: value} for param, (_, value) in shape.filtered.items()),
+    ]
+    for change in changes:
+        with pytest.raises(InvalidCursorError):
+            documents.continue_from(shape.resource, query(shape, cursor=token, **change), KEY)
+
+
+def test_an_update_sets_the_changes_bumps_the_version_and_stamps_the_time(shape: Shape) -> None:
+    spec = documents.update_spec(dict(shape.change))
+    assert spec["$inc"] == {"version": 1}
+    assert {key: spec["$set"][key] for key in shape.change} == shape.change
+    assert "updated_at" in spec["$set"]

@@ -6,12 +6,12 @@ from typing import Any
 import pytest
 from bson import ObjectId
 
-from {{ cookiecutter.package_name }}.errors import (
+from {{ cookiecutter.package_name }}.core.errors import (
     DuplicateError,
     IdempotencyKeyInFlightError,
     IdempotencyKeyReusedError,
 )
-from {{ cookiecutter.package_name }}.idempotency import (
+from {{ cookiecutter.package_name }}.core.crud.idempotency import (
     document_id,
     duplicate_outcome,
     fingerprint,

@@ -21,10 +21,10 @@ import pytest
 from pymongo import MongoClient
 from pymongo.collection import Collection
 
-from {{ cookiecutter.package_name }}.cursors import signing_key
+from {{ cookiecutter.package_name }}.core.crud.cursors import signing_key
 from {{ cookiecutter.package_name }}.items import documents
 from {{ cookiecutter.package_name }}.items.schemas import ItemCreate, ItemQuery, SortKey
-from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.core.settings import Settings
 
 KEY = signing_key(None)
 PER_PAGE = 2

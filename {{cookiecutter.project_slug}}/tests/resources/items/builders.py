@@ -1,54 +1,38 @@
-"""Item test data builders: valid request bodies, unique per call, and stored records."""
+"""Item test data: valid bodies, unique per call, for the core's tests and the items' own."""
 
-import itertools
-from typing import Any
+from tests.shapes import Shape, counter
 
-from pymongo import MongoClient
-from pymongo.collection import Collection
+from {{ cookiecutter.package_name }}.resources.items import ITEMS
 
-from {{ cookiecutter.package_name }}.clock import utcnow
-from {{ cookiecutter.package_name }}.idempotency import fingerprint, new_record
-from {{ cookiecutter.package_name }}.items.documents import COLLECTION, new_document
-from {{ cookiecutter.package_name }}.items.schemas import ItemCreate
-from {{ cookiecutter.package_name }}.settings import Settings
-
-_counter = itertools.count(1)
+_next = counter()
 
 
-def item_body(**overrides: Any) -> dict[str, Any]:
-    """Return a valid create body with a unique name; `overrides` replace fields."""
-    body: dict[str, Any] = {
-        "name": f"item-{next(_counter)}",
+def body(**overrides: object) -> dict[str, object]:
+    """Return a valid create body with a unique name; `overrides` replace fields.
+
+    Names are numbered with leading zeros, so each sorts after the one before.
+    """
+    return {
+        "name": f"item-{next(_next):06d}",
         "description": "A test item.",
         "tags": ["test"],
+        **overrides,
     }
-    body.update(overrides)
-    return body
 
 
-def key_record(key: str, body: dict[str, Any], *, lease_s: float) -> dict[str, Any]:
-    """Return an `Idempotency-Key` record for `body` left in flight, as a crash leaves it.
-
-    Its lease ends `lease_s` seconds from now (negative: already expired).
-    """
-    digest = fingerprint(ItemCreate.model_validate(body).model_dump())
-    return new_record(
-        COLLECTION, key, digest, utcnow(), lease_ms=int(lease_s * 1000), retention_s=3600
-    )
-
-
-def store_unreadable(settings: Settings, *, removed: tuple[str, ...] = (), **fields: Any) -> str:
-    """Store an item document with `fields` set and `removed` left out, straight through pymongo.
-
-    As a hand fix or an old release would: past the service and its validator
-    (`bypass_document_validation`). Return the new document's id.
-    """
-    document = new_document(ItemCreate.model_validate(item_body()))
-    document.update(fields)
-    for name in removed:
-        del document[name]
-    client: MongoClient[dict[str, Any]]
-    with MongoClient(settings.mongo_uri.get_secret_value()) as client:
-        items: Collection[dict[str, Any]] = client[settings.mongo_database][COLLECTION]
-        inserted = items.insert_one(document, bypass_document_validation=True)
-    return str(inserted.inserted_id)
+SHAPE = Shape(
+    ITEMS,
+    body,
+    change={"tags": ["changed"]},
+    invalid=[
+        {"name": {"$gt": ""}},
+        {"name": ""},
+        {"name": " \u200b"},
+        {"name": "x" * 201},
+        {"name": 42},
+        {"name": "x", "tags": ["t"] * 21},
+        {"name": "x", "tags": [""]},
+        {"name": "x", "description": "d" * 2001},
+    ],
+    filtered={"tag": ({"tags": ["test", "warm"]}, "warm")},
+)

@@ -1,46 +1,46 @@
-"""Item schemas: what a client may send, and a page as it is read."""
+"""The items' own rules: what their declaration adds to the core's (tested in tests/core/)."""
+
+import unicodedata
 
 import pytest
 from pydantic import ValidationError
 
-from {{ cookiecutter.package_name }}.items.schemas import (
-    ItemCreate,
-    ItemPage,
-    ItemQuery,
-    ItemUpdate,
-)
-from {{ cookiecutter.package_name }}.schemas import VISIBLE_PATTERN, Page
+from tests.resources.items.builders import body
+from tests.http import Http
+from {{ cookiecutter.package_name }}.core.schemas import VISIBLE_PATTERN
+from {{ cookiecutter.package_name }}.resources.items import ITEMS
+
+PATH = ITEMS.path
 
 
-def test_item_update_keeps_only_given_fields() -> None:
-    assert ItemUpdate(description=None).model_dump(exclude_unset=True) == {"description": None}
-
-
-@pytest.mark.parametrize("body", [{}, {"name": None}, {"tags": None}, {"id": "x"}])
-def test_item_update_rejects_empty_null_and_unknown(body: dict[str, object]) -> None:
-    with pytest.raises(ValidationError):
-        ItemUpdate.model_validate(body)
-
-
-def test_item_create_rejects_operator_objects() -> None:
-    with pytest.raises(ValidationError):
-        ItemCreate.model_validate({"name": {"$gt": ""}})
-
-
-def test_item_query_rejects_unknown_parameters() -> None:
-    with pytest.raises(ValidationError):
-        ItemQuery.model_validate({"tag[$ne]": "x"})
+def test_the_models_are_named_after_the_item() -> None:
+    models = (ITEMS.create, ITEMS.update, ITEMS.read, ITEMS.page, ITEMS.query, ITEMS.document)
+    suffixes = ("Create", "Update", "Read", "Page", "Query", "Document")
+    assert [model.__name__ for model in models] == [f"Item{suffix}" for suffix in suffixes]
 
 
 def test_names_are_normalised_and_refused_blank_on_create_and_update() -> None:
-    assert ItemCreate(name=" lamp\u200b").name == "lamp"
-    assert ItemUpdate(name="  lamp ").name == "lamp"
-    assert ItemCreate.model_json_schema()["properties"]["name"]["pattern"] == VISIBLE_PATTERN
+    created = ITEMS.create.model_validate({"name": " lamp\u200b"})
+    assert created.model_dump()["name"] == "lamp"
+    updated = ITEMS.update.model_validate({"name": "  lamp "})
+    assert updated.model_dump(exclude_unset=True) == {"name": "lamp"}
+    assert ITEMS.create.model_json_schema()["properties"]["name"]["pattern"] == VISIBLE_PATTERN
     with pytest.raises(ValidationError, match="string_invisible"):
-        ItemUpdate(name="\u200b")
+        ITEMS.update.model_validate({"name": "\u200b"})
 
 
-def test_a_page_keeps_the_resource_name_in_its_schema_and_the_shared_envelope_keys() -> None:
-    schema = ItemPage.model_json_schema()
-    assert schema["title"] == "ItemPage"
-    assert list(schema["properties"]) == [*Page.model_fields]
+def test_a_name_is_unique_in_its_normal_form(http: Http) -> None:
+    composed = unicodedata.normalize("NFC", "Café")
+    decomposed = unicodedata.normalize("NFD", "Café")
+    assert http.post(PATH, json=body(name=composed)).status_code == 201
+    again = http.post(PATH, json=body(name=f" {decomposed}\u200b"))
+    assert again.status_code == 409
+    assert again.json()["detail"] == f"An item named {composed!r} already exists."
+
+
+def test_the_tag_filter_matches_one_tag_exactly(http: Http) -> None:
+    http.post(PATH, json=body(name="red", tags=["colour", "warm"]))
+    http.post(PATH, json=body(name="blue", tags=["colour"]))
+    listed = http.get(PATH, params={"tag": "warm"}).json()
+    assert [found["name"] for found in listed["items"]] == ["red"]
+    assert http.get(PATH, params={"tag": "war"}).json()["total"] == 0

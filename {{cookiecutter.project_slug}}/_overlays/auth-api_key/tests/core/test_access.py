@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from {{ cookiecutter.package_name }}.access import AccessError, Policy, Principal, load_policy
-from {{ cookiecutter.package_name }}.settings import SettingsError
+from {{ cookiecutter.package_name }}.core.access import AccessError, Policy, Principal, load_policy
+from {{ cookiecutter.package_name }}.core.settings import SettingsError
 
 KEY = "k" * 40
 KEYS = [

@@ -11,14 +11,14 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from {{ cookiecutter.package_name }}.access import (
+from {{ cookiecutter.package_name }}.core.access import (
     AccessError,
     Policy,
     Principal,
     RefreshNeeded,
     load_policy,
 )
-from {{ cookiecutter.package_name }}.settings import SettingsError
+from {{ cookiecutter.package_name }}.core.settings import SettingsError
 from tests.issuer import Issuer
 
 

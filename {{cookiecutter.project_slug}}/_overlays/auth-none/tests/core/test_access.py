@@ -1,6 +1,6 @@
 """The open policy (`auth=none`): nothing is checked, nothing is declared."""
 
-from {{ cookiecutter.package_name }}.access import current_principal, load_policy
+from {{ cookiecutter.package_name }}.core.access import current_principal, load_policy
 
 
 def test_open_policy_checks_nothing_and_declares_no_scheme() -> None:

@@ -1,6 +1,5 @@
 """App-wide behaviour: resources, problem details, limits, headers, request ids, CORS, docs."""
 
-import dataclasses
 import json
 import re
 from typing import Any
@@ -11,26 +10,22 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from pymongo import MongoClient
 
+from tests.shapes import READINGS, SHAPES
 from {{ cookiecutter.package_name }}.app import create_app
-from {{ cookiecutter.package_name }}.registry import RESOURCES
-from {{ cookiecutter.package_name }}.resources import Resource
-from {{ cookiecutter.package_name }}.settings import Settings
-from tests.items.builders import item_body
+from {{ cookiecutter.package_name }}.resources import RESOURCES
+from {{ cookiecutter.package_name }}.core.crud import Resource
+from {{ cookiecutter.package_name }}.core.settings import Settings
 
-ITEMS = "/api/v1/items"
-ITEM = "/api/v1/items/{item_id}"
+EXAMPLE = SHAPES[0]  # the first registered resource
+ITEMS = EXAMPLE.resource.path
+ITEM = EXAMPLE.resource.one_path
 
 
-def test_resources_sharing_a_collection_or_a_repository_class_are_refused(
-    settings: Settings, second_resource: Resource
-) -> None:
+def test_resources_sharing_a_plural_or_a_collection_are_refused(settings: Settings) -> None:
     first = RESOURCES[0]
-    on_same_collection = dataclasses.replace(second_resource, collection=first.collection)
-    with pytest.raises(ValueError, match=f"'{first.name}' and 'copy' share the collection"):
-        create_app(settings, [first, on_same_collection])
-    with_same_class = dataclasses.replace(second_resource, repository=first.repository)
-    with pytest.raises(ValueError, match=f"'{first.name}' and 'copy' share the repository class"):
-        create_app(settings, [first, with_same_class])
+    again = Resource(READINGS.fields, plural=first.plural)
+    with pytest.raises(ValueError, match=f"share the plural '{first.plural}'"):
+        create_app(settings, [first, again])
 
 
 async def test_start_up_leaves_the_schema_to_migrations(
@@ -84,8 +79,8 @@ async def test_body_over_limit_is_413(settings: Settings, credentials: dict[str,
         async with httpx2.AsyncClient(
             transport=transport, base_url="http://test", headers=credentials
         ) as client:
-            response = await client.post(ITEMS, json=item_body(description="x" * 200))
-            small = await client.post(ITEMS, json={"name": "ok"})
+            response = await client.post(ITEMS, content=b'{"x": "' + b"x" * 200 + b'"}', headers={"Content-Type": "application/json"})
+            small = await client.post(ITEMS, json=EXAMPLE.body())
     assert response.status_code == 413
     assert response.json()["title"] == "Content Too Large"
     assert small.status_code == 201

@@ -12,10 +12,12 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
-from {{ cookiecutter.package_name }}.guard import resource_scopes
-from {{ cookiecutter.package_name }}.registry import RESOURCES
+from tests.shapes import SHAPES
+from {{ cookiecutter.package_name }}.core.guard import resource_scopes
+from {{ cookiecutter.package_name }}.resources import RESOURCES
 
-ITEMS = "/api/v1/items"
+EXAMPLE = SHAPES[0]  # the first registered resource
+ITEMS = EXAMPLE.resource.path
 
 
 @pytest.fixture
@@ -53,7 +55,7 @@ async def test_read_scope_reads_but_does_not_write(
     read, write = resource_scopes(app.state.policy, RESOURCES[0])
     headers = credentials_for(read)
     assert (await anonymous.get(ITEMS, headers=headers)).status_code == 200
-    response = await anonymous.post(ITEMS, json={"name": "x"}, headers=headers)
+    response = await anonymous.post(ITEMS, json=EXAMPLE.body(), headers=headers)
     if app.state.policy.open:
         assert response.status_code == 201
         return

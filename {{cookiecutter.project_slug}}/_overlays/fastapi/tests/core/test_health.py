@@ -7,8 +7,8 @@ from asgi_lifespan import LifespanManager
 from pymongo import MongoClient
 
 from {{ cookiecutter.package_name }}.app import create_app
-from {{ cookiecutter.package_name }}.migrations.runner import RECORDS, Runner, discover
-from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.core.migrations.runner import RECORDS, Runner, discover
+from {{ cookiecutter.package_name }}.core.settings import Settings
 from tests.mongo import unused_port
 
 

@@ -10,7 +10,7 @@ from gunicorn.config import Config as GunicornConfig
 from starlette.types import Receive, Scope, Send
 from uvicorn import Config, Server
 
-from {{ cookiecutter.package_name }}.workers import head_limited_protocol
+from {{ cookiecutter.package_name }}.core.workers import head_limited_protocol
 
 # Small limits, so each test sends little: the request line, fields, bytes per field.
 LINE, FIELDS, FIELD = 64, 5, 40

@@ -1,6 +1,5 @@
 """App-wide behaviour: resources, problem details, limits, headers, request ids, CORS, docs."""
 
-import dataclasses
 import json
 import re
 from typing import Any
@@ -10,28 +9,24 @@ from flask.testing import FlaskClient
 from flask_openapi.openapi import OpenAPI
 from pymongo import MongoClient
 
-from {{ cookiecutter.package_name }} import db
+from tests.shapes import READINGS, SHAPES
+from {{ cookiecutter.package_name }}.core import db
 from {{ cookiecutter.package_name }}.app import create_app
-from {{ cookiecutter.package_name }}.registry import RESOURCES
-from {{ cookiecutter.package_name }}.resources import Resource
-from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.resources import RESOURCES
+from {{ cookiecutter.package_name }}.core.crud import Resource
+from {{ cookiecutter.package_name }}.core.settings import Settings
 from tests.app_fixtures import client_for
-from tests.items.builders import item_body
 
-ITEMS = "/api/v1/items"
-ITEM = "/api/v1/items/{item_id}"
+EXAMPLE = SHAPES[0]  # the first registered resource
+ITEMS = EXAMPLE.resource.path
+ITEM = EXAMPLE.resource.one_path
 
 
-def test_resources_sharing_a_collection_or_a_repository_class_are_refused(
-    settings: Settings, second_resource: Resource
-) -> None:
+def test_resources_sharing_a_plural_or_a_collection_are_refused(settings: Settings) -> None:
     first = RESOURCES[0]
-    on_same_collection = dataclasses.replace(second_resource, collection=first.collection)
-    with pytest.raises(ValueError, match=f"'{first.name}' and 'copy' share the collection"):
-        create_app(settings, [first, on_same_collection])
-    with_same_class = dataclasses.replace(second_resource, repository=first.repository)
-    with pytest.raises(ValueError, match=f"'{first.name}' and 'copy' share the repository class"):
-        create_app(settings, [first, with_same_class])
+    again = Resource(READINGS.fields, plural=first.plural)
+    with pytest.raises(ValueError, match=f"share the plural '{first.plural}'"):
+        create_app(settings, [first, again])
 
 
 def test_start_up_leaves_the_schema_to_migrations(
@@ -78,8 +73,8 @@ def test_non_json_body_is_415(client: FlaskClient) -> None:
 def test_body_over_limit_is_413(settings: Settings, credentials: dict[str, str]) -> None:
     app = create_app(settings.model_copy(update={"max_body_bytes": 100}))
     client = client_for(app, credentials)
-    response = client.post(ITEMS, json=item_body(description="x" * 200))
-    small = client.post(ITEMS, json={"name": "ok"})
+    response = client.post(ITEMS, content=b'{"x": "' + b"x" * 200 + b'"}', headers={"Content-Type": "application/json"})
+    small = client.post(ITEMS, json=EXAMPLE.body())
     assert response.status_code == 413
     assert response.get_json()["title"] == "Content Too Large"
     assert small.status_code == 201

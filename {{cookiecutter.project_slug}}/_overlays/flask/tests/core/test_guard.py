@@ -11,10 +11,12 @@ import pytest
 from flask.testing import FlaskClient
 from flask_openapi.openapi import OpenAPI
 
-from {{ cookiecutter.package_name }}.guard import resource_scopes
-from {{ cookiecutter.package_name }}.registry import RESOURCES
+from tests.shapes import SHAPES
+from {{ cookiecutter.package_name }}.core.guard import resource_scopes
+from {{ cookiecutter.package_name }}.resources import RESOURCES
 
-ITEMS = "/api/v1/items"
+EXAMPLE = SHAPES[0]  # the first registered resource
+ITEMS = EXAMPLE.resource.path
 
 
 @pytest.fixture
@@ -45,7 +47,7 @@ def test_read_scope_reads_but_does_not_write(
     read, write = resource_scopes(app.extensions["policy"], RESOURCES[0])
     headers = credentials_for(read)
     assert anonymous.get(ITEMS, headers=headers).status_code == 200
-    response = anonymous.post(ITEMS, json={"name": "x"}, headers=headers)
+    response = anonymous.post(ITEMS, json=EXAMPLE.body(), headers=headers)
     if app.extensions["policy"].open:
         assert response.status_code == 201
         return

@@ -5,10 +5,10 @@ from typing import Any
 from flask.testing import FlaskClient
 from pymongo import MongoClient
 
-from {{ cookiecutter.package_name }} import db
+from {{ cookiecutter.package_name }}.core import db
 from {{ cookiecutter.package_name }}.app import create_app
-from {{ cookiecutter.package_name }}.migrations.runner import RECORDS, Runner, discover
-from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.core.migrations.runner import RECORDS, Runner, discover
+from {{ cookiecutter.package_name }}.core.settings import Settings
 from tests.app_fixtures import client_for
 from tests.mongo import unused_port
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from {{ cookiecutter.package_name }}.workers import linger, problem_response
+from {{ cookiecutter.package_name }}.core.workers import linger, problem_response
 
 ANSWER = b"HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n"
 

@@ -16,7 +16,7 @@ same order, and the rules below exist once:
 - errors are domain errors (`errors`), never HTTP ones.
 """
 
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import Any, NoReturn, TypeVar
 
 from bson import ObjectId
@@ -278,6 +278,35 @@ class Store:
 def _find(filter_: dict[str, Any], **options: Any) -> Callable[[Any], Any]:
     """Return the call that reads the matching documents as a list (at most `limit`)."""
     return lambda collection: collection.find(filter_, **options).to_list(options["limit"])
+
+
+def run(steps: Steps[T], collections: Mapping[str, Any]) -> T:
+    """Make the calls `steps` yields with a sync driver, in order; return its result.
+
+    Each call's result is sent back into `steps`; a call's exception is thrown in, where
+    the operation may handle it (a duplicate key) or let it out. The async twin is
+    FastAPI's `repository.Repository.run` (the same loop, awaiting each call).
+
+    Args:
+        steps: An operation of `Store`.
+        collections: The collection for each target (`DOCUMENTS`, `KEYS`).
+
+    Raises:
+        pymongo.errors.PyMongoError: a call failed and the operation did not handle it;
+            and the operation's own domain errors (`errors`).
+    """
+    result: Any = None
+    error: Exception | None = None
+    while True:
+        try:
+            target, call = steps.send(result) if error is None else steps.throw(error)
+        except StopIteration as done:
+            value: T = done.value
+            return value
+        try:
+            result, error = call(collections[target]), None
+        except Exception as exc:
+            result, error = None, exc
 
 
 def stores(resources: Sequence[Resource], settings: Settings) -> dict[str, Store]:

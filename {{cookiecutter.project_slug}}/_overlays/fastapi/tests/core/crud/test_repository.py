@@ -1,177 +1,58 @@
-"""ItemRepository against a real MongoDB server: integrity, atomic updates, safe retries."""
+"""The async repository: runs the core's operations (`store`) with the app's async driver."""
 
-import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
+from pymongo.errors import OperationFailure
 
-from {{ cookiecutter.package_name }}.errors import (
-    DuplicateError,
-    IdempotencyKeyInFlightError,
-    IdempotencyKeyReusedError,
-    NotFoundError,
-    PreconditionFailedError,
-)
-from {{ cookiecutter.package_name }}.items import documents
-from {{ cookiecutter.package_name }}.items.repository import ItemRepository
-from {{ cookiecutter.package_name }}.items.schemas import ItemCreate, ItemQuery, ItemRead
-from tests.items.builders import item_body, key_record
-
-MISSING_ID = "0123456789abcdef01234567"
+from tests.shapes import SERVED, SHAPES, Shape
+from {{ cookiecutter.package_name }}.core import db
+from {{ cookiecutter.package_name }}.core.crud.repository import Repository, build_repositories
+from {{ cookiecutter.package_name }}.core.crud.store import DOCUMENTS, Steps
+from {{ cookiecutter.package_name }}.core.errors import DuplicateError
+from {{ cookiecutter.package_name }}.core.settings import Settings
 
 
-async def test_create_then_get_round_trips(repository: ItemRepository) -> None:
-    created = await repository.create(ItemCreate(name="a", tags=["x"]))
+@pytest.fixture
+async def repositories(settings: Settings) -> AsyncIterator[dict[str, Repository]]:
+    """Yield the app's repositories (one per resource served) on the test's database."""
+    client = db.create_client(settings)
+    yield build_repositories(SERVED, client[settings.mongo_database], settings)
+    await db.close_client(client)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+async def test_each_resource_gets_a_repository_that_runs_every_operation(
+    repositories: dict[str, Repository], shape: Shape
+) -> None:
+    repository = repositories[shape.resource.name]
+    created: Any = await repository.create(shape.resource.create.model_validate(shape.body()))
     assert await repository.get(created.id) == created
-    assert created.version == 1
-
-
-async def test_create_duplicate_name_raises(repository: ItemRepository) -> None:
-    await repository.create(ItemCreate(name="a"))
-    with pytest.raises(DuplicateError):
-        await repository.create(ItemCreate(name="a"))
-
-
-async def test_get_missing_raises(repository: ItemRepository) -> None:
-    with pytest.raises(NotFoundError):
-        await repository.get(MISSING_ID)
-
-
-async def test_update_bumps_version_and_stamps_time(repository: ItemRepository) -> None:
-    created = await repository.create(ItemCreate(name="a"))
-    updated = await repository.update(created.id, {"description": "d"}, versions=[1])
-    assert (updated.version, updated.description) == (2, "d")
-    assert updated.updated_at >= created.updated_at
-
-
-async def test_update_at_stale_version_raises_and_changes_nothing(
-    repository: ItemRepository,
-) -> None:
-    created = await repository.create(ItemCreate(name="a"))
-    with pytest.raises(PreconditionFailedError):
-        await repository.update(created.id, {"description": "d"}, versions=[5])
-    assert (await repository.get(created.id)).version == 1
-
-
-async def test_update_missing_raises_not_found(repository: ItemRepository) -> None:
-    with pytest.raises(NotFoundError):
-        await repository.update(MISSING_ID, {"description": "d"}, versions=[1])
-
-
-async def test_racing_guarded_updates_let_exactly_one_win(repository: ItemRepository) -> None:
-    created = await repository.create(ItemCreate(name="a"))
-    results = await asyncio.gather(
-        *(repository.update(created.id, {"description": str(n)}, versions=[1]) for n in range(10)),
-        return_exceptions=True,
-    )
-    winners = [result for result in results if not isinstance(result, Exception)]
-    assert len(winners) == 1
-    assert all(isinstance(r, PreconditionFailedError) for r in results if r not in winners)
-    assert (await repository.get(created.id)).version == 2
-
-
-async def test_delete_removes_and_then_raises(repository: ItemRepository) -> None:
-    created = await repository.create(ItemCreate(name="a"))
+    changed: Any = await repository.update(created.id, shape.change, versions=[1])
+    assert changed.version == 2
+    page: Any = await repository.get_all(shape.resource.query.model_validate({}))  # type: ignore[arg-type]
+    assert [found.id for found in page.items] == [created.id]
     await repository.delete(created.id)
-    with pytest.raises(NotFoundError):
-        await repository.delete(created.id)
+    assert repository.resource is shape.resource
 
 
-async def test_get_all_counts_over_pages(repository: ItemRepository) -> None:
-    for name in ("c", "a", "b"):
-        await repository.create(ItemCreate(name=name))
-    page = await repository.get_all(ItemQuery(per_page=2, sort="name"))
-    assert [item.name for item in page.items] == ["a", "b"]
-    assert page.total == 3
-
-
-# --- Idempotency-Key ------------------------------------------------------------------
-
-KEY = "8e03978e-40d5-43e8-bc93-6894a57f9324"
-
-
-async def test_create_with_a_key_twice_stores_one_item_and_replays_it(
-    repository: ItemRepository,
+async def test_an_error_the_operation_handles_is_thrown_into_it(
+    repositories: dict[str, Repository],
 ) -> None:
-    body = item_body()
-    first = await repository.create(ItemCreate(**body), idempotency_key=KEY)
-    again = await repository.create(ItemCreate(**body), idempotency_key=KEY)
-    assert again == first
-    assert await repository.collection.count_documents({}) == 1
+    shape = SHAPES[0]
+    repository = repositories[shape.resource.name]
+    body = shape.resource.create.model_validate(shape.body())
+    await repository.create(body)
+    with pytest.raises(DuplicateError):  # the store turned DuplicateKeyError into it
+        await repository.create(body)
 
 
-async def test_create_with_a_used_key_and_another_body_raises(repository: ItemRepository) -> None:
-    await repository.create(ItemCreate(**item_body()), idempotency_key=KEY)
-    with pytest.raises(IdempotencyKeyReusedError):
-        await repository.create(ItemCreate(**item_body()), idempotency_key=KEY)
-    assert await repository.collection.count_documents({}) == 1
-
-
-async def test_a_duplicate_name_outcome_is_replayed_even_once_the_name_is_free(
-    repository: ItemRepository,
+async def test_an_error_no_operation_handles_leaves_as_the_driver_raised_it(
+    repositories: dict[str, Repository],
 ) -> None:
-    body = item_body()
-    taken = await repository.create(ItemCreate(**body))
-    with pytest.raises(DuplicateError):
-        await repository.create(ItemCreate(**body), idempotency_key=KEY)
-    await repository.delete(taken.id)
-    with pytest.raises(DuplicateError):
-        await repository.create(ItemCreate(**body), idempotency_key=KEY)
-    assert await repository.collection.count_documents({}) == 0
+    def broken() -> Steps[None]:
+        yield DOCUMENTS, lambda collection: collection.find_one({"$nope": 1})
 
-
-async def test_a_key_in_flight_raises_with_the_lease_left(repository: ItemRepository) -> None:
-    body = item_body()
-    await repository.keys.insert_one(key_record(KEY, body, lease_s=30))
-    with pytest.raises(IdempotencyKeyInFlightError) as raised:
-        await repository.create(ItemCreate(**body), idempotency_key=KEY)
-    assert 0 < raised.value.retry_after_s <= 30
-    assert await repository.collection.count_documents({}) == 0
-
-
-async def test_an_abandoned_key_is_taken_over_and_finds_the_item_stored_before_a_crash(
-    repository: ItemRepository,
-) -> None:
-    body = item_body()
-    record = key_record(KEY, body, lease_s=-1)
-    await repository.keys.insert_one(record)
-    # The crash hit after the item was stored, before the outcome was.
-    stored = documents.new_document(ItemCreate(**body), record["document_id"])
-    await repository.collection.insert_one(stored)
-    item = await repository.create(ItemCreate(**body), idempotency_key=KEY)
-    assert item.id == str(record["document_id"])
-    assert await repository.collection.count_documents({}) == 1
-    finished = await repository.keys.find_one({"_id": record["_id"]})
-    assert finished is not None
-    assert finished["state"] == "done"
-
-
-async def test_an_abandoned_key_without_its_item_creates_it_under_the_reserved_id(
-    repository: ItemRepository,
-) -> None:
-    body = item_body()
-    record = key_record(KEY, body, lease_s=-1)
-    await repository.keys.insert_one(record)
-    item = await repository.create(ItemCreate(**body), idempotency_key=KEY)
-    assert item.id == str(record["document_id"])
-    assert await repository.collection.count_documents({}) == 1
-
-
-async def test_concurrent_creates_with_one_key_store_one_item(repository: ItemRepository) -> None:
-    body = item_body()
-    results = await asyncio.gather(
-        *(repository.create(ItemCreate(**body), idempotency_key=KEY) for _ in range(10)),
-        return_exceptions=True,
-    )
-    created = {result.id for result in results if isinstance(result, ItemRead)}
-    assert len(created) == 1
-    refused = [result for result in results if not isinstance(result, ItemRead)]
-    assert all(isinstance(result, IdempotencyKeyInFlightError) for result in refused), refused
-    assert await repository.collection.count_documents({}) == 1
-
-
-async def test_migrations_expire_key_records_at_their_expiry(
-    repository: ItemRepository,
-) -> None:
-    indexes = await repository.keys.index_information()
-    assert indexes["expires_at_ttl"]["key"] == [("expires_at", 1)]
-    assert indexes["expires_at_ttl"]["expireAfterSeconds"] == 0
+    with pytest.raises(OperationFailure):
+        await repositories[SHAPES[0].resource.name].run(broken())

@@ -18,6 +18,7 @@ from ..timeouts import call_timeout
 from . import idempotency
 from .models import ListQuery
 from .spec import Resource
+from . import store
 from .store import DOCUMENTS, KEYS, Steps, Store, stores
 
 T = TypeVar("T")
@@ -41,10 +42,7 @@ class Repository:
         }
 
     def run(self, steps: Steps[T], limit_s: float | None = None) -> T:
-        """Make the calls `steps` yields, in order, and return its result.
-
-        Each call's result is sent back into `steps`; a call's exception is thrown in,
-        where the operation may handle it (a duplicate key) or let it out.
+        """Make the calls `steps` yields (`store.run`) under one deadline; return its result.
 
         Args:
             steps: An operation of `store.Store`.
@@ -56,18 +54,7 @@ class Repository:
                 handle it; and the operation's own domain errors (`errors`).
         """
         with pymongo.timeout(call_timeout(self.database.client, limit_s)):
-            result: Any = None
-            error: Exception | None = None
-            while True:
-                try:
-                    target, call = steps.send(result) if error is None else steps.throw(error)
-                except StopIteration as done:
-                    value: T = done.value
-                    return value
-                try:
-                    result, error = call(self.collections[target]), None
-                except Exception as exc:
-                    result, error = None, exc
+            return store.run(steps, self.collections)
 
     def check(self, timeout_ms: int) -> None:
         """Ping the server (the indexes and validator come from migrations, not from here).

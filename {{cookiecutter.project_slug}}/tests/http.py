@@ -1,0 +1,49 @@
+"""What the shared tests need of an HTTP client: the same calls in both frameworks.
+
+Each framework's `app_fixtures.http` fixture gives one (FastAPI: Starlette's
+`TestClient`, with the lifespan running; Flask: its test client, wrapped), so tests of
+the HTTP contract are written once and run against either app.
+"""
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+
+class Reply(Protocol):
+    """A response: status, headers (case-insensitive), body."""
+
+    @property
+    def status_code(self) -> int: ...  # noqa: D102
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...  # noqa: D102
+
+    @property
+    def text(self) -> str: ...  # noqa: D102
+
+    @property
+    def content(self) -> bytes: ...  # noqa: D102
+
+    def json(self) -> Any: ...  # noqa: D102
+
+
+class Http(Protocol):
+    """A client of the app under test; `params` is the query, `json` a body to send as JSON."""
+
+    def get(  # noqa: D102
+        self, url: str, *, params: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None
+    ) -> Reply: ...
+
+    def post(  # noqa: D102
+        self, url: str, *, json: Any = None, content: bytes | None = None, headers: Mapping[str, str] | None = None
+    ) -> Reply: ...
+
+    def put(  # noqa: D102
+        self, url: str, *, json: Any = None, content: bytes | None = None, headers: Mapping[str, str] | None = None
+    ) -> Reply: ...
+
+    def patch(  # noqa: D102
+        self, url: str, *, json: Any = None, content: bytes | None = None, headers: Mapping[str, str] | None = None
+    ) -> Reply: ...
+
+    def delete(self, url: str, *, headers: Mapping[str, str] | None = None) -> Reply: ...  # noqa: D102
