@@ -50,7 +50,8 @@ class Reading(Fields):
     """A sensor reading: numbers, a flag and a list of numbers; no string field at all."""
 
     sensor: Annotated[int, Field(strict=True, ge=0, le=10**9)]
-    value: Annotated[float, Field(allow_inf_nan=False)]
+    # Bounded: MongoDB's validator cannot refuse NaN or infinity by type, only by range.
+    value: Annotated[float, Field(ge=-1e9, le=1e9, allow_inf_nan=False)]
     ok: bool = True
     samples: Annotated[list[Annotated[int, Field(strict=True)]], Field(max_length=10)] = []
 

@@ -84,6 +84,15 @@ class ModelCases:
             low = node.get("minimum", node.get("exclusiveMinimum", -(2**31) - 1) + 1)
             high = node.get("maximum", node.get("exclusiveMaximum", 2**31) - 1)
             return st.integers(min_value=low, max_value=high)
+        if kind == "number":
+            return st.floats(
+                min_value=node.get("minimum", node.get("exclusiveMinimum")),
+                max_value=node.get("maximum", node.get("exclusiveMaximum")),
+                exclude_min="exclusiveMinimum" in node,
+                exclude_max="exclusiveMaximum" in node,
+                allow_nan=False,
+                allow_infinity=False,
+            )
         if kind == "string" and node.get("format") != "date-time":
             sizes = (node.get("minLength", 0), node.get("maxLength", 30))
             texts = st.from_regex(node["pattern"]) if "pattern" in node else st.text()
@@ -120,6 +129,8 @@ class ModelCases:
         kind: str = node.get("type", node.get("bsonType", ""))
         if kind == "integer":
             return node.get("minimum", node.get("exclusiveMinimum", -1) + 1)
+        if kind == "number":
+            return float(node.get("minimum", node.get("exclusiveMinimum", -1) + 1))
         if kind == "string" and node.get("format") != "date-time":
             return "x" * max(node.get("minLength", 0), 1)
         if kind == "array":

@@ -73,7 +73,7 @@ def test_log_format_follows_environment_unless_set() -> None:
 
 
 def test_env_example_lists_every_setting_and_loads() -> None:
-    example = Path(__file__).resolve().parent.parent / ".env.example"
+    example = Path(__file__).resolve().parents[2] / ".env.example"
     names = {
         line.split("=", 1)[0]
         for line in example.read_text().splitlines()

@@ -110,7 +110,8 @@ def test_a_cursor_that_is_altered_or_contradicted_is_invalid(shape: Shape) -> No
     ]
     for change in changes:
         with pytest.raises(InvalidCursorError):
-            documents.continue_from(shape.resource, query(shape, cursor=token, **change), KEY)
+            altered = query(shape, **{"cursor": token, **change})
+            documents.continue_from(shape.resource, altered, KEY)
 
 
 def test_an_update_sets_the_changes_bumps_the_version_and_stamps_the_time(shape: Shape) -> None:

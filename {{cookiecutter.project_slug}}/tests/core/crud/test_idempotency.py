@@ -90,9 +90,19 @@ def test_take_over_matches_only_the_lease_it_saw() -> None:
 def test_replay_returns_the_stored_document_or_raises_the_duplicate_again() -> None:
     document = {"_id": new_record(SCOPE, "k", "f", NOW, lease_ms=0, retention_s=1)["document_id"]}
     assert replay({"outcome": "created", "document": document}) == document
-    outcome = duplicate_outcome("apple_tree", "n")["$set"]
+    outcome = duplicate_outcome("apple_tree", "name", "n")["$set"]
     with pytest.raises(DuplicateError, match=r"^An apple tree named 'n' already exists\.$"):
         replay(outcome)
+    other = duplicate_outcome("apple_tree", "sku", 7)["$set"]
+    with pytest.raises(DuplicateError, match=r"^An apple tree with sku 7 already exists\.$"):
+        replay(other)
+
+
+def test_a_duplicate_recorded_before_unique_fields_were_generic_still_replays() -> None:
+    """Duplicate outcomes written before fields other than `name` could be unique."""
+    old = {"outcome": "duplicate", "resource": "apple_tree", "name": "n"}
+    with pytest.raises(DuplicateError, match=r"^An apple tree named 'n' already exists\.$"):
+        replay(old)
 
 
 def test_a_record_from_the_item_only_release_still_replays_after_an_upgrade() -> None:

@@ -73,7 +73,7 @@ def test_non_json_body_is_415(client: FlaskClient) -> None:
 def test_body_over_limit_is_413(settings: Settings, credentials: dict[str, str]) -> None:
     app = create_app(settings.model_copy(update={"max_body_bytes": 100}))
     client = client_for(app, credentials)
-    response = client.post(ITEMS, content=b'{"x": "' + b"x" * 200 + b'"}', headers={"Content-Type": "application/json"})
+    response = client.post(ITEMS, data=b'{"x": "' + b"x" * 200 + b'"}', headers={"Content-Type": "application/json"})
     small = client.post(ITEMS, json=EXAMPLE.body())
     assert response.status_code == 413
     assert response.get_json()["title"] == "Content Too Large"
