@@ -33,7 +33,7 @@ Rename rules (old `item`/`items`, new `order_line`/`order_lines`):
   `_`, `.`, `/`, `{`, `}`, `(`, `=`, a backtick or a letter keeps the identifier form
   (`/api/v1/items` -> `/api/v1/order_lines`, `ItemRead` -> `OrderLineRead`).
 - f-strings: the literal text as above, the expressions in braces as Python names.
-- Text in `keep` (the package and project names, e.g. `item_service`) is never touched.
+- Text in `keep` (the package and project names, e.g. `{{ cookiecutter.package_name }}`) is never touched.
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ from __future__ import annotations
 import argparse
 import ast
 import builtins
-import contextlib
 import io
 import keyword
 import re
@@ -251,7 +250,7 @@ def _article(article: str, word: str) -> str:
 class Renamer:
     """Rename one resource's names to another's in Python source, prose and file names.
 
-    `Renamer(names("item"), names("book"), keep=("item_service",))`; see the module
+    `Renamer(names("item"), names("book"), keep=("{{ cookiecutter.package_name }}",))`; see the module
     docstring for the rules.
     """
 
@@ -630,7 +629,9 @@ def plan_resource(root: Path, singular: str, plural_name: str | None = None) -> 
 def _next_migration_number(package_dir: Path) -> int:
     """Return the next free migration number: the template's and every resource's count."""
     folders = [package_dir / "core" / "migrations", *package_dir.glob("resources/*/migrations")]
-    found = (MIGRATION_NUMBER.match(path.name) for folder in folders for path in folder.glob("*.py"))
+    found = (
+        MIGRATION_NUMBER.match(path.name) for folder in folders for path in folder.glob("*.py")
+    )
     return max((int(match[1]) for match in found if match), default=0) + 1
 
 
@@ -689,7 +690,9 @@ def write(plan: Plan) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Add a resource to the project this script belongs to; return the exit status."""
-    parser = argparse.ArgumentParser(description="Add a resource: its declaration, migration, tests.")
+    parser = argparse.ArgumentParser(
+        description="Add a resource: its declaration, migration, tests."
+    )
     parser.add_argument("name", help="singular snake_case name, e.g. order_line")
     parser.add_argument("--plural", help="plural (default: derived, e.g. order_lines)")
     arguments = parser.parse_args(argv)

@@ -16,11 +16,12 @@ from typing import Any
 import pytest
 from pymongo import MongoClient
 
-from tests import mongo
-from tests.shapes import READINGS
 from {{ cookiecutter.package_name }}.core.migrations.operations import create_resource
 from {{ cookiecutter.package_name }}.core.migrations.runner import Runner
 from {{ cookiecutter.package_name }}.core.settings import Settings
+
+from tests import mongo
+from tests.shapes import READINGS
 
 pytest_plugins = ["tests.app_fixtures", "tests.access_fixtures"]
 

@@ -13,37 +13,56 @@ class Reply(Protocol):
     """A response: status, headers (case-insensitive), body."""
 
     @property
-    def status_code(self) -> int: ...  # noqa: D102
+    def status_code(self) -> int: ...
 
     @property
-    def headers(self) -> Mapping[str, str]: ...  # noqa: D102
+    def headers(self) -> Mapping[str, str]: ...
 
     @property
-    def text(self) -> str: ...  # noqa: D102
+    def text(self) -> str: ...
 
     @property
-    def content(self) -> bytes: ...  # noqa: D102
+    def content(self) -> bytes: ...
 
-    def json(self) -> Any: ...  # noqa: D102
+    def json(self) -> Any: ...
 
 
 class Http(Protocol):
     """A client of the app under test; `params` is the query, `json` a body to send as JSON."""
 
-    def get(  # noqa: D102
-        self, url: str, *, params: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None
+    def get(
+        self,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Reply: ...
 
-    def post(  # noqa: D102
-        self, url: str, *, json: Any = None, content: bytes | None = None, headers: Mapping[str, str] | None = None
+    def post(
+        self,
+        url: str,
+        *,
+        json: Any = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Reply: ...
 
-    def put(  # noqa: D102
-        self, url: str, *, json: Any = None, content: bytes | None = None, headers: Mapping[str, str] | None = None
+    def put(
+        self,
+        url: str,
+        *,
+        json: Any = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Reply: ...
 
-    def patch(  # noqa: D102
-        self, url: str, *, json: Any = None, content: bytes | None = None, headers: Mapping[str, str] | None = None
+    def patch(
+        self,
+        url: str,
+        *,
+        json: Any = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Reply: ...
 
-    def delete(self, url: str, *, headers: Mapping[str, str] | None = None) -> Reply: ...  # noqa: D102
+    def delete(self, url: str, *, headers: Mapping[str, str] | None = None) -> Reply: ...

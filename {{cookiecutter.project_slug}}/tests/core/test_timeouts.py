@@ -13,6 +13,7 @@ from pymongo.uri_parser import parse_uri
 
 from {{ cookiecutter.package_name }}.core.settings import Settings
 from {{ cookiecutter.package_name }}.core.timeouts import AUTHENTICATION_FAILED, call_timeout
+
 from tests.mongo import unused_port
 
 Client = MongoClient[dict[str, Any]]

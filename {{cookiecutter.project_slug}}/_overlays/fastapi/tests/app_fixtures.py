@@ -8,9 +8,10 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.shapes import SERVED
 from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.core.settings import Settings
+
+from tests.shapes import SERVED
 
 
 @pytest.fixture

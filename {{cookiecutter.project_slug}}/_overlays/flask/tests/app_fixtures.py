@@ -8,10 +8,11 @@ from flask.testing import FlaskClient
 from flask_openapi.openapi import OpenAPI
 from werkzeug.test import TestResponse
 
-from tests.shapes import SERVED
 from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.core import db
 from {{ cookiecutter.package_name }}.core.settings import Settings
+
+from tests.shapes import SERVED
 
 
 @pytest.fixture

@@ -5,11 +5,12 @@ from typing import Any
 from pymongo import MongoClient
 from pymongo.collection import Collection
 
-from tests.shapes import Shape
 from {{ cookiecutter.package_name }}.core.clock import utcnow
 from {{ cookiecutter.package_name }}.core.crud.documents import new_document
 from {{ cookiecutter.package_name }}.core.crud.idempotency import fingerprint, new_record
 from {{ cookiecutter.package_name }}.core.settings import Settings
+
+from tests.shapes import Shape
 
 
 def key_record(shape: Shape, key: str, body: dict[str, Any], *, lease_s: float) -> dict[str, Any]:
@@ -42,6 +43,8 @@ def store_unreadable(
         del document[name]
     client: MongoClient[dict[str, Any]]
     with MongoClient(settings.mongo_uri.get_secret_value()) as client:
-        stored: Collection[dict[str, Any]] = client[settings.mongo_database][shape.resource.collection]
+        stored: Collection[dict[str, Any]] = client[settings.mongo_database][
+            shape.resource.collection
+        ]
         inserted = stored.insert_one(document, bypass_document_validation=True)
     return str(inserted.inserted_id)

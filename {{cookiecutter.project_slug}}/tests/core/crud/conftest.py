@@ -8,10 +8,11 @@ import pytest
 from pymongo import MongoClient
 from pymongo.collection import Collection
 
-from tests.shapes import SHAPES, Shape
 from {{ cookiecutter.package_name }}.core.crud import idempotency
 from {{ cookiecutter.package_name }}.core.crud.store import DOCUMENTS, KEYS, Steps, Store, run
 from {{ cookiecutter.package_name }}.core.settings import Settings
+
+from tests.shapes import SHAPES, Shape
 
 Document = dict[str, Any]
 

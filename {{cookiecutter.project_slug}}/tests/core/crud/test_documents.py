@@ -5,7 +5,6 @@ from typing import Any
 import pytest
 from bson import ObjectId
 
-from tests.shapes import Shape
 from {{ cookiecutter.package_name }}.core.crud import documents
 from {{ cookiecutter.package_name }}.core.crud.cursors import signing_key
 from {{ cookiecutter.package_name }}.core.errors import (
@@ -13,6 +12,8 @@ from {{ cookiecutter.package_name }}.core.errors import (
     NotFoundError,
     UnreadableDocumentError,
 )
+
+from tests.shapes import Shape
 
 KEY = signing_key("test")
 
@@ -102,15 +103,18 @@ def test_a_cursor_that_is_altered_or_contradicted_is_invalid(shape: Shape) -> No
     assert token is not None
     continued, after = documents.continue_from(shape.resource, query(shape, cursor=token), KEY)
     assert (continued.sort, after is not None) == ("created_at", True)
+    filters: list[dict[str, object]] = [
+        {param: value} for param, (_, value) in shape.filtered.items()
+    ]
     changes: list[dict[str, object]] = [
         {"page": 2},
         {"sort": "-created_at"},
         {"cursor": "x" + "A" * 40},
-        *({param: value} for param, (_, value) in shape.filtered.items()),
+        *filters,
     ]
     for change in changes:
+        altered = query(shape, **{"cursor": token, **change})
         with pytest.raises(InvalidCursorError):
-            altered = query(shape, **{"cursor": token, **change})
             documents.continue_from(shape.resource, altered, KEY)
 
 

@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from {{ cookiecutter.package_name }}.core.errors import MalformedHeaderError
 from {{ cookiecutter.package_name }}.core.crud.etags import IF_MATCH_PATTERN, etag, parse_if_match
+from {{ cookiecutter.package_name }}.core.errors import MalformedHeaderError
 
 # Values outside the grammar (RFC 9110 section 13.1.1), or lists with no tag at all.
 MALFORMED = ["3", '"3', "", '"3";x', "null", ",", '"3" "4"', '"3",x', 'w/"3"', '"\u0663"', "* ,"]

@@ -6,11 +6,6 @@ from typing import Any
 import pytest
 from bson import ObjectId
 
-from {{ cookiecutter.package_name }}.core.errors import (
-    DuplicateError,
-    IdempotencyKeyInFlightError,
-    IdempotencyKeyReusedError,
-)
 from {{ cookiecutter.package_name }}.core.crud.idempotency import (
     document_id,
     duplicate_outcome,
@@ -20,6 +15,11 @@ from {{ cookiecutter.package_name }}.core.crud.idempotency import (
     parse_key,
     replay,
     take_over_filter,
+)
+from {{ cookiecutter.package_name }}.core.errors import (
+    DuplicateError,
+    IdempotencyKeyInFlightError,
+    IdempotencyKeyReusedError,
 )
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)

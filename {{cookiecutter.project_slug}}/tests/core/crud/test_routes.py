@@ -10,9 +10,6 @@ from typing import Any
 
 import pytest
 
-from tests.core.crud.builders import store_unreadable
-from tests.http import Http
-from tests.shapes import SHAPES, Shape
 from {{ cookiecutter.package_name }}.core.crud.models import nullable
 from {{ cookiecutter.package_name }}.core.problems import (
     UNREADABLE_DOCUMENT_TITLE,
@@ -20,11 +17,17 @@ from {{ cookiecutter.package_name }}.core.problems import (
 )
 from {{ cookiecutter.package_name }}.core.settings import Settings
 
+from tests.core.crud.builders import store_unreadable
+from tests.http import Http
+from tests.shapes import SHAPES, Shape
+
 MISSING_ID = "0123456789abcdef01234567"
 UNIQUE = [shape for shape in SHAPES if shape.resource.unique]
 FILTERED = [(shape, param) for shape in SHAPES for param in shape.filtered]
 # Each sort key in both directions, for every shape: the list is stable on each.
-SORTS = [(shape, sort) for shape in SHAPES for key in shape.resource.sorts for sort in (key, f"-{key}")]
+SORTS = [
+    (shape, sort) for shape in SHAPES for key in shape.resource.sorts for sort in (key, f"-{key}")
+]
 
 
 def create(http: Http, shape: Shape, **fields: object) -> dict[str, Any]:
@@ -66,7 +69,9 @@ def test_create_with_a_taken_unique_value_is_409(http: Http, shape: Shape) -> No
 
 def test_create_refuses_invalid_bodies_with_422(http: Http, shape: Shape) -> None:
     valid = shape.body()
-    required = [name for name, info in shape.resource.fields.model_fields.items() if info.is_required()]
+    required = [
+        name for name, info in shape.resource.fields.model_fields.items() if info.is_required()
+    ]
     core_cases: list[Any] = [
         {**valid, "unknown": 1},
         {**valid, "version": 9},
@@ -195,12 +200,15 @@ def test_a_tampered_or_contradicted_cursor_is_a_400_problem(http: Http, shape: S
         create(http, shape)
     cursor = page_of(http, shape, sort="created_at", per_page=1)["next"]
     tampered = cursor[:-3] + ("AAA" if cursor[-3:] != "AAA" else "BBB")
+    filtered: list[dict[str, object]] = [
+        {"cursor": cursor, param: value} for param, (_, value) in shape.filtered.items()
+    ]
     contradicting: list[dict[str, object]] = [
         {"cursor": tampered},
         {"cursor": "not base64url!"},
         {"cursor": cursor, "page": 2},
         {"cursor": cursor, "sort": "-created_at"},
-        *({"cursor": cursor, param: value} for param, (_, value) in shape.filtered.items()),
+        *filtered,
     ]
     for params in contradicting:
         response = http.get(shape.resource.path, params=params)
@@ -239,12 +247,13 @@ def test_update_refuses_empty_null_or_server_fields(http: Http, shape: Shape) ->
     created = create(http, shape)
     fields = shape.resource.fields.model_fields
     not_null = [name for name, info in fields.items() if not nullable(info.annotation)]
+    nulls: list[dict[str, object]] = [{name: None} for name in not_null]
     bodies: list[dict[str, object]] = [
         {},
         {"version": 9},
         {"id": MISSING_ID},
         {"created_at": "2026-01-01T00:00:00Z"},
-        *({name: None} for name in not_null),
+        *nulls,
     ]
     for body in bodies:
         response = http.patch(one(shape, created["id"]), json=body)
@@ -341,4 +350,3 @@ def test_a_body_that_is_not_json_is_415_and_broken_json_400(http: Http, shape: S
         shape.resource.path, content=b'{"x": ', headers={"Content-Type": "application/json"}
     )
     assert broken.status_code == 400
-

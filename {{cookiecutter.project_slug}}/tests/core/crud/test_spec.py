@@ -6,9 +6,10 @@ from typing import Annotated
 import pytest
 from pydantic import Field, ValidationError
 
-from tests.shapes import READINGS, Reading, Shape
 from {{ cookiecutter.package_name }}.core.crud import Fields, Filter, Resource
 from {{ cookiecutter.package_name }}.core.crud.spec import refuse_shared
+
+from tests.shapes import READINGS, Reading, Shape
 
 
 def test_the_names_derive_from_the_fields_class_and_the_plural(shape: Shape) -> None:

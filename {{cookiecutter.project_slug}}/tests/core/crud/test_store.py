@@ -10,9 +10,6 @@ from typing import Any
 
 import pytest
 
-from tests.core.crud.builders import key_record
-from tests.core.crud.conftest import SyncStore
-from tests.shapes import SHAPES, Shape
 from {{ cookiecutter.package_name }}.core.crud import documents
 from {{ cookiecutter.package_name }}.core.errors import (
     DuplicateError,
@@ -21,6 +18,10 @@ from {{ cookiecutter.package_name }}.core.errors import (
     NotFoundError,
     PreconditionFailedError,
 )
+
+from tests.core.crud.builders import key_record
+from tests.core.crud.conftest import SyncStore
+from tests.shapes import SHAPES, Shape
 
 MISSING_ID = "0123456789abcdef01234567"
 KEY = "8e03978e-40d5-43e8-bc93-6894a57f9324"
@@ -185,7 +186,7 @@ def test_concurrent_creates_with_one_key_store_one_document(
     repository: SyncStore, shape: Shape
 ) -> None:
     body = shape.body()
-    read = shape.resource.read
+    read: Any = shape.resource.read
 
     def create(_: int) -> Any:
         try:

@@ -18,9 +18,10 @@ from pymongo import MongoClient
 from pymongo.collection import Collection
 from pymongo.errors import WriteError
 
+from {{ cookiecutter.package_name }}.core.crud import documents
+
 from tests.shapes import SHAPES, Shape
 from tests.stored_models import MISSING, ModelCases, changed
-from {{ cookiecutter.package_name }}.core.crud import documents
 
 DOCUMENT_FAILED_VALIDATION = 121
 
@@ -71,7 +72,7 @@ def validated(request: pytest.FixtureRequest, mongo_uri: str) -> Iterator[Valida
             validationLevel="strict",
             validationAction="error",
         )
-        collection = client[name][shape.resource.collection]
+        collection: Collection[dict[str, Any]] = client[name][shape.resource.collection]
         yield Validated(shape, collection, ModelCases(shape.resource.document))
         client.drop_database(name)
 

@@ -1,8 +1,8 @@
 """Item test data: valid bodies, unique per call, for the core's tests and the items' own."""
 
-from tests.shapes import Shape, counter
-
 from {{ cookiecutter.package_name }}.resources.items import ITEMS
+
+from tests.shapes import Shape, counter
 
 _next = counter()
 

@@ -5,10 +5,11 @@ import unicodedata
 import pytest
 from pydantic import ValidationError
 
-from tests.resources.items.builders import body
-from tests.http import Http
 from {{ cookiecutter.package_name }}.core.schemas import VISIBLE_PATTERN
 from {{ cookiecutter.package_name }}.resources.items import ITEMS
+
+from tests.http import Http
+from tests.resources.items.builders import body
 
 PATH = ITEMS.path
 

@@ -10,11 +10,12 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from pymongo import MongoClient
 
-from tests.shapes import READINGS, SHAPES
 from {{ cookiecutter.package_name }}.app import create_app
-from {{ cookiecutter.package_name }}.resources import RESOURCES
 from {{ cookiecutter.package_name }}.core.crud import Resource
 from {{ cookiecutter.package_name }}.core.settings import Settings
+from {{ cookiecutter.package_name }}.resources import RESOURCES
+
+from tests.shapes import READINGS, SHAPES
 
 EXAMPLE = SHAPES[0]  # the first registered resource
 ITEMS = EXAMPLE.resource.path
@@ -79,7 +80,11 @@ async def test_body_over_limit_is_413(settings: Settings, credentials: dict[str,
         async with httpx2.AsyncClient(
             transport=transport, base_url="http://test", headers=credentials
         ) as client:
-            response = await client.post(ITEMS, content=b'{"x": "' + b"x" * 200 + b'"}', headers={"Content-Type": "application/json"})
+            response = await client.post(
+                ITEMS,
+                content=b'{"x": "' + b"x" * 200 + b'"}',
+                headers={"Content-Type": "application/json"},
+            )
             small = await client.post(ITEMS, json=EXAMPLE.body())
     assert response.status_code == 413
     assert response.json()["title"] == "Content Too Large"

@@ -9,6 +9,7 @@ from pymongo import MongoClient
 from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.core.migrations.runner import RECORDS, Runner, discover
 from {{ cookiecutter.package_name }}.core.settings import Settings
+
 from tests.mongo import unused_port
 
 

@@ -9,13 +9,14 @@ from flask.testing import FlaskClient
 from flask_openapi.openapi import OpenAPI
 from pymongo import MongoClient
 
-from tests.shapes import READINGS, SHAPES
-from {{ cookiecutter.package_name }}.core import db
 from {{ cookiecutter.package_name }}.app import create_app
-from {{ cookiecutter.package_name }}.resources import RESOURCES
+from {{ cookiecutter.package_name }}.core import db
 from {{ cookiecutter.package_name }}.core.crud import Resource
 from {{ cookiecutter.package_name }}.core.settings import Settings
+from {{ cookiecutter.package_name }}.resources import RESOURCES
+
 from tests.app_fixtures import client_for
+from tests.shapes import READINGS, SHAPES
 
 EXAMPLE = SHAPES[0]  # the first registered resource
 ITEMS = EXAMPLE.resource.path
@@ -73,7 +74,9 @@ def test_non_json_body_is_415(client: FlaskClient) -> None:
 def test_body_over_limit_is_413(settings: Settings, credentials: dict[str, str]) -> None:
     app = create_app(settings.model_copy(update={"max_body_bytes": 100}))
     client = client_for(app, credentials)
-    response = client.post(ITEMS, data=b'{"x": "' + b"x" * 200 + b'"}', headers={"Content-Type": "application/json"})
+    response = client.post(
+        ITEMS, data=b'{"x": "' + b"x" * 200 + b'"}', headers={"Content-Type": "application/json"}
+    )
     small = client.post(ITEMS, json=EXAMPLE.body())
     assert response.status_code == 413
     assert response.get_json()["title"] == "Content Too Large"

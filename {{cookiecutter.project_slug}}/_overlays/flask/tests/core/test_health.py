@@ -5,10 +5,11 @@ from typing import Any
 from flask.testing import FlaskClient
 from pymongo import MongoClient
 
-from {{ cookiecutter.package_name }}.core import db
 from {{ cookiecutter.package_name }}.app import create_app
+from {{ cookiecutter.package_name }}.core import db
 from {{ cookiecutter.package_name }}.core.migrations.runner import RECORDS, Runner, discover
 from {{ cookiecutter.package_name }}.core.settings import Settings
+
 from tests.app_fixtures import client_for
 from tests.mongo import unused_port
 

@@ -172,7 +172,7 @@ def index_for(resource: Resource, query: ListQuery) -> str:
 
 def continue_from(
     resource: Resource, query: ListQuery, key: bytes
-) -> tuple[BaseModel, dict[str, Any] | None]:
+) -> tuple[ListQuery, dict[str, Any] | None]:
     """Return the query a cursor continues (its filters and sort) and the filter past it.
 
     Without a cursor: `query` itself and None.

@@ -46,7 +46,6 @@ IdField = Annotated[str, Field(pattern=OBJECT_ID_PATTERN, examples=["6740f2a7c6b
 """A document's id as the API shows it: 24 hex digits."""
 
 
-
 class ListQuery(Protocol):
     """What the core reads of a list query (an instance of a resource's `query` model).
 
@@ -55,20 +54,23 @@ class ListQuery(Protocol):
     """
 
     @property
-    def page(self) -> int: ...  # noqa: D102
+    def page(self) -> int: ...
 
     @property
-    def per_page(self) -> int: ...  # noqa: D102
+    def per_page(self) -> int: ...
 
     @property
-    def sort(self) -> str: ...  # noqa: D102
+    def sort(self) -> str: ...
 
     @property
-    def cursor(self) -> str | None: ...  # noqa: D102
+    def cursor(self) -> str | None: ...
 
     @property
-    def model_fields_set(self) -> set[str]: ...  # noqa: D102
+    def model_fields_set(self) -> set[str]: ...
 
+
+OmittedOnly = SkipJsonSchema[None]
+"""A PATCH field's None: it only stands for "left out", so the schema shows no null."""
 
 PER_PAGE_DEFAULT = 20
 PER_PAGE_MAX = 100
@@ -147,7 +149,7 @@ def update_model_of(fields: type[BaseModel], name: str, path: str) -> type[BaseM
             clearable.append(field_name)
         else:
             definitions[field_name] = (
-                annotation | SkipJsonSchema[None],
+                annotation | OmittedOnly,
                 Field(None, description=info.description),
             )
             not_null.append(field_name)
@@ -157,7 +159,7 @@ def update_model_of(fields: type[BaseModel], name: str, path: str) -> type[BaseM
     if rules:
         doc += "\n\n" + "; ".join(rules) + "."
     validators: dict[str, Any] = {
-        "_require_a_field": model_validator(mode="after")(_require_a_field)  # type: ignore[arg-type]
+        "_require_a_field": model_validator(mode="after")(_require_a_field)
     }
     if not_null:
         validators["_reject_null"] = field_validator(*not_null)(classmethod(_reject_null))

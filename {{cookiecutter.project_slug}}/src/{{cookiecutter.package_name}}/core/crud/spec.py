@@ -105,7 +105,9 @@ class Resource:
         self.humans = plural.replace("_", " ")
         self.article = "an" if self.human[:1] in "aeiou" else "a"
         self.id_name = f"{self.name}_id"
-        self.one_path = self.path + "/{" + self.id_name + "}"  # OpenAPI form: /api/v1/books/{book_id}
+        self.one_path = (
+            self.path + "/{" + self.id_name + "}"
+        )  # OpenAPI form: /api/v1/books/{book_id}
         camel = fields.__name__
         item_path = self.one_path
         self.create = models.create_model_of(
@@ -115,7 +117,9 @@ class Resource:
         )
         self.update = models.update_model_of(fields, f"{camel}Update", item_path)
         self.read = models.read_model_of(
-            fields, f"{camel}Read", f"{self.article.capitalize()} {self.human} as the API returns it."
+            fields,
+            f"{camel}Read",
+            f"{self.article.capitalize()} {self.human} as the API returns it.",
         )
         self.page = models.page_model_of(
             self.read, f"{camel}Page", f"One page of `GET {self.path}`."
@@ -150,7 +154,9 @@ class Resource:
                 raise ValueError(f"{self!r} names {field!r}, which is not one of its fields")
         for field in (*self.unique, *self.sorts[1:]):
             if models.nullable(fields[field].annotation):
-                raise ValueError(f"{self!r}: {field!r} may be null, so it cannot be unique or a sort")
+                raise ValueError(
+                    f"{self!r}: {field!r} may be null, so it cannot be unique or a sort"
+                )
         for field in self.sorts[1:]:
             if models.plain(fields[field].annotation) not in SORTABLE:
                 raise ValueError(f"{self!r}: {field!r} is not of a type a list can be sorted by")
@@ -188,7 +194,6 @@ class Resource:
                     keys.append(("_id", 1))
                 indexes.append((keys, {"name": self.index_name(sort, filter_field)}))
         return indexes
-
 
 
 def refuse_shared(resources: Sequence[Resource]) -> None:

@@ -25,13 +25,13 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from ..clock import utcnow
-from ..settings import Settings
 from ..errors import (
     DuplicateError,
     IdempotencyKeyInFlightError,
     NotFoundError,
     PreconditionFailedError,
 )
+from ..settings import Settings
 from . import cursors, documents, idempotency
 from .models import ListQuery
 from .spec import Resource
@@ -91,17 +91,20 @@ class Store:
         resource = self.resource
         query, after = documents.continue_from(resource, query, self.cursor_key)
         limit = query.per_page + 1  # one more than shown: is there a next page?
-        found = yield DOCUMENTS, _find(
-            documents.page_filter(resource, query, after),
-            sort=documents.sort_spec(resource, query),
-            skip=0 if after is not None else (query.page - 1) * query.per_page,
-            limit=limit,
-            hint=documents.index_for(resource, query),
+        found = yield (
+            DOCUMENTS,
+            _find(
+                documents.page_filter(resource, query, after),
+                sort=documents.sort_spec(resource, query),
+                skip=0 if after is not None else (query.page - 1) * query.per_page,
+                limit=limit,
+                hint=documents.index_for(resource, query),
+            ),
         )
         total = None
         if after is None:
             matching = documents.list_filter(resource, query)
-            total = yield DOCUMENTS, lambda collection: collection.count_documents(matching)
+            total = yield DOCUMENTS, _call("count_documents", matching)
         return documents.to_page(resource, query, found, total, self.cursor_key)
 
     def get(self, document_id: str) -> Steps[BaseModel]:
@@ -112,7 +115,7 @@ class Store:
             UnreadableDocumentError: it fails the read model.
         """
         wanted = documents.id_filter(self.resource, document_id)
-        found = yield DOCUMENTS, lambda collection: collection.find_one(wanted)
+        found = yield DOCUMENTS, _call("find_one", wanted)
         if found is None:
             raise NotFoundError(self.resource.name, document_id)
         return documents.to_read(self.resource, found)
@@ -134,7 +137,7 @@ class Store:
             return (yield from self._create_once(body, idempotency_key))
         document = documents.new_document(self.resource, body)
         try:
-            yield DOCUMENTS, lambda collection: collection.insert_one(document)
+            yield DOCUMENTS, _call("insert_one", document)
         except DuplicateKeyError as exc:
             raise self._duplicate(exc, document) from None
         return documents.to_read(self.resource, document)
@@ -153,10 +156,10 @@ class Store:
             document = yield from self._insert_as(body, idempotency.document_id(record))
         except DuplicateError as exc:
             outcome = idempotency.duplicate_outcome(exc.resource, exc.field, exc.value)
-            yield KEYS, lambda keys: keys.update_one(finish, outcome)
+            yield KEYS, _call("update_one", finish, outcome)
             raise
         created = idempotency.created_outcome(document)
-        yield KEYS, lambda keys: keys.update_one(finish, created)
+        yield KEYS, _call("update_one", finish, created)
         return documents.to_read(self.resource, document)
 
     def _claim_key(self, key: str, digest: str) -> Steps[dict[str, Any]]:
@@ -177,18 +180,24 @@ class Store:
                 retention_s=self.key_retention_s,
             )
             try:
-                yield KEYS, lambda keys: keys.insert_one(record)
+                yield KEYS, _call("insert_one", record)
                 return record
             except DuplicateKeyError:
                 pass
-            found = yield KEYS, lambda keys: keys.find_one({"_id": record["_id"]})
+            found: dict[str, Any] | None = yield KEYS, _call("find_one", {"_id": record["_id"]})
             if found is None:  # expired (TTL) since the insert failed: claim it anew
                 continue
             if idempotency.next_step(found, digest, now) == "replay":
                 return found
             lease = idempotency.renewed_lease(now, self.key_lease_ms)
-            claimed = yield KEYS, lambda keys: keys.find_one_and_update(
-                idempotency.take_over_filter(found), lease, return_document=ReturnDocument.AFTER
+            claimed: dict[str, Any] | None = yield (
+                KEYS,
+                _call(
+                    "find_one_and_update",
+                    idempotency.take_over_filter(found),
+                    lease,
+                    return_document=ReturnDocument.AFTER,
+                ),
             )
             if claimed is not None:
                 return claimed
@@ -204,9 +213,9 @@ class Store:
         """
         document = documents.new_document(self.resource, body, document_id)
         try:
-            yield DOCUMENTS, lambda collection: collection.insert_one(document)
+            yield DOCUMENTS, _call("insert_one", document)
         except DuplicateKeyError as exc:
-            stored = yield DOCUMENTS, lambda collection: collection.find_one({"_id": document_id})
+            stored: dict[str, Any] | None = yield DOCUMENTS, _call("find_one", {"_id": document_id})
             if stored is None:
                 raise self._duplicate(exc, document) from None
             return stored
@@ -232,8 +241,9 @@ class Store:
         wanted = documents.id_filter(self.resource, document_id, versions)
         spec = documents.update_spec(changes)
         try:
-            updated = yield DOCUMENTS, lambda collection: collection.find_one_and_update(
-                wanted, spec, return_document=ReturnDocument.AFTER
+            updated = yield (
+                DOCUMENTS,
+                _call("find_one_and_update", wanted, spec, return_document=ReturnDocument.AFTER),
             )
         except DuplicateKeyError as exc:
             raise self._duplicate(exc, changes) from None
@@ -249,14 +259,14 @@ class Store:
             PreconditionFailedError: its version is not in `versions`.
         """
         wanted = documents.id_filter(self.resource, document_id, versions)
-        result = yield DOCUMENTS, lambda collection: collection.delete_one(wanted)
+        result = yield DOCUMENTS, _call("delete_one", wanted)
         if result.deleted_count == 0:
             yield from self._raise_missing_or_changed(document_id)
 
     def _raise_missing_or_changed(self, document_id: str) -> Steps[NoReturn]:
         """After a guarded write matched nothing, raise the error that explains why."""
         wanted = documents.id_filter(self.resource, document_id)
-        found = yield DOCUMENTS, lambda collection: collection.find_one(wanted, {"_id": 1})
+        found = yield DOCUMENTS, _call("find_one", wanted, {"_id": 1})
         if found is None:
             raise NotFoundError(self.resource.name, document_id)
         raise PreconditionFailedError(self.resource.name, document_id)
@@ -273,6 +283,11 @@ class Store:
                 return DuplicateError(self.resource.name, taken[field], field)
         field = next((f for f in self.resource.unique if f in values), "name")
         return DuplicateError(self.resource.name, values.get(field), field)
+
+
+def _call(method: str, *arguments: Any, **options: Any) -> Callable[[Any], Any]:
+    """Return the call of collection method `method` with these arguments (made later)."""
+    return lambda collection: getattr(collection, method)(*arguments, **options)
 
 
 def _find(filter_: dict[str, Any], **options: Any) -> Callable[[Any], Any]:

@@ -51,9 +51,7 @@ def docstring(resource: Resource, verb: str) -> str:
     if verb == "replace":
         return f"Replace every field of {one}; a stale `If-Match` is a 412 and changes nothing."
     if verb == "update":
-        return (
-            f"Change the given fields of {one}; a stale `If-Match` is a 412 and changes nothing."
-        )
+        return f"Change the given fields of {one}; a stale `If-Match` is a 412 and changes nothing."
     if verb == "delete":
         return f"Delete {one}; a stale `If-Match` is a 412 and deletes nothing."
     raise ValueError(f"unknown verb {verb!r}")

@@ -56,6 +56,7 @@ def directories() -> list[Path]:
     """Return where migrations live: this folder, then each resource's `migrations/`."""
     return [DIRECTORY, *sorted((PACKAGE_ROOT / "resources").glob("*/migrations"))]
 
+
 FILE_NAME = re.compile(r"(?P<number>[0-9]{4})_[a-z0-9_]+\.py")
 
 

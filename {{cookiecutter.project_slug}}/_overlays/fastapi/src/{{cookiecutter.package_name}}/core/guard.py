@@ -16,9 +16,9 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from .access import AccessError, Policy, RefreshNeeded, bind_principal
+from .crud.spec import Resource
 from .handlers import problem_response
 from .problems import problem
-from .crud.spec import Resource
 from .security import scope_for, secure_document
 
 

@@ -7,10 +7,10 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from .crud.repository import check_all
 from .handlers import problem_response, problem_responses
 from .migrations.runner import RECORDS, unapplied
 from .problems import migrations_pending_problem, not_ready_problem
-from .crud.repository import check_all
 from .schemas import Liveness, Readiness
 
 log = structlog.get_logger(__name__)

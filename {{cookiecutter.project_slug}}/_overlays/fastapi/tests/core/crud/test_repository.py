@@ -6,12 +6,13 @@ from typing import Any
 import pytest
 from pymongo.errors import OperationFailure
 
-from tests.shapes import SERVED, SHAPES, Shape
 from {{ cookiecutter.package_name }}.core import db
 from {{ cookiecutter.package_name }}.core.crud.repository import Repository, build_repositories
 from {{ cookiecutter.package_name }}.core.crud.store import DOCUMENTS, Steps
 from {{ cookiecutter.package_name }}.core.errors import DuplicateError
 from {{ cookiecutter.package_name }}.core.settings import Settings
+
+from tests.shapes import SERVED, SHAPES, Shape
 
 
 @pytest.fixture

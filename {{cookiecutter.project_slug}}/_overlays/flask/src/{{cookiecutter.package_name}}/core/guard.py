@@ -14,10 +14,10 @@ from typing import Any
 from flask import Flask, Response, request
 
 from .access import AccessError, Policy, RefreshNeeded, bind_principal
+from .crud.spec import Resource
 from .handlers import problem_response
 from .metrics import METRICS_PATH
 from .problems import problem
-from .crud.spec import Resource
 from .security import scope_for, secure_document
 
 

@@ -8,10 +8,10 @@ from flask import Flask, Response, current_app, request
 from flask_openapi.blueprint import APIBlueprint
 from flask_openapi.models.tag import Tag
 
+from .crud.repository import check_all
 from .handlers import json_response, problem_response, problem_responses
 from .migrations.runner import RECORDS, unapplied
 from .problems import migrations_pending_problem, not_ready_problem
-from .crud.repository import check_all
 from .schemas import Liveness, Readiness
 
 bp = APIBlueprint("health", __name__, url_prefix="/health", abp_tags=[Tag(name="health")])

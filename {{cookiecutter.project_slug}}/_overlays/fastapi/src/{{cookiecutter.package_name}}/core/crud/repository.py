@@ -114,7 +114,9 @@ def build_repositories(
     resources: Sequence[Resource], database: Database, settings: Settings
 ) -> dict[str, Repository]:
     """Return one repository per resource, each on its own collection of `database`."""
-    return {name: Repository(store, database) for name, store in stores(resources, settings).items()}
+    return {
+        name: Repository(store, database) for name, store in stores(resources, settings).items()
+    }
 
 
 async def warm_up(repositories: Repositories, timeout_ms: int) -> None:

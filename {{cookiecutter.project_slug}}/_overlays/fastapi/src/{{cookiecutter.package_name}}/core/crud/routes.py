@@ -104,7 +104,9 @@ def add_routes(app: FastAPI, resource: Resource, dependencies: Sequence[Any]) ->
         response.headers["ETag"] = etag(updated.version)
         return updated
 
-    async def delete(request: Request, response: Response, if_match: str | None, **ids: str) -> None:
+    async def delete(
+        request: Request, response: Response, if_match: str | None, **ids: str
+    ) -> None:
         versions = parse_if_match(if_match)
         await repository_of(request, resource).delete(ids[id_name], versions=versions)
 
@@ -112,19 +114,55 @@ def add_routes(app: FastAPI, resource: Resource, dependencies: Sequence[Any]) ->
     if_match = (IfMatchHeader, None)
     # verb: (path, method, handler, its parameters besides request and response, the
     # response model, status, the problems it may answer)
-    table: dict[str, tuple[str, str, Callable[..., Any], dict[str, Any], Any, int, tuple[int, ...]]] = {
-        "get_all": (path, "GET", get_all, {"query": Annotated[resource.query, Query()]},
-                    resource.page, 200, (400, 422, 500, 503)),
+    table: dict[
+        str, tuple[str, str, Callable[..., Any], dict[str, Any], Any, int, tuple[int, ...]]
+    ] = {
+        "get_all": (
+            path,
+            "GET",
+            get_all,
+            {"query": Annotated[resource.query, Query()]},
+            resource.page,
+            200,
+            (400, 422, 500, 503),
+        ),
         "get": (one, "GET", get, {id_name: id_path}, resource.read, 200, (404, 422, 500, 503)),
-        "create": (path, "POST", create,
-                   {"body": resource.create, "idempotency_key": (IdempotencyKeyHeader, None)},
-                   resource.read, 201, (400, 409, 413, 415, 422, 503)),
-        "replace": (one, "PUT", replace, {id_name: id_path, "body": resource.create, "if_match": if_match},
-                    resource.read, 200, (400, 404, 409, 412, 413, 415, 422, 503)),
-        "update": (one, "PATCH", update, {id_name: id_path, "body": resource.update, "if_match": if_match},
-                   resource.read, 200, (400, 404, 409, 412, 413, 415, 422, 503)),
-        "delete": (one, "DELETE", delete, {id_name: id_path, "if_match": if_match},
-                   None, 204, (400, 404, 412, 422, 503)),
+        "create": (
+            path,
+            "POST",
+            create,
+            {"body": resource.create, "idempotency_key": (IdempotencyKeyHeader, None)},
+            resource.read,
+            201,
+            (400, 409, 413, 415, 422, 503),
+        ),
+        "replace": (
+            one,
+            "PUT",
+            replace,
+            {id_name: id_path, "body": resource.create, "if_match": if_match},
+            resource.read,
+            200,
+            (400, 404, 409, 412, 413, 415, 422, 503),
+        ),
+        "update": (
+            one,
+            "PATCH",
+            update,
+            {id_name: id_path, "body": resource.update, "if_match": if_match},
+            resource.read,
+            200,
+            (400, 404, 409, 412, 413, 415, 422, 503),
+        ),
+        "delete": (
+            one,
+            "DELETE",
+            delete,
+            {id_name: id_path, "if_match": if_match},
+            None,
+            204,
+            (400, 404, 412, 422, 503),
+        ),
     }
     for verb in texts.VERBS:
         route_path, method, endpoint, parameters, returns, status_code, errors = table[verb]
@@ -155,6 +193,8 @@ def signature(parameters: dict[str, Any], returns: Any) -> inspect.Signature:
         inspect.Parameter("response", keyword, annotation=Response),
     ]
     for name, value in parameters.items():
-        annotation, default = value if isinstance(value, tuple) else (value, inspect.Parameter.empty)
+        annotation, default = (
+            value if isinstance(value, tuple) else (value, inspect.Parameter.empty)
+        )
         made.append(inspect.Parameter(name, keyword, annotation=annotation, default=default))
     return inspect.Signature(made, return_annotation=returns)

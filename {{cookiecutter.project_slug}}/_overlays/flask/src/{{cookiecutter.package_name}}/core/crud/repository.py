@@ -15,10 +15,9 @@ from pydantic import BaseModel
 from ..db import Collection, Database
 from ..settings import Settings
 from ..timeouts import call_timeout
-from . import idempotency
+from . import idempotency, store
 from .models import ListQuery
 from .spec import Resource
-from . import store
 from .store import DOCUMENTS, KEYS, Steps, Store, stores
 
 T = TypeVar("T")
@@ -98,7 +97,9 @@ def build_repositories(
     resources: Sequence[Resource], database: Database, settings: Settings
 ) -> dict[str, Repository]:
     """Return one repository per resource, each on its own collection of `database`."""
-    return {name: Repository(store, database) for name, store in stores(resources, settings).items()}
+    return {
+        name: Repository(store, database) for name, store in stores(resources, settings).items()
+    }
 
 
 def warm_up(repositories: Repositories, timeout_ms: int) -> None:
