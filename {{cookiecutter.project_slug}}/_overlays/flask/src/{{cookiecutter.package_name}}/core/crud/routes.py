@@ -99,18 +99,12 @@ def blueprint(resource: Resource) -> APIBlueprint:
     )
     id_name = resource.id_name
     camel = resource.fields.__name__
+    id_field: Any = Annotated[
+        str, Field(pattern=OBJECT_ID_PATTERN, description=texts.id_description(resource))
+    ]
+    path_fields: dict[str, Any] = {id_name: (id_field, ...)}
     path_model = create_model(
-        f"{camel}Path",
-        __doc__=f"Path parameters of `{resource.one_path}`.",
-        **{
-            id_name: (
-                Annotated[
-                    str,
-                    Field(pattern=OBJECT_ID_PATTERN, description=texts.id_description(resource)),
-                ],
-                ...,
-            )
-        },
+        f"{camel}Path", __doc__=f"Path parameters of `{resource.one_path}`.", **path_fields
     )
 
     def document_id(values: dict[str, str]) -> str:
@@ -209,5 +203,6 @@ def blueprint(resource: Resource) -> APIBlueprint:
         handler.__annotations__ = {**documented, "return": Response}
         handler.__delay_validate_request__ = True  # type: ignore[attr-defined]
         decorator = getattr(bp, method)
-        decorator(rule, responses={**answer, **problem_responses(*errors[verb])})(handler)
+        responses: dict[Any, Any] = {**answer, **problem_responses(*errors[verb])}
+        decorator(rule, responses=responses)(handler)
     return bp
