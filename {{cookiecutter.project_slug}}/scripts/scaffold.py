@@ -545,16 +545,16 @@ def upgrade(db: Database[Document]) -> None:
 '''
 BUILDERS = '''"""{Humans} test data: valid bodies, unique per call, for the core's tests and yours."""
 
-from tests.shapes import Shape, counter
-
 from {package}.resources.{plural} import {UPPER}
+
+from tests.shapes import Shape, counter
 
 _next = counter()
 
 
 def body(**overrides: object) -> dict[str, object]:
     """Return a valid create body with a unique name; `overrides` replace fields."""
-    return {{"name": f"{singular}-{{next(_next)}}", **overrides}}
+    return {{"name": f"{singular}-{{next(_next):06d}}", **overrides}}
 
 
 SHAPE = Shape({UPPER}, body, change={{"name": "renamed"}}, invalid=[{{"name": ""}}])

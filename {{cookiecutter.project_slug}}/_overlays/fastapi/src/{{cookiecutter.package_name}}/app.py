@@ -22,8 +22,8 @@ from .core import db, guard, health
 from .core.access import Policy, load_policy
 from .core.crud import Resource
 from .core.crud.repository import build_repositories, warm_up
-from .core.crud.spec import refuse_shared
 from .core.crud.routes import add_routes
+from .core.crud.spec import refuse_shared
 from .core.handlers import register_error_handlers
 from .core.logs import configure_logging
 from .core.metrics import METRICS_PATH, HttpMetrics

@@ -12,9 +12,10 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
-from tests.shapes import SHAPES
 from {{ cookiecutter.package_name }}.core.guard import resource_scopes
 from {{ cookiecutter.package_name }}.resources import RESOURCES
+
+from tests.shapes import SHAPES
 
 EXAMPLE = SHAPES[0]  # the first registered resource
 ITEMS = EXAMPLE.resource.path

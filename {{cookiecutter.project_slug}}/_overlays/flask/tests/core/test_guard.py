@@ -11,9 +11,10 @@ import pytest
 from flask.testing import FlaskClient
 from flask_openapi.openapi import OpenAPI
 
-from tests.shapes import SHAPES
 from {{ cookiecutter.package_name }}.core.guard import resource_scopes
 from {{ cookiecutter.package_name }}.resources import RESOURCES
+
+from tests.shapes import SHAPES
 
 EXAMPLE = SHAPES[0]  # the first registered resource
 ITEMS = EXAMPLE.resource.path
