@@ -57,6 +57,9 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
+# Names up to this long keep every file that carries them formatted as ruff formats it
+# (tests/test_bake.py bakes and `make resource`s the longest), so no bake needs tidying.
+MAX_NAME_LENGTH = 26
 SNAKE_NAME = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
 # The list envelope's key (`{"items": [...], "page", ...}`) for every resource.
 ENVELOPE = "items"
@@ -175,6 +178,8 @@ def names(singular: str, plural_name: str | None = None) -> Names:
 
 def word_problem(label: str, word: str, package: str, existing: Iterable[str] = ()) -> str | None:
     """Return why `word` cannot name a resource (`label` says which answer it is), or None."""
+    if len(word) > MAX_NAME_LENGTH:
+        return f"{label} {word!r} is longer than {MAX_NAME_LENGTH} characters: choose a shorter one"
     if not SNAKE_NAME.fullmatch(word):
         return (
             f"{label} {word!r} is not a snake_case name: use lower-case letters, digits "
@@ -529,7 +534,12 @@ class {Camel}(Fields):
     name: Name
 
 
-{UPPER} = Resource({Camel}, plural="{plural}", unique=("name",), sorts=("name",))
+{UPPER} = Resource(
+    {Camel},
+    plural="{plural}",
+    unique=("name",),
+    sorts=("name",),
+)
 '''
 MIGRATION = '''"""Create the {humans} collection with its validator and indexes (no downgrade)."""
 
