@@ -264,7 +264,9 @@ def test_make_install_redoes_the_install_only_when_pyproject_or_the_lock_changed
 
     assert "pip sync --quiet --require-hashes" in planned()
     stamp = project / ".venv" / ".installed"
-    stamp.parent.mkdir()
+    (project / ".venv" / "bin").mkdir(parents=True)
+    for made_first in ("python", "uv"):  # what the install makes before it syncs
+        (project / ".venv" / "bin" / made_first).touch()
     for changed in ("pyproject.toml", "requirements-dev.txt"):
         stamp.touch()
         assert planned() == "make: Nothing to be done for 'install'.\n"

@@ -9,7 +9,7 @@ from tests.support import TEMPLATE_ROOT, VARIANTS, bake
 
 # Each command a generated README may show, with the test that runs it as written.
 GENERATED_README_COMMANDS = {
-    "make install": "tests/support.py install() (every bake)",
+    "make install": "tests/support.py install() (every bake); test_install.py (without uv)",
     "make test": "test_generated.py::test_generated_suite_passes_on_embedded_server",
     "make install && make db": "test_smoke.py (make db) after install()",
     "make run": "test_smoke.py",
