@@ -19,8 +19,6 @@ from typing import Any
 from gunicorn.http.errors import LimitRequestHeaders, LimitRequestLine
 from gunicorn.workers.ggevent import GeventWorker as BaseGeventWorker
 
-from .problems import PROBLEM_MEDIA_TYPE, TITLES, problem
-
 # After a refusal, read and drop input this long (seconds) before closing ...
 LINGER_SECONDS = 1.0
 # ... and at most this much of it (bytes): what the head limits allow in all.
@@ -54,6 +52,11 @@ class GeventWorker(BaseGeventWorker):  # type: ignore[misc]  # gunicorn has no t
 
 def problem_response(status: int, detail: str) -> bytes:
     """Return a complete HTTP/1.1 problem+json response that closes the connection."""
+    # Imported here, in the worker: the gunicorn master imports this module to find the
+    # worker class, and `problems` imports pymongo, which must first be imported after
+    # gevent patched the worker's `ssl` (see gunicorn.conf.py).
+    from .problems import PROBLEM_MEDIA_TYPE, TITLES, problem
+
     body = json.dumps({key: value for key, value in problem(status, detail).items() if value})
     head = (
         f"HTTP/1.1 {status} {TITLES[status]}\r\n"
