@@ -19,6 +19,7 @@ from tests.support import (
     gunicorn_service,
     http,
     log_events,
+    stop_group,
     wait_for,
 )
 from tests.test_smoke import make_target
@@ -62,16 +63,22 @@ def test_a_missing_or_bad_setting_stops_gunicorn_with_exactly_one_line(
     """The master checks the service's, the access mode's and its own settings before it
     forks: no worker starts, no traceback, the line alone, exit status 1."""
     project = baked(bake_name)
-    done = subprocess.run(
+    proc = subprocess.Popen(
         [str(project / ".venv" / "bin" / "gunicorn"), "-c", "gunicorn.conf.py"],
         cwd=project,
         env=service_env(GUNICORN_CMD_ARGS=f"--bind 127.0.0.1:{free_port()}", **variables),
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=60,
-        check=False,
+        start_new_session=True,
     )
-    assert (done.returncode, done.stdout, done.stderr) == (1, "", f"{line}\n")
+    try:
+        stdout, stderr = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        stop_group(proc)  # the master and any worker it forked
+        proc.communicate()  # and close the pipes
+        pytest.fail("gunicorn started serving: the bad setting went unnoticed")
+    assert (proc.returncode, stdout, stderr) == (1, "", f"{line}\n")
 
 
 @pytest.mark.parametrize("bake_name", ["fastapi-pymongo+jwt", "flask+jwt"])
