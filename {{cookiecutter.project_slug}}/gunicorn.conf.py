@@ -10,9 +10,9 @@ a missing or bad one stops start-up with that one line (exit status 1) instead o
 traceback in every worker. The check runs in a child process so that the master never
 imports pymongo or PyJWT: both keep a direct reference to `ssl.SSLContext` from their
 import, and a worker is a fork of the master, so under gevent (Flask) they would keep
-the unpatched class, and TLS to MongoDB would block the worker (gevent's
-MonkeyPatchWarning names them). Nothing the master imports here, nor the worker class,
-may import them.
+the unpatched class: TLS connections to MongoDB would wait without yielding to the
+worker's other greenlets (gevent's MonkeyPatchWarning names such modules in each
+worker). So nothing imported here, nor the worker class, may import them.
 """
 
 import json
