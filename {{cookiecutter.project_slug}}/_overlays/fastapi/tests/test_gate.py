@@ -1,7 +1,7 @@
 """The migration gate: resource routes answer 503 until every migration is applied."""
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import httpx2
@@ -20,7 +20,9 @@ from {{ cookiecutter.package_name }}.settings import Settings
 
 ITEMS = "/api/v1/items"
 MISSING_ID = "0123456789abcdef01234567"
+PROBES = ("/health/live", "/metrics", "/docs", "/openapi.json")  # served whatever the state
 Db = Database[dict[str, Any]]
+Serve = Callable[[Settings], AbstractAsyncContextManager[tuple[httpx2.AsyncClient, MigrationGate]]]
 
 
 @pytest.fixture
@@ -36,7 +38,7 @@ def clock() -> list[float]:
 
 
 @pytest.fixture
-def serve(credentials: dict[str, str], clock: list[float]) -> Callable[[Settings], Any]:
+def serve(credentials: dict[str, str], clock: list[float]) -> Serve:
     """Return `serve(settings)`: a context yielding (client, gate) of a new app on `settings`."""
 
     @asynccontextmanager
@@ -65,7 +67,7 @@ def assert_held(response: httpx2.Response, states: dict[str, str]) -> None:
 
 
 async def test_resource_routes_answer_503_while_migrations_are_pending_and_serve_once_applied(
-    unmigrated_settings: Settings, db: Db, serve: Callable[[Settings], Any], clock: list[float]
+    unmigrated_settings: Settings, db: Db, serve: Serve, clock: list[float]
 ) -> None:
     pending = {migration.id: "pending" for migration in discover()}
     async with serve(unmigrated_settings) as (client, gate):
@@ -78,9 +80,7 @@ async def test_resource_routes_answer_503_while_migrations_are_pending_and_serve
             await client.patch(f"{ITEMS}/{MISSING_ID}", json={"tags": []}),
             await client.delete(f"{ITEMS}/{MISSING_ID}"),
         ]
-        probes = [
-            await client.get(path) for path in ("/health/live", "/metrics", "/docs", "/openapi.json")
-        ]
+        probes = [await client.get(path) for path in PROBES]
         metrics_text = probes[1].text
         Runner(db).upgrade()
         within_a_second = await client.post(ITEMS, json={"name": "cached"})  # no read yet
@@ -107,11 +107,11 @@ async def test_resource_routes_answer_503_while_migrations_are_pending_and_serve
 
 
 async def test_the_gate_names_a_running_or_failed_migration_and_an_unknown_path_is_404(
-    unmigrated_settings: Settings, db: Db, serve: Callable[[Settings], Any], clock: list[float]
+    unmigrated_settings: Settings, db: Db, serve: Serve, clock: list[float]
 ) -> None:
-    first, second, *_ = discover()
-    Runner(db).upgrade(first.id)
-    db[RECORDS].insert_one({"_id": second.id, "state": "running", "checksum": second.checksum})
+    second = discover()[1]
+    Runner(db).upgrade()
+    db[RECORDS].update_one({"_id": second.id}, {"$set": {"state": "running"}})
     async with serve(unmigrated_settings) as (client, _):
         running = await client.get(ITEMS)
         db[RECORDS].update_one({"_id": second.id}, {"$set": {"state": "failed"}})
@@ -124,7 +124,7 @@ async def test_the_gate_names_a_running_or_failed_migration_and_an_unknown_path_
 
 
 async def test_the_gate_reads_the_records_at_most_once_per_recheck_interval(
-    unmigrated_settings: Settings, db: Db, serve: Callable[[Settings], Any], clock: list[float]
+    unmigrated_settings: Settings, db: Db, serve: Serve, clock: list[float]
 ) -> None:
     reads = 0
     async with serve(unmigrated_settings) as (client, gate):
@@ -145,7 +145,7 @@ async def test_the_gate_reads_the_records_at_most_once_per_recheck_interval(
 
 
 async def test_the_gate_is_off_with_ready_requires_migrations_false(
-    unmigrated_settings: Settings, serve: Callable[[Settings], Any]
+    unmigrated_settings: Settings, serve: Serve
 ) -> None:
     """Off: a write goes through to a collection without its validator and indexes."""
     settings = unmigrated_settings.model_copy(update={"ready_requires_migrations": False})

@@ -1,7 +1,7 @@
 """The migration gate: resource routes answer 503 until every migration is applied."""
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import pytest
@@ -21,7 +21,9 @@ from tests.app_fixtures import client_for
 
 ITEMS = "/api/v1/items"
 MISSING_ID = "0123456789abcdef01234567"
+PROBES = ("/health/live", "/metrics", "/docs", "/openapi.json")  # served whatever the state
 Db = Database[dict[str, Any]]
+Serve = Callable[[Settings], AbstractContextManager[tuple[FlaskClient, MigrationGate]]]
 
 
 @pytest.fixture
@@ -37,7 +39,7 @@ def clock() -> list[float]:
 
 
 @pytest.fixture
-def serve(credentials: dict[str, str], clock: list[float]) -> Callable[[Settings], Any]:
+def serve(credentials: dict[str, str], clock: list[float]) -> Serve:
     """Return `serve(settings)`: a context yielding (client, gate) of a new app on `settings`."""
 
     @contextmanager
@@ -65,7 +67,7 @@ def assert_held(response: TestResponse, states: dict[str, str]) -> None:
 
 
 def test_resource_routes_answer_503_while_migrations_are_pending_and_serve_once_applied(
-    unmigrated_settings: Settings, db: Db, serve: Callable[[Settings], Any], clock: list[float]
+    unmigrated_settings: Settings, db: Db, serve: Serve, clock: list[float]
 ) -> None:
     pending = {migration.id: "pending" for migration in discover()}
     with serve(unmigrated_settings) as (client, gate):
@@ -78,7 +80,7 @@ def test_resource_routes_answer_503_while_migrations_are_pending_and_serve_once_
             client.patch(f"{ITEMS}/{MISSING_ID}", json={"tags": []}),
             client.delete(f"{ITEMS}/{MISSING_ID}"),
         ]
-        probes = [client.get(path) for path in ("/health/live", "/metrics", "/docs", "/openapi.json")]
+        probes = [client.get(path) for path in PROBES]
         metrics_text = probes[1].text
         Runner(db).upgrade()
         within_a_second = client.post(ITEMS, json={"name": "cached"})  # no read yet
@@ -105,11 +107,11 @@ def test_resource_routes_answer_503_while_migrations_are_pending_and_serve_once_
 
 
 def test_the_gate_names_a_running_or_failed_migration_and_an_unknown_path_is_404(
-    unmigrated_settings: Settings, db: Db, serve: Callable[[Settings], Any], clock: list[float]
+    unmigrated_settings: Settings, db: Db, serve: Serve, clock: list[float]
 ) -> None:
-    first, second, *_ = discover()
-    Runner(db).upgrade(first.id)
-    db[RECORDS].insert_one({"_id": second.id, "state": "running", "checksum": second.checksum})
+    second = discover()[1]
+    Runner(db).upgrade()
+    db[RECORDS].update_one({"_id": second.id}, {"$set": {"state": "running"}})
     with serve(unmigrated_settings) as (client, _):
         running = client.get(ITEMS)
         db[RECORDS].update_one({"_id": second.id}, {"$set": {"state": "failed"}})
@@ -122,7 +124,7 @@ def test_the_gate_names_a_running_or_failed_migration_and_an_unknown_path_is_404
 
 
 def test_the_gate_reads_the_records_at_most_once_per_recheck_interval(
-    unmigrated_settings: Settings, db: Db, serve: Callable[[Settings], Any], clock: list[float]
+    unmigrated_settings: Settings, db: Db, serve: Serve, clock: list[float]
 ) -> None:
     reads = 0
     with serve(unmigrated_settings) as (client, gate):
@@ -143,7 +145,7 @@ def test_the_gate_reads_the_records_at_most_once_per_recheck_interval(
 
 
 def test_the_gate_is_off_with_ready_requires_migrations_false(
-    unmigrated_settings: Settings, serve: Callable[[Settings], Any]
+    unmigrated_settings: Settings, serve: Serve
 ) -> None:
     """Off: a write goes through to a collection without its validator and indexes."""
     settings = unmigrated_settings.model_copy(update={"ready_requires_migrations": False})
