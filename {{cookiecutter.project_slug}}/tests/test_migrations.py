@@ -269,7 +269,9 @@ def test_a_runner_killed_mid_migration_is_taken_over_within_its_lease_and_the_mi
     )
     try:
         wait_until(lambda: db.runs.find_one({"_id": "0001_slow"}) is not None)
-        time.sleep(lease_s)  # renewed meanwhile: the lease runs its whole length after the kill
+        time.sleep(2 * lease_s)  # two leases into the migration: renewed, still held
+        with pytest.raises(MigrationError, match="holds the migration lock"):
+            Runner(db, tmp_path, wait_s=0.2).upgrade()
         killed.send_signal(signal.SIGKILL)
         killed.wait(10)
     finally:

@@ -55,8 +55,6 @@ LOCKS = "migration_lock"
 LOCK_ID = "lock"
 LEASE_S = 15.0
 """How long (s) the lock outlives its last renewal: a dead runner's lock is free after this."""
-NOT_DONE = ("pending", "running", "failed", "changed")
-"""The states of a migration not applied as its file is now, in the order they are named."""
 DIRECTORY = Path(__file__).resolve().parent
 FILE_NAME = re.compile(r"(?P<number>[0-9]{4})_[a-z0-9_]+\.py")
 
@@ -123,8 +121,8 @@ def not_done(
 ) -> dict[str, str]:
     """Return {id: state} of the `migrations` not applied as they are now, in their order.
 
-    A state is one of `NOT_DONE`: "pending" (never ran), "running" (started, not
-    finished: in progress, or its runner died), "failed" or "changed" (drift). Used by
+    A state is "pending" (never ran), "running" (started, not finished: in progress,
+    or its runner died), "failed" or "changed" (edited since it was applied). Used by
     `/health/ready` and the migration gate, with the records they read (both drivers).
     """
     by_id = {record["_id"]: record for record in records}
