@@ -107,17 +107,20 @@ def late_mongo() -> Iterator[MongoServer]:
             server.stop()
 
 
-def post_once_served(url: str, body: object) -> tuple[int, bytes]:
-    """POST `body` to `url`, again while the answer is a 503 (for at most 5 s).
+def post_until(
+    url: str, body: object, until: Callable[[int, bytes], bool], timeout: float = 5
+) -> tuple[int, dict[str, str], bytes]:
+    """POST `body` to `url` until `until(status, body)` holds or `timeout` s passed.
 
-    A worker that last read the migrations' records before they were applied holds the
-    resource routes back (503, nothing written) until it reads them again, within 1 s.
+    Returns the last answer. The migration gate holds a worker's resource routes (503,
+    nothing written) until it has read the migrations done: it reads them at most once
+    a second, so another worker may hold them a second longer than the one that answered.
     """
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + timeout
     while True:
-        status, _, raw = http("POST", url, body)
-        if status != 503 or time.monotonic() > deadline:
-            return status, raw
+        status, headers, raw = http("POST", url, body)
+        if until(status, raw) or time.monotonic() > deadline:
+            return status, headers, raw
         time.sleep(0.1)
 
 
@@ -126,23 +129,36 @@ def post_once_served(url: str, body: object) -> tuple[int, bytes]:
 def test_an_added_resource_writes_only_its_own_collection_with_its_own_indexes(
     baked: Callable[[str], Path], name: str, mongo_at_start: str, late_mongo: MongoServer
 ) -> None:
-    """Orders land in `orders` only; both unique indexes exist, even if MongoDB came late."""
+    """Orders land in `orders` only; both unique indexes exist, even if MongoDB came late
+    (the resource routes then answer 503, writing nothing, until the migrations ran)."""
     if mongo_at_start == "up":
         late_mongo.start()
     with gunicorn_service(baked(name), late_mongo.uri) as service:
+        (_, first), *added = resources_of(name)
         if mongo_at_start == "down":
             assert http("GET", f"{service.url}/health/ready")[0] == 503
             late_mongo.start()
+            # MongoDB is up, the migrations are not: the gate names them, stores nothing.
+            status, headers, raw = post_until(
+                f"{service.url}/api/v1/{first}",
+                {"name": "too-early"},
+                lambda status, raw: b'"migrations"' in raw,
+                timeout=10,
+            )
+            assert (status, "retry-after" in headers) == (503, True), raw
             migrate(baked(name), late_mongo.uri, f"test_{service.port}")
         wait_for(
             lambda: http("GET", f"{service.url}/health/ready")[0] == 200,
             timeout=30,
             what="readiness once MongoDB is up",
         )
-        (_, first), *added = resources_of(name)
         for _, plural in added:
-            status, body = post_once_served(f"{service.url}/api/v1/{plural}", {"name": "only-here"})
-            assert status == 201, body
+            status, _, raw = post_until(
+                f"{service.url}/api/v1/{plural}",
+                {"name": "only-here"},
+                lambda status, raw: status != 503,
+            )
+            assert status == 201, raw
         state = collections_state(late_mongo.uri, f"test_{service.port}")
     assert state[first][0] == 0, state  # nothing written through another resource
     for _, plural in added:

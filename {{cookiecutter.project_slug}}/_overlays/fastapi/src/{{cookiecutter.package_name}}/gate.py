@@ -77,8 +77,10 @@ class MigrationGate(MigrationStates):
         """Return the 503 problem for a request to a resource route, or None to serve it.
 
         Called by the middleware only while the gate is closed: routing the request
-        then (to know whether it is a resource route) costs nothing afterwards.
-        A held request's scope gets its route, so the metrics label it by template.
+        then (to know whether it is a resource route) costs nothing afterwards. A
+        request no route serves in full (an unknown path, a wrong method, a CORS
+        preflight) is left to the app. A held request's scope gets its route, so the
+        metrics label it by template.
         """
         route = next((r for r in self.routes if r.matches(scope)[0] is Match.FULL), None)
         if route is None:

@@ -74,8 +74,9 @@ class MigrationGate(MigrationStates):
     def hold(self) -> dict[str, Any] | None:
         """Return the 503 problem for the request if it is to a resource route, else None.
 
-        Called by the request hook (after routing) only while the gate is closed.
-        A CORS preflight (`OPTIONS`) is served: it changes nothing.
+        Called by the request hook (after routing) only while the gate is closed. A
+        request no route serves in full (an unknown path, a wrong method) is left to
+        the app, and so is a CORS preflight (`OPTIONS`, which Flask routes itself).
         """
         if request.blueprint not in self.blueprints or request.method == "OPTIONS":
             return None
