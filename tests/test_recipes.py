@@ -102,6 +102,17 @@ def test_the_readme_has_five_recipes_touching_only_the_resource_files(
     }
 
 
+def test_the_readmes_only_python_example_is_the_migration_these_tests_apply(
+    baked: Callable[[str], Path],
+) -> None:
+    """Every Python block of the README runs somewhere: here, the field recipes' migration."""
+    readme = baked(RECIPES) / "README.md"
+    file_name, source = readme_migration(readme)
+    assert readme.read_text().count("```python\n") == 1
+    assert file_name == "0003_backfill_quantity.py"
+    assert "def upgrade(db: Database[Document]) -> None:" in source
+
+
 def test_make_check_passes_with_every_recipe_applied(baked: Callable[[str], Path]) -> None:
     run(["make", "check"], cwd=baked(RECIPES), timeout=900)
 
