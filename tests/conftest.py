@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from tests.process_guard import no_process_left_behind  # noqa: F401  (autouse, session)
-from tests.readme_commands import readme_recipes
+from tests.readme_commands import readme_migration, readme_recipes
 from tests.support import (
     GROWN,
+    PACKAGE,
     RECIPES,
     MongoServer,
     apply_patch,
@@ -34,7 +35,8 @@ def baked(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
     """Return `get(name) -> project dir`, baking and installing each shared bake once.
 
     `name` is a variant (baked with `SHARED_RESOURCE`), a `GROWN` bake, or `RECIPES`
-    (every field recipe of its README applied, in order, as written).
+    (every field recipe of its README applied, in order, as written, and the migration
+    the README shows after them added, as written).
     """
     projects: dict[str, Path] = {}
 
@@ -47,6 +49,8 @@ def baked(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
             if name == RECIPES:
                 for diff in readme_recipes(project / "README.md"):
                     apply_patch(project, diff)
+                file_name, source = readme_migration(project / "README.md")
+                (project / "src" / PACKAGE / "migrations" / file_name).write_text(source)
             projects[name] = project
         return projects[name]
 

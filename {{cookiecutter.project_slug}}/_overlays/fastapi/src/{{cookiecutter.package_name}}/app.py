@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__, db, guard, health
 from .access import Policy, load_policy
+from .gate import MigrationGate
 from .handlers import register_error_handlers
 from .logs import configure_logging
 from .metrics import METRICS_PATH, HttpMetrics
@@ -36,7 +37,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
     Start-up never changes the schema (collections, validators, indexes): migrations do
     (`python -m {{ cookiecutter.package_name }}.migrations upgrade`), and `/health/ready`
-    answers 503 until they have run.
+    and the resource routes answer 503 until they have run (`gate`).
     """
     settings: Settings = app.state.settings
     resources: Sequence[Resource] = app.state.resources
@@ -44,6 +45,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.database = client[settings.mongo_database]
     app.state.repositories = build_repositories(resources, app.state.database, settings)
     await warm_up(resources, app.state.repositories, settings.mongo_server_selection_timeout_ms)
+    await app.state.gate.start(app.state.database)
     try:
         yield
     finally:
@@ -108,8 +110,12 @@ def create_app(
     app.state.policy = policy
     app.openapi = lambda: problem_openapi(app)  # type: ignore[method-assign]
     app.state.started_at = time.monotonic()
-    app.state.migrations = discover()
-    app.state.migrations_applied = not settings.ready_requires_migrations
+    app.state.gate = MigrationGate(
+        discover(),
+        [route for resource in resources for route in resource.router.routes],
+        enabled=settings.ready_requires_migrations,
+        timeout_ms=settings.readiness_timeout_ms,
+    )
     health.add_health_routes(app)
     for resource in resources:
         add_routes(app, resource, guard.dependencies(policy, resource))
@@ -141,6 +147,7 @@ def create_app(
         RequestContextMiddleware,
         metrics=metrics,
         max_body_bytes=settings.max_body_bytes,
+        gate=app.state.gate,
         access_log_probes=settings.access_log_probes,
     )
     register_docs(app)

@@ -18,6 +18,7 @@ from flask_openapi.openapi import OpenAPI
 
 from . import __version__, db, guard, health, middleware
 from .access import Policy, load_policy
+from .gate import MigrationGate
 from .handlers import handle_validation_error, register_error_handlers
 from .logs import configure_logging
 from .metrics import METRICS_PATH, HttpMetrics
@@ -68,8 +69,12 @@ def create_app(
         PROVIDE_AUTOMATIC_OPTIONS=bool(settings.cors_origins),
     )
     app.extensions["started_at"] = time.monotonic()
-    app.extensions["migrations"] = discover()
-    app.extensions["migrations_applied"] = not settings.ready_requires_migrations
+    app.extensions["migration_gate"] = MigrationGate(
+        discover(),
+        [resource.blueprint.name for resource in resources],
+        enabled=settings.ready_requires_migrations,
+        timeout_ms=settings.readiness_timeout_ms,
+    )
     app.extensions["policy"] = policy
     app.components_schemas["Problem"] = Schema(**Problem.model_json_schema())
     init_db(app, settings, resources)
@@ -84,6 +89,7 @@ def create_app(
         app,
         metrics,
         settings.max_body_bytes,
+        app.extensions["migration_gate"],
         guard.request_guard(policy, resources),
         access_log_probes=settings.access_log_probes,
     )
@@ -117,7 +123,7 @@ def init_db(app: OpenAPI, settings: Settings, resources: Sequence[Resource]) -> 
 
     Start-up never changes the schema (collections, validators, indexes): migrations do
     (`python -m {{ cookiecutter.package_name }}.migrations upgrade`), and `/health/ready`
-    answers 503 until they have run.
+    and the resource routes answer 503 until they have run (`gate`).
     """
     client = db.create_client(settings)
     database = client[settings.mongo_database]
@@ -126,6 +132,7 @@ def init_db(app: OpenAPI, settings: Settings, resources: Sequence[Resource]) -> 
     app.extensions["resources"] = tuple(resources)
     app.extensions["repositories"] = build_repositories(resources, database, settings)
     warm_up(resources, app.extensions["repositories"], settings.mongo_server_selection_timeout_ms)
+    app.extensions["migration_gate"].start(database)
 
 
 def openapi_document(app: OpenAPI) -> dict[str, Any]:

@@ -1,11 +1,11 @@
 """Per-request plumbing: one WSGI middleware (request ids, body limit, access log, metrics).
 
 `RequestContext` wraps the whole Flask app, so it runs once per request without
-Flask's request-hook dispatch or context-local lookups; only the body checks that
-need the matched route (`check_body`) stay a `before_request` hook. Each greenlet of
-a gevent worker has its own contextvars, and the context is still cleared at the
-start of every request, before anything is bound (a worker thread or greenlet may
-serve several requests).
+Flask's request-hook dispatch or context-local lookups; only the checks that need the
+matched route (the migration gate, the access guard, `check_body`) stay one
+`before_request` hook. Each greenlet of a gevent worker has its own contextvars, and
+the context is still cleared at the start of every request, before anything is bound
+(a worker thread or greenlet may serve several requests).
 """
 
 import functools
@@ -19,6 +19,7 @@ import structlog
 from flask import Flask, Response, abort, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
+from .gate import MigrationGate
 from .handlers import problem_response
 from .logs import is_probe, request_id_from
 from .metrics import METRICS_PATH, UNMATCHED_ROUTE, HttpMetrics
@@ -198,14 +199,17 @@ def init_app(
     app: Flask,
     metrics: HttpMetrics,
     max_body_bytes: int,
+    gate: MigrationGate,
     require_access: Callable[[], None] | None = None,
     access_log_probes: bool = False,
 ) -> None:
-    """Wrap `app` in `RequestContext` and install the body checks as its one request hook.
+    """Wrap `app` in `RequestContext` and install the request checks as its one request hook.
 
     Requests to `/health/*` and `/metrics` get an access event only with `access_log_probes`.
 
-    `require_access` (the access guard, if any) runs before the body checks: a caller
+    The hook runs, after routing: the migration `gate` (while it is closed, a resource
+    route answers 503 with `Retry-After`; once open, that costs one attribute read),
+    then `require_access` (the access guard, if any), then the body checks: a caller
     without credentials gets 401, not 415 or 400.
     """
     app.wsgi_app = RequestContext(  # type: ignore[method-assign]
@@ -214,16 +218,17 @@ def init_app(
         max_body_bytes=max_body_bytes,
         access_log_probes=access_log_probes,
     )
-    if require_access is None:
-        app.before_request(check_body)
-    else:
-        # One hook, not two: Flask's dispatch of each hook costs more than the guard's
-        # check of a remembered token (see bench/README.md).
-        guard = require_access
+    # One hook, not several: Flask's dispatch of each hook costs more than the guard's
+    # check of a remembered token (see bench/README.md).
+    guard = require_access
 
-        def check_access_and_body() -> Response | None:
-            """Admit the caller (the guard), then check the body."""
+    def check_request() -> Response | None:
+        """Hold resource routes back while migrations are not done, admit the caller,
+        then check the body."""
+        if not gate.open and (held := gate.hold()) is not None:
+            return problem_response(held, {"Retry-After": gate.retry_after})
+        if guard is not None:
             guard()
-            return check_body()
+        return check_body()
 
-        app.before_request(check_access_and_body)
+    app.before_request(check_request)
