@@ -508,8 +508,11 @@ def test_update_with_stale_if_match_is_412_and_changes_nothing(
     assert (current["version"], current["description"]) == (2, "v2")
 
 
-# Schemathesis sent values of these shapes (empty elements, tabs, spaces around the value).
-@pytest.mark.parametrize("if_match", ['"1"', '"9", "1"', "*", ', ,\t"1" ,', '"1",\t ', ',   \t"1"'])
+# Schemathesis sent values of these shapes (empty elements, tabs around the commas); a
+# client cannot send spaces around the whole value (httpx refuses, servers strip them).
+@pytest.mark.parametrize(
+    "if_match", ['"1"', '"9", "1"', "*", ', ,\t"1" ,', ',   \t"1"', 'W/"x" \t, "1" ,']
+)
 def test_update_with_matching_if_match_succeeds(client: ResourceClient, if_match: str) -> None:
     item = create(client)
     response = client.patch(
