@@ -7,9 +7,9 @@ replayed to a retry with the same key and body; the same key with another body i
 key per request (section 2.1).
 
 Keys are scoped per caller: the draft's security considerations warn that keys shared
-between clients let one client fetch another's stored answers, and recommend a lookup
-key made of the client's key and "client specific attributes known only to the resource
-server". The caller is who the access mode authenticated (`access.Principal.caller`:
+between clients let one client fetch another's stored answers, and recommend building
+the lookup key from the client's key plus what only the server knows about the client.
+The caller is who the access mode authenticated (`access.Principal.caller`:
 the API key's id, or the token's issuer and subject); with no access control (`auth`
 none) every request is the same caller and keys are shared.
 
@@ -90,8 +90,8 @@ def parse_key(value: str | None) -> str | None:
 def refuse_several(values: Sequence[str]) -> None:
     """Refuse a request that sent the `Idempotency-Key` header field more than once.
 
-    The draft (section 2.1): "Clients MUST NOT include more than one Idempotency-Key
-    header field in the same request"; which one counts would be a guess.
+    The draft (section 2.1) forbids a client to send more than one `Idempotency-Key`
+    field in a request; which one counts would be a guess.
 
     Args:
         values: Every `Idempotency-Key` field line of the request, as received.
