@@ -3,6 +3,7 @@
 import pytest
 from bson import ObjectId
 
+from {{ cookiecutter.package_name }} import cursors
 from {{ cookiecutter.package_name }}.cursors import signing_key
 from {{ cookiecutter.package_name }}.errors import (
     InvalidCursorError,
@@ -74,14 +75,50 @@ def test_a_page_with_unreadable_documents_names_every_one() -> None:
     assert raised.value.ids == [str(bad["_id"]), str(worse["_id"])]
 
 
+SCOPE = documents.COLLECTION
+
+
+def first_cursor(scope: str = SCOPE) -> str:
+    """Return the `next` cursor of a first page by name, one item per page, listing `scope`."""
+    query = ItemQuery(sort="name", per_page=1)
+    stored = [documents.new_document(ItemCreate(name=n), ObjectId()) for n in "ab"]
+    cursor = documents.to_page(query, stored, 2, KEY, scope).next
+    assert cursor is not None
+    return cursor
+
+
 @pytest.mark.parametrize(
     "changes", [{"page": 2}, {"sort": "-name"}, {"tag": "red"}, {"cursor": "x" + "A" * 40}]
 )
 def test_a_cursor_that_is_altered_or_contradicted_is_invalid(changes: dict[str, object]) -> None:
-    query = ItemQuery(sort="name", per_page=1)
-    stored = [documents.new_document(ItemCreate(name=n), ObjectId()) for n in "ab"]
-    cursor = documents.to_page(query, stored, 2, KEY).next
-    assert cursor is not None
-    assert documents.continue_from(ItemQuery(cursor=cursor), KEY)[0].sort == "name"
+    cursor = first_cursor()
+    assert documents.continue_from(ItemQuery(cursor=cursor), KEY, SCOPE)[0].sort == "name"
     with pytest.raises(InvalidCursorError):
-        documents.continue_from(ItemQuery.model_validate({"cursor": cursor, **changes}), KEY)
+        documents.continue_from(ItemQuery.model_validate({"cursor": cursor, **changes}), KEY, SCOPE)
+
+
+def test_a_cursor_is_valid_only_for_the_list_that_gave_it() -> None:
+    """Another resource's cursor, signed with the same key, is refused (issue: it gave 200)."""
+    with pytest.raises(InvalidCursorError, match="another list"):
+        documents.continue_from(ItemQuery(cursor=first_cursor("others")), KEY, SCOPE)
+    # A cursor of a release that did not sign the list in names no list: refused too.
+    unscoped = cursors.encode({"s": "name", "t": None, "v": "a", "i": str(ObjectId())}, KEY)
+    with pytest.raises(InvalidCursorError, match="another list"):
+        documents.continue_from(ItemQuery(cursor=unscoped), KEY, SCOPE)
+
+
+def test_a_stored_document_the_stored_model_refuses_is_unreadable_naming_its_fields() -> None:
+    """What the collection's validator refuses on update: an unknown field, a missing one."""
+    stored = documents.new_document(ItemCreate(name="lamp"), ObjectId())
+    documents.check_stored(stored)
+    changes: list[tuple[dict[str, object], str]] = [
+        ({"extra": 1}, "extra"),
+        ({"version": "two"}, "version"),
+    ]
+    for change, field in changes:
+        with pytest.raises(UnreadableDocumentError) as raised:
+            documents.check_stored({**stored, **change})
+        assert raised.value.failures == {str(stored["_id"]): [field]}
+    del stored["created_at"]
+    with pytest.raises(UnreadableDocumentError, match=str(stored["_id"])):
+        documents.check_stored(stored)

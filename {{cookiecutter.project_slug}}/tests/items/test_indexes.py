@@ -54,9 +54,11 @@ def list_shape(items: Collection[dict[str, Any]], query: ItemQuery, *, continued
     first = items.find(
         documents.list_filter(query), sort=documents.sort_spec(query), limit=PER_PAGE + 1
     ).to_list()
-    cursor = documents.to_page(query, first, None, KEY).next
+    cursor = documents.to_page(query, first, None, KEY, documents.COLLECTION).next
     assert cursor is not None
-    query, after = documents.continue_from(ItemQuery(cursor=cursor, per_page=PER_PAGE), KEY)
+    query, after = documents.continue_from(
+        ItemQuery(cursor=cursor, per_page=PER_PAGE), KEY, documents.COLLECTION
+    )
     return documents.page_filter(query, after), documents.sort_spec(query), 0, None
 
 

@@ -32,6 +32,13 @@ def test_item_query_rejects_unknown_parameters() -> None:
         ItemQuery.model_validate({"tag[$ne]": "x"})
 
 
+def test_an_empty_cursor_is_refused_by_the_schema_it_declares() -> None:
+    """`cursor=` fails validation (422) as the OpenAPI schema says, not the cursor check (400)."""
+    with pytest.raises(ValidationError, match="at least 1 character"):
+        ItemQuery.model_validate({"cursor": ""})
+    assert ItemQuery.model_json_schema()["properties"]["cursor"]["anyOf"][0]["minLength"] == 1
+
+
 def test_names_are_normalised_and_refused_blank_on_create_and_update() -> None:
     assert ItemCreate(name=" lamp\u200b").name == "lamp"
     assert ItemUpdate(name="  lamp ").name == "lamp"

@@ -13,6 +13,8 @@ from {{ cookiecutter.package_name }}.settings import ENV_PREFIX
 
 # Made per session, never written anywhere: test keys are as secret as real ones.
 KEYS: dict[tuple[str, ...], tuple[str, str]] = {}
+# A second caller allowed everything: another key id than `key_for(*every scope)`.
+ANOTHER = ("another", secrets.token_hex(32))
 
 
 def key_for(*scopes: str) -> tuple[str, str]:
@@ -35,9 +37,8 @@ def keys_setting() -> str:
     every = scopes_of_every_resource()
     for scopes in ([], every, *([scope] for scope in every)):
         key_for(*scopes)
-    return json.dumps(
-        [{"id": kid, "key": key, "scopes": list(scopes)} for scopes, (kid, key) in KEYS.items()]
-    )
+    keys = [{"id": kid, "key": key, "scopes": list(scopes)} for scopes, (kid, key) in KEYS.items()]
+    return json.dumps([*keys, {"id": ANOTHER[0], "key": ANOTHER[1], "scopes": every}])
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -70,3 +71,9 @@ def credentials(
 ) -> dict[str, str]:
     """Return the headers of a caller allowed everything (the API tests' client sends them)."""
     return credentials_for(*all_scopes)
+
+
+@pytest.fixture
+def another_caller() -> dict[str, str]:
+    """Return the headers of a second caller allowed everything (another key id)."""
+    return {"X-API-Key": ANOTHER[1]}

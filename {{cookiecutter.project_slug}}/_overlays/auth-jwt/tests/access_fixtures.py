@@ -53,3 +53,10 @@ def credentials(
 ) -> dict[str, str]:
     """Return the headers of a caller allowed everything (the API tests' client sends them)."""
     return credentials_for(*all_scopes)
+
+
+@pytest.fixture
+def another_caller(issuer: Issuer, all_scopes: list[str]) -> dict[str, str]:
+    """Return the headers of a second caller allowed everything (another subject)."""
+    token = issuer.token(scope=" ".join(all_scopes), sub="another-user")
+    return {"Authorization": f"Bearer {token}"}

@@ -51,7 +51,7 @@ def policy() -> Policy:
 
 def test_valid_token_names_its_subject_and_scopes(policy: Policy, issuer: Issuer) -> None:
     principal = authenticate(policy, f"Bearer {issuer.token(scope='things:read extra')}")
-    assert principal == Principal("user-42", frozenset({"things:read", "extra"}))
+    assert principal == Principal("user-42", frozenset({"things:read", "extra"}), issuer.url)
 
 
 def test_ec_key_and_scp_claim_are_accepted(policy: Policy, issuer: Issuer) -> None:

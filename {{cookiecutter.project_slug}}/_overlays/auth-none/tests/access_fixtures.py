@@ -19,3 +19,9 @@ def credentials_for() -> Callable[..., dict[str, str]]:
 def credentials() -> dict[str, str]:
     """Return the headers the API tests' client sends: none."""
     return {}
+
+
+@pytest.fixture
+def another_caller() -> None:
+    """Return no second caller: with every route open, every request is the same caller."""
+    return None

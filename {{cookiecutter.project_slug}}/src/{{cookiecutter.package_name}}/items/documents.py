@@ -57,11 +57,22 @@ class ItemDocument(ItemCreate):
 VALIDATOR: dict[str, Any] = validator(ItemDocument)
 """The collection's `$jsonSchema` validator, derived from `ItemDocument`."""
 
+REFUSED_UPDATES = frozenset({14, 121})
+"""MongoDB error codes of an update refused for what the stored document holds:
+TypeMismatch (14: `$inc` on a `version` that is no number) and
+DocumentValidationFailure (121: the result fails the collection's validator, which a
+change the API validated can only do to a document that failed it already).
+Source: MongoDB's `src/mongo/base/error_codes.yml`."""
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND = timedelta(milliseconds=1)
 _CURSOR_MISMATCH = (
     "A cursor keeps the tag and sort of the page that gave it and cannot be combined with "
     "page; drop {names} or start again from the first page."
+)
+_CURSOR_ELSEWHERE = (
+    "The cursor belongs to another list than this one; follow the next cursor this list "
+    "gave, or start again from its first page."
 )
 
 
@@ -120,6 +131,23 @@ def to_items(found: Iterable[dict[str, Any]]) -> list[ItemRead]:
     if failures:
         raise UnreadableDocumentError(RESOURCE, failures)
     return items
+
+
+def check_stored(document: dict[str, Any]) -> None:
+    """Check a stored document against `ItemDocument`, the model its validator comes from.
+
+    Stricter than reading it (`to_item`): a field the model does not know, or a
+    missing field the read model would show as empty, fails here as it fails the
+    collection's validator on the next update.
+
+    Raises:
+        UnreadableDocumentError: the document fails the model (names its id and the
+            failing fields).
+    """
+    try:
+        ItemDocument.model_validate(document)
+    except ValidationError as exc:
+        raise UnreadableDocumentError(RESOURCE, {str(document["_id"]): _failing(exc)}) from None
 
 
 def _read(document: dict[str, Any]) -> ItemRead:
@@ -187,18 +215,30 @@ def _sort_key(query: ItemQuery) -> tuple[str, int]:
     return query.sort.lstrip("-"), -1 if query.sort.startswith("-") else 1
 
 
-def continue_from(query: ItemQuery, key: bytes) -> tuple[ItemQuery, dict[str, Any] | None]:
+def continue_from(
+    query: ItemQuery, key: bytes, scope: str
+) -> tuple[ItemQuery, dict[str, Any] | None]:
     """Return the query a cursor continues (its tag and sort) and the filter past its position.
 
     Without a cursor: `query` itself and None.
 
+    Args:
+        query: The list query as the client sent it.
+        key: The cursor signing key (`cursors.signing_key`).
+        scope: The collection listed: a cursor is valid only for the list that made it
+            (`to_page` signs the collection into it).
+
     Raises:
-        InvalidCursorError: the cursor is malformed or altered (`cursors.decode`), or
-            comes with `page` > 1 or a `tag` or `sort` other than its own.
+        InvalidCursorError: the cursor is malformed or altered (`cursors.decode`), was
+            made by another resource's list (or by a release that did not sign the
+            collection in), or comes with `page` > 1 or a `tag` or `sort` other than
+            its own.
     """
     if query.cursor is None:
         return query, None
     position = cursors.decode(query.cursor, key)
+    if position.get("r") != scope:
+        raise InvalidCursorError(_CURSOR_ELSEWHERE)
     sort, tag = position.get("s"), position.get("t")
     clashing = [
         name
@@ -245,7 +285,11 @@ def page_filter(query: ItemQuery, after: dict[str, Any] | None) -> dict[str, Any
 
 
 def to_page(
-    query: ItemQuery, found: Sequence[dict[str, Any]], total: int | None, key: bytes
+    query: ItemQuery,
+    found: Sequence[dict[str, Any]],
+    total: int | None,
+    key: bytes,
+    scope: str,
 ) -> ItemPage:
     """Return the page for up to `per_page` + 1 documents found (one more says a next page exists).
 
@@ -254,6 +298,7 @@ def to_page(
         found: The documents in sort order, at most `query.per_page` + 1.
         total: Exact count of matching documents; None on a cursor page.
         key: The cursor signing key (`cursors.signing_key`).
+        scope: The collection listed, signed into the next cursor (see `continue_from`).
 
     Raises:
         UnreadableDocumentError: a document on the page fails the read model.
@@ -267,7 +312,7 @@ def to_page(
         value = last.get(sort_key)
         if isinstance(value, datetime):
             value = (value.replace(tzinfo=value.tzinfo or UTC) - _EPOCH) // _MILLISECOND
-        position = {"s": query.sort, "t": query.tag, "v": value, "i": str(last["_id"])}
+        position = {"r": scope, "s": query.sort, "t": query.tag, "v": value, "i": str(last["_id"])}
         next_cursor = cursors.encode(position, key)
     return ItemPage(
         items=items,

@@ -79,11 +79,14 @@ class ItemQuery(BaseModel):
     per_page: int = Field(20, ge=1, le=100)
     tag: Tag | None = None
     sort: SortKey = "-created_at"
+    # At least one character: an empty `cursor=` is refused by the schema (422), as the
+    # OpenAPI document declares, not taken for a cursor the service never issued (400).
     cursor: str | None = Field(
         None,
+        min_length=1,
         description=(
             "Continue after the page that gave this `next` cursor, at O(page) cost; "
-            "keeps its `tag` and `sort`. With `page` > 1, another `tag` or `sort`, or "
-            "altered: 400."
+            "keeps its `tag` and `sort`. With `page` > 1, another `tag` or `sort`, "
+            "altered, or from another list: 400."
         ),
     )

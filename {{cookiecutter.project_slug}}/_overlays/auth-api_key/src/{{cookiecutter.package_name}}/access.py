@@ -89,6 +89,11 @@ class Principal:
     subject: str
     scopes: frozenset[str]
 
+    @property
+    def caller(self) -> str:
+        """Return who calls, as `Idempotency-Key` records scope keys: `api_key:<key id>`."""
+        return f"api_key:{self.subject}"
+
 
 class AccessError(Exception):
     """The request may not proceed: 401 (credentials) or 403 (scope)."""

@@ -147,6 +147,13 @@ class Principal:
 
     subject: str
     scopes: frozenset[str]
+    issuer: str = ""
+    """The token's `iss`: a subject names one caller only within its issuer (RFC 7519 4.1.2)."""
+
+    @property
+    def caller(self) -> str:
+        """Return who calls, as `Idempotency-Key` records scope keys: `jwt:["<iss>", "<sub>"]`."""
+        return "jwt:" + json.dumps([self.issuer, self.subject])
 
 
 class AccessError(Exception):
@@ -393,7 +400,7 @@ class Policy:
         subject = claims["sub"]
         if not isinstance(subject, str) or not subject:
             raise self.refused("The token's subject is not a string.")
-        principal = Principal(subject=subject, scopes=_scopes(claims))
+        principal = Principal(subject=subject, scopes=_scopes(claims), issuer=claims["iss"])
         # PyJWT accepts the token until exp + leeway (it checked that exp is an integer).
         until = int(claims["exp"]) + self.settings.auth_jwt_leeway_s
         self._remember(digest, (principal, kid, key, until))

@@ -17,6 +17,11 @@ class Principal:
     subject: str
     scopes: frozenset[str]
 
+    @property
+    def caller(self) -> str:
+        """Return who calls, as `Idempotency-Key` records scope keys (never used here)."""
+        return self.subject
+
 
 class AccessError(Exception):
     """Never raised in this mode."""

@@ -1,5 +1,12 @@
 """The gunicorn worker class: gevent, answering refused request heads as problem+json.
 
+It also sends no `Server` header. gunicorn (checked with 27.0) writes `Server: gunicorn`
+into every response it frames (`http.wsgi.Response.default_headers`) and has no
+setting to leave it out; it names the software, which tells an attacker which exploits
+to try, and RFC 9110 section 10.2.4 leaves the field optional. `GeventWorker` serves
+with `Response`, which leaves the line out (gunicorn's own 400 pages, `util.write_error`,
+carry none).
+
 gunicorn's own parser bounds the request head (`limit_request_line`,
 `limit_request_fields`, `limit_request_field_size` in gunicorn.conf.py) and refuses a
 head over them before the app runs, with a short HTML page. `GeventWorker` answers
@@ -16,6 +23,7 @@ import socket
 import time
 from typing import Any
 
+from gunicorn.http import wsgi
 from gunicorn.http.errors import LimitRequestHeaders, LimitRequestLine
 from gunicorn.workers.ggevent import GeventWorker as BaseGeventWorker
 
@@ -25,8 +33,26 @@ LINGER_SECONDS = 1.0
 LINGER_MAX_BYTES = 8190 + 100 * (8190 + 2) + 4
 
 
+class Response(wsgi.Response):  # type: ignore[misc]  # gunicorn has no types
+    """gunicorn's HTTP/1 response, without the `Server` header."""
+
+    def default_headers(self) -> list[str]:
+        """Return gunicorn's status line and headers but `Server`."""
+        return [line for line in super().default_headers() if not line.startswith("Server:")]
+
+
 class GeventWorker(BaseGeventWorker):  # type: ignore[misc]  # gunicorn has no types
     """gunicorn's gevent worker; refused request heads get problem+json and a lingering close."""
+
+    def init_process(self) -> None:
+        """Frame responses with `Response` (no `Server` header), then serve as gunicorn does.
+
+        gunicorn 27 builds each HTTP/1 response with the class its `http.wsgi` module
+        names (`wsgi.create`, called by the worker with no class of its own), so the
+        worker process replaces that name before it serves anything.
+        """
+        wsgi.Response = Response
+        super().init_process()
 
     def handle_error(self, req: Any, client: socket.socket, addr: Any, exc: Exception) -> None:
         """Answer a head over the limits with a 414/431 problem; other errors as gunicorn does."""

@@ -1,20 +1,26 @@
 """ItemRepository against a real MongoDB server: integrity, atomic updates, safe retries."""
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
+from bson import ObjectId
 
+from {{ cookiecutter.package_name }}.clock import utcnow
 from {{ cookiecutter.package_name }}.errors import (
     DuplicateError,
     IdempotencyKeyInFlightError,
     IdempotencyKeyReusedError,
+    InvalidCursorError,
     NotFoundError,
     PreconditionFailedError,
+    UnreadableDocumentError,
 )
 from {{ cookiecutter.package_name }}.items import documents
 from {{ cookiecutter.package_name }}.items.repository import ItemRepository
 from {{ cookiecutter.package_name }}.items.schemas import ItemCreate, ItemQuery, ItemRead
-from tests.items.builders import item_body, key_record
+from {{ cookiecutter.package_name }}.settings import Settings
+from tests.items.builders import item_body, key_record, store_unreadable
 
 MISSING_ID = "0123456789abcdef01234567"
 
@@ -124,12 +130,22 @@ def test_a_duplicate_name_outcome_is_replayed_even_once_the_name_is_free(
     assert repository.collection.count_documents({}) == 0
 
 
-def test_a_key_in_flight_raises_with_the_lease_left(repository: ItemRepository) -> None:
+def test_a_key_in_flight_asks_for_a_retry_in_a_second_then_when_its_lease_ends(
+    repository: ItemRepository,
+) -> None:
+    """`Retry-After` is 1 s while the holder may still answer, then the lease left."""
     body = item_body()
-    repository.keys.insert_one(key_record(KEY, body, lease_s=30))
+    record = key_record(KEY, body, lease_s=repository.key_lease_ms / 1000)  # claimed just now
+    repository.keys.insert_one(record)
     with pytest.raises(IdempotencyKeyInFlightError) as raised:
         repository.create(ItemCreate(**body), idempotency_key=KEY)
-    assert 0 < raised.value.retry_after_s <= 30
+    assert raised.value.retry_after_s == 1
+    # Claimed 11 s ago: the holder's MONGO_TIMEOUT_MS (a third of the lease) is spent.
+    later = {"$set": {"lease_until": utcnow() + timedelta(seconds=4)}}
+    repository.keys.update_one({"_id": record["_id"]}, later)
+    with pytest.raises(IdempotencyKeyInFlightError) as raised:
+        repository.create(ItemCreate(**body), idempotency_key=KEY)
+    assert raised.value.retry_after_s == 4
     assert repository.collection.count_documents({}) == 0
 
 
@@ -185,3 +201,74 @@ def test_migrations_expire_key_records_at_their_expiry(
     indexes = repository.keys.index_information()
     assert indexes["expires_at_ttl"]["key"] == [("expires_at", 1)]
     assert indexes["expires_at_ttl"]["expireAfterSeconds"] == 0
+
+
+def test_a_key_is_its_callers_own(repository: ItemRepository) -> None:
+    """IETF draft: keys are scoped per client, so one caller never gets another's answer."""
+    body, own_body = item_body(), item_body()
+    first = repository.create(ItemCreate(**body), idempotency_key=KEY, caller="api_key:a")
+    # B sends its own body under A's key: B's new item, not "key already used".
+    own = repository.create(ItemCreate(**own_body), idempotency_key=KEY, caller="api_key:b")
+    assert own.id != first.id
+    again = repository.create(ItemCreate(**own_body), idempotency_key=KEY, caller="api_key:b")
+    assert again == own
+    # C sends A's key and body: a new request of C's (the name is taken), never A's item.
+    with pytest.raises(DuplicateError):
+        repository.create(ItemCreate(**body), idempotency_key=KEY, caller="api_key:c")
+    replayed = repository.create(ItemCreate(**body), idempotency_key=KEY, caller="api_key:a")
+    assert replayed == first
+    assert repository.collection.count_documents({}) == 2
+
+
+def test_a_key_record_past_its_retention_is_never_replayed(repository: ItemRepository) -> None:
+    """MongoDB's TTL monitor deletes it up to a minute late; until then it counts as absent."""
+    body = item_body()
+    first = repository.create(ItemCreate(**body), idempotency_key=KEY)
+    expired = {"$set": {"expires_at": utcnow() - timedelta(seconds=1)}}
+    repository.keys.update_one({}, expired)
+    other = repository.create(ItemCreate(**item_body()), idempotency_key=KEY)  # not a 422
+    assert other.id != first.id
+    repository.keys.update_one({}, expired)
+    with pytest.raises(DuplicateError):  # a new request: the name is taken, nothing replayed
+        repository.create(ItemCreate(**body), idempotency_key=KEY)
+    assert repository.keys.count_documents({}) == 1
+
+
+@pytest.mark.parametrize(
+    ("fields", "removed", "failing"),
+    [
+        ({"version": "two"}, (), "version"),  # MongoDB: TypeMismatch (14) on $inc
+        ({"extra": 1}, (), "extra"),  # DocumentValidationFailure (121)
+        ({}, ("created_at",), "created_at"),  # DocumentValidationFailure (121)
+    ],
+)
+def test_changing_a_stored_item_the_model_refuses_raises_unreadable_and_changes_nothing(
+    repository: ItemRepository,
+    settings: Settings,
+    fields: dict[str, object],
+    removed: tuple[str, ...],
+    failing: str,
+) -> None:
+    item_id = store_unreadable(settings, removed=removed, **fields)
+    before = repository.collection.find_one({"_id": ObjectId(item_id)})
+    for changes in ({"description": "changed"}, item_body()):
+        with pytest.raises(UnreadableDocumentError) as raised:
+            repository.update(item_id, changes)
+        assert raised.value.failures == {item_id: [failing]}
+    assert repository.collection.find_one({"_id": ObjectId(item_id)}) == before
+
+
+def test_a_cursor_is_refused_by_another_collections_list(repository: ItemRepository) -> None:
+    for name in ("a", "b", "c"):
+        repository.create(ItemCreate(name=name))
+    cursor = (repository.get_all(ItemQuery(sort="name", per_page=1))).next
+    assert cursor is not None
+    copies = ItemRepository(
+        repository.collection.database["copies"],
+        key_lease_ms=repository.key_lease_ms,
+        key_retention_s=repository.key_retention_s,
+    )
+    with pytest.raises(InvalidCursorError, match="another list"):
+        copies.get_all(ItemQuery(cursor=cursor))
+    page = repository.get_all(ItemQuery(cursor=cursor, per_page=1))
+    assert [item.name for item in page.items] == ["b"]

@@ -339,3 +339,87 @@ def test_a_tampered_or_contradicted_cursor_is_a_400_problem(
     assert response.status_code == 400, response.text
     assert response.mimetype == "application/problem+json"
     assert "cursor" in response.get_json()["detail"]
+
+
+def test_an_empty_cursor_is_a_422_as_the_schema_declares(client: FlaskClient) -> None:
+    response = client.get(ITEMS, query_string={"cursor": ""})
+    assert response.status_code == 422, response.text
+    assert response.get_json()["errors"][0]["loc"] == ["query", "cursor"]
+
+
+@pytest.mark.parametrize("method", ["PATCH", "PUT"])
+def test_changing_a_stored_item_the_model_refuses_is_a_500_problem_naming_it(
+    client: FlaskClient,
+    settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+    method: str,
+) -> None:
+    """As GET and list answer: the documented problem, logged and counted, no traceback."""
+    mistyped = store_unreadable(settings, version="two")  # MongoDB: $inc fails (code 14)
+    extra = store_unreadable(settings, extra=1)  # MongoDB: the validator refuses (code 121)
+    capsys.readouterr()
+    for item_id in (mistyped, extra):
+        response = client.open(f"{ITEMS}/{item_id}", method=method, json=item_body())
+        assert response.status_code == 500, response.text
+        assert response.mimetype == "application/problem+json"
+        body = response.get_json()
+        assert (body["type"], body["title"]) == (
+            UNREADABLE_DOCUMENT_TYPE,
+            UNREADABLE_DOCUMENT_TITLE,
+        )
+        assert (body["resource"], body["ids"]) == (RESOURCE, [item_id])
+    output = capsys.readouterr()
+    logged = [json.loads(line) for line in output.out.splitlines()]
+    events = [line for line in logged if line["event"] == "unreadable document"]
+    assert [e["failing_fields"] for e in events] == [{mistyped: ["version"]}, {extra: ["extra"]}]
+    assert "Traceback" not in output.out + output.err
+    counted = 'unreadable_documents_total{resource="' + RESOURCE + '"} 2.0'
+    assert counted in client.get("/metrics").text
+
+
+# --- Idempotency-Key ------------------------------------------------------------------
+
+KEY = "8e03978e-40d5-43e8-bc93-6894a57f9324"
+
+
+def test_more_than_one_idempotency_key_is_a_400_and_creates_nothing(client: FlaskClient) -> None:
+    """IETF draft section 2.1: one key per request; which of two counts would be a guess.
+
+    A WSGI server hands the app several header lines joined by commas (gunicorn: `,`,
+    Werkzeug's test client: `, `), so two lines arrive as a list of keys.
+    """
+    body = item_body()
+    two_lines = [("Idempotency-Key", KEY), ("Idempotency-Key", "other")]
+    for headers in (two_lines, {"Idempotency-Key": f'"{KEY}",other'}):
+        response = client.post(ITEMS, json=body, headers=headers)
+        assert response.status_code == 400, response.text
+        assert "one Idempotency-Key" in response.get_json()["detail"]
+    assert client.get(ITEMS).get_json()["total"] == 0
+
+
+def test_an_idempotency_key_is_its_callers_own(
+    client: FlaskClient, another_caller: dict[str, str] | None
+) -> None:
+    """Another caller sending the same key never gets the first caller's answer.
+
+    Without access control (`auth` none) every request is the same caller: keys are shared.
+    """
+    body = item_body()
+    first = client.post(ITEMS, json=body, headers={"Idempotency-Key": KEY})
+    assert first.status_code == 201, first.text
+    if another_caller is None:
+        again = client.post(ITEMS, json=body, headers={"Idempotency-Key": KEY})
+        assert (again.status_code, again.get_json()) == (201, first.get_json())
+        return
+    # The same key and body: the other caller's own new request (the name is taken).
+    stolen = client.post(ITEMS, json=body, headers={**another_caller, "Idempotency-Key": KEY})
+    assert stolen.status_code == 409, stolen.text
+    assert first.get_json()["id"] not in stolen.text
+    # Its own body under a key the first caller used: its own new item, not a 422.
+    used = client.post(ITEMS, json=item_body(), headers={"Idempotency-Key": "used"})
+    assert used.status_code == 201, used.text
+    own = client.post(
+        ITEMS, json=item_body(), headers={**another_caller, "Idempotency-Key": "used"}
+    )
+    assert own.status_code == 201, own.text
+    assert own.get_json()["id"] != used.get_json()["id"]

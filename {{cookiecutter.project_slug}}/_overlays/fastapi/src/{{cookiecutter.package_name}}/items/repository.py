@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 import pymongo
 from bson import ObjectId
 from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from .. import idempotency, timeouts
 from ..clock import utcnow
@@ -86,7 +86,7 @@ class ItemRepository:
             UnreadableDocumentError: a stored document on the page fails the read model.
         """
         with self._deadline():
-            query, after = documents.continue_from(query, self.cursor_key)
+            query, after = documents.continue_from(query, self.cursor_key, self.collection.name)
             cursor = self.collection.find(
                 documents.page_filter(query, after),
                 sort=documents.sort_spec(query),
@@ -98,7 +98,7 @@ class ItemRepository:
             total = None
             if after is None:
                 total = await self.collection.count_documents(documents.list_filter(query))
-            return documents.to_page(query, found, total, self.cursor_key)
+            return documents.to_page(query, found, total, self.cursor_key, self.collection.name)
 
     async def get(self, item_id: str) -> ItemRead:
         """Return the item.
@@ -112,13 +112,22 @@ class ItemRepository:
                 raise NotFoundError(RESOURCE, item_id)
             return documents.to_item(found)
 
-    async def create(self, item_in: ItemCreate, *, idempotency_key: str | None = None) -> ItemRead:
+    async def create(
+        self,
+        item_in: ItemCreate,
+        *,
+        idempotency_key: str | None = None,
+        caller: str | None = None,
+    ) -> ItemRead:
         """Insert a new item at version 1 and return it.
 
         Args:
             item_in: The validated body.
             idempotency_key: The request's parsed `Idempotency-Key`, if any: the first
-                outcome for the key is stored and returned again to every retry.
+                outcome for the key is stored and returned again to every retry by
+                the same caller.
+            caller: Who sends the request (`access.Principal.caller`), so each caller's
+                keys are its own; None when callers are not known (keys are shared).
 
         Raises:
             DuplicateError: an item with this name exists (also replayed).
@@ -127,7 +136,7 @@ class ItemRepository:
         """
         with self._deadline():
             if idempotency_key is not None:
-                return await self._create_once(item_in, idempotency_key)
+                return await self._create_once(item_in, idempotency_key, caller)
             document = documents.new_document(item_in)
             try:
                 await self.collection.insert_one(document)
@@ -135,13 +144,14 @@ class ItemRepository:
                 raise DuplicateError(RESOURCE, item_in.name) from None
             return documents.to_item(document)
 
-    async def _create_once(self, item_in: ItemCreate, key: str) -> ItemRead:
+    async def _create_once(self, item_in: ItemCreate, key: str, caller: str | None) -> ItemRead:
         """Create the item for `key` once: claim the key, insert, store the outcome.
 
         Each step can be cut short by a crash; a retry repeats it safely (the item's
         `_id` is fixed by the key record, so a second insert finds the first).
         """
-        record = await self._claim_key(key, idempotency.fingerprint(item_in.model_dump()))
+        digest = idempotency.fingerprint(item_in.model_dump())
+        record = await self._claim_key(key, digest, caller)
         if record["state"] == "done":
             return documents.to_item(idempotency.replay(record))
         try:
@@ -157,8 +167,10 @@ class ItemRepository:
         )
         return documents.to_item(document)
 
-    async def _claim_key(self, key: str, digest: str) -> Document:
+    async def _claim_key(self, key: str, digest: str, caller: str | None) -> Document:
         """Return the key's record, either finished (to replay) or claimed by this request.
+
+        A record past its retention counts as absent (`idempotency.next_step`).
 
         Raises:
             IdempotencyKeyReusedError: the record holds another body's fingerprint.
@@ -171,6 +183,7 @@ class ItemRepository:
                 key,
                 digest,
                 now,
+                caller=caller,
                 lease_ms=self.key_lease_ms,
                 retention_s=self.key_retention_s,
             )
@@ -182,8 +195,14 @@ class ItemRepository:
             found = await self.keys.find_one({"_id": record["_id"]})
             if found is None:  # expired (TTL) since the insert failed: claim it anew
                 continue
-            if idempotency.next_step(found, digest, now) == "replay":
+            step = idempotency.next_step(found, digest, now, lease_ms=self.key_lease_ms)
+            if step == "replay":
                 return found
+            if step == "replace":
+                replaced = await self.keys.replace_one(idempotency.replace_filter(found), record)
+                if replaced.matched_count == 1:
+                    return record
+                continue
             claimed = await self.keys.find_one_and_update(
                 idempotency.take_over_filter(found),
                 idempotency.renewed_lease(now, self.key_lease_ms),
@@ -191,7 +210,7 @@ class ItemRepository:
             )
             if claimed is not None:
                 return claimed
-        raise IdempotencyKeyInFlightError(retry_after_s=1)
+        raise IdempotencyKeyInFlightError(retry_after_s=idempotency.QUICK_RETRY_S)
 
     async def _insert_as(self, item_in: ItemCreate, item_id: ObjectId) -> Document:
         """Insert the item under `item_id`; return the stored document.
@@ -227,6 +246,9 @@ class ItemRepository:
             NotFoundError: no item has this id.
             PreconditionFailedError: its version is not in `versions`.
             DuplicateError: the new name belongs to another item.
+            UnreadableDocumentError: the stored item fails the stored model, so MongoDB
+                refused to change it (its collection validator, or `$inc` on a version
+                that is no number); nothing was changed.
         """
         with self._deadline():
             try:
@@ -237,6 +259,10 @@ class ItemRepository:
                 )
             except DuplicateKeyError:
                 raise DuplicateError(RESOURCE, changes["name"]) from None
+            except OperationFailure as exc:
+                if exc.code not in documents.REFUSED_UPDATES:
+                    raise
+                await self._raise_unreadable(item_id, exc)
             if updated is None:
                 await self._raise_missing_or_changed(item_id)
             return documents.to_item(updated)
@@ -261,6 +287,22 @@ class ItemRepository:
                 credentials on the last attempt (raised again at once).
         """
         return pymongo.timeout(timeouts.call_timeout(self.collection.database.client, limit_s))
+
+    async def _raise_unreadable(self, item_id: str, refusal: OperationFailure) -> NoReturn:
+        """After MongoDB refused to update the item, raise the error that names what is wrong.
+
+        Raises:
+            UnreadableDocumentError: the stored item fails `documents.ItemDocument`
+                (the model its collection validator is derived from).
+            NotFoundError: the item is gone.
+            OperationFailure: `refusal` again, when the stored item is sound: the
+                validator and the model disagree, which no request can fix.
+        """
+        stored = await self.collection.find_one(documents.item_filter(item_id))
+        if stored is None:
+            raise NotFoundError(RESOURCE, item_id)
+        documents.check_stored(stored)
+        raise refusal
 
     async def _raise_missing_or_changed(self, item_id: str) -> NoReturn:
         """After a guarded write matched nothing, raise the error that explains why."""

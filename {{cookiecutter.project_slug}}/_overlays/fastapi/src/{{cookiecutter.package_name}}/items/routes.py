@@ -3,12 +3,14 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
+from pydantic import BeforeValidator
 from pydantic.json_schema import SkipJsonSchema
 
+from ..access import current_principal
 from ..cursors import next_link
 from ..etags import IF_MATCH_DESCRIPTION, IF_MATCH_PATTERN, etag, parse_if_match
 from ..handlers import problem_responses
-from ..idempotency import parse_key
+from ..idempotency import one_key, parse_key, refuse_several
 from ..schemas import IDEMPOTENCY_KEY_DESCRIPTION, OBJECT_ID_PATTERN, IdempotencyKey
 from .repository import ItemRepository
 from .schemas import ItemCreate, ItemPage, ItemQuery, ItemRead, ItemUpdate
@@ -38,8 +40,10 @@ IfMatchHeader = Annotated[
         json_schema_extra={"pattern": IF_MATCH_PATTERN},
     ),
 ]
+# Several keys are a 400 (`one_key`, `refuse_several`), a malformed one a 422.
 IdempotencyKeyHeader = Annotated[
     IdempotencyKey | None,
+    BeforeValidator(one_key),
     Header(alias="Idempotency-Key", description=IDEMPOTENCY_KEY_DESCRIPTION),
 ]
 ItemIdPath = Annotated[
@@ -88,9 +92,16 @@ async def create_item(
 ) -> ItemRead:
     """Create an item; `Location` points at it. A duplicate name is a 409.
 
-    With an `Idempotency-Key`, a retry gets the first answer again and never a second item.
+    With an `Idempotency-Key`, a retry by the same caller gets the first answer again and
+    never a second item; more than one key is a 400.
     """
-    item = await get_repository(request).create(item_in, idempotency_key=parse_key(idempotency_key))
+    refuse_several(request.headers.getlist("Idempotency-Key"))
+    principal = current_principal()
+    item = await get_repository(request).create(
+        item_in,
+        idempotency_key=parse_key(idempotency_key),
+        caller=None if principal is None else principal.caller,
+    )
     item_headers(response, item)
     response.headers["Location"] = f"{router.prefix}/{item.id}"
     return item

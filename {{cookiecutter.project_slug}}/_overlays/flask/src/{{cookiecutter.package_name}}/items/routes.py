@@ -5,13 +5,14 @@ from typing import Annotated, Any
 from flask import Response, current_app
 from flask_openapi.blueprint import APIBlueprint
 from flask_openapi.models.tag import Tag
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 from pydantic.json_schema import SkipJsonSchema
 
+from ..access import current_principal
 from ..cursors import next_link
 from ..etags import IF_MATCH_DESCRIPTION, IF_MATCH_PATTERN, etag, parse_if_match
 from ..handlers import json_response, problem_responses
-from ..idempotency import parse_key
+from ..idempotency import one_key, parse_key
 from ..schemas import IDEMPOTENCY_KEY_DESCRIPTION, OBJECT_ID_PATTERN, IdempotencyKey
 from .repository import ItemRepository
 from .schemas import ItemCreate, ItemPage, ItemQuery, ItemRead, ItemUpdate
@@ -72,7 +73,9 @@ class IfMatchHeader(SchemaOnce):
 class IdempotencyKeyHeader(SchemaOnce):
     """The optional `Idempotency-Key` request header."""
 
-    idempotency_key: IdempotencyKey | None = Field(
+    # Several keys are a 400 (`one_key`: the WSGI server joins several header lines into
+    # one value), a malformed one a 422.
+    idempotency_key: Annotated[IdempotencyKey | None, BeforeValidator(one_key)] = Field(
         None, alias="Idempotency-Key", description=IDEMPOTENCY_KEY_DESCRIPTION
     )
 
@@ -112,9 +115,15 @@ def get_item(path: ItemPath) -> Response:
 def create_item(body: ItemCreate, header: IdempotencyKeyHeader) -> Response:
     """Create an item; `Location` points at it. A duplicate name is a 409.
 
-    With an `Idempotency-Key`, a retry gets the first answer again and never a second item.
+    With an `Idempotency-Key`, a retry by the same caller gets the first answer again and
+    never a second item; more than one key is a 400.
     """
-    item = get_repository().create(body, idempotency_key=parse_key(header.idempotency_key))
+    principal = current_principal()
+    item = get_repository().create(
+        body,
+        idempotency_key=parse_key(header.idempotency_key),
+        caller=None if principal is None else principal.caller,
+    )
     return item_response(item, 201, Location=f"{bp.url_prefix}/{item.id}")
 
 
