@@ -111,6 +111,7 @@ RESERVED = _words(
     unreadable unset unsupported update updated uptime uri url utc utcnow valid validate
     validation validator value version versions visible walk warm winners winning workers
     worse write yesterday
+    backward equality examined execution forward ixscan returned shapes signs stats
     """
 )
 KINDS = ("snake", "camel", "upper", "human", "title")

@@ -36,7 +36,7 @@ from {{ cookiecutter.package_name }}.settings import Settings
 
 KEY = signing_key(None)
 PER_PAGE = 2
-MONGOD_ONLY = (
+PLANNER_SKIP = (
     "mongod's planner only: SecantusDB sorts in memory and scans for _id plus another field "
     "(see this module's docstring); the project's CI runs it on mongo:8.0"
 )
@@ -87,8 +87,7 @@ def list_shapes(items: Collection[dict[str, Any]]) -> dict[str, Shape]:
     for query in list_queries():
         for continued in (False, True):
             filter_, sort, skip, _ = list_shape(items, query, continued=continued)
-            kind = "cursor" if continued else "page"
-            shapes[f"{query.sort}-{query.tag or 'all'}-{kind}"] = (
+            shapes[f"{query.sort}-{query.tag or 'all'}-{'cursor' if continued else 'page'}"] = (
                 filter_,
                 sort,
                 skip,
@@ -139,10 +138,10 @@ def walk_direction(
     the sort's keys in order, with every direction the sort's or every one reversed.
     """
     fields = list(key_pattern)
-    equal = equality_fields(filter_)
-    if set(fields[: len(equal)]) != equal:
+    prefix = equality_fields(filter_)
+    if set(fields[: len(prefix)]) != prefix:
         return None
-    after = fields[len(equal) : len(equal) + len(sort)]
+    after = fields[len(prefix) : len(prefix) + len(sort)]
     if after != [field for field, _ in sort]:
         return None
     signs = {key_pattern[field] * direction for field, direction in sort}
@@ -166,26 +165,26 @@ def test_each_list_query_scans_an_index_whose_key_order_is_its_sort(
     assert sort is not None
     plan = winning_plan(collection, (filter_, sort, skip, documents.index_for(query)))
     assert "COLLSCAN" not in [stage["stage"] for stage in plan], plan
-    [scan] = [stage for stage in plan if stage["stage"] == "IXSCAN"]
-    assert scan["indexName"] == documents.index_for(query), plan
-    direction = walk_direction(scan["keyPattern"], filter_, sort)
-    assert direction is not None, (scan["keyPattern"], filter_, sort)
+    [ixscan] = [stage for stage in plan if stage["stage"] == "IXSCAN"]
+    assert ixscan["indexName"] == documents.index_for(query), plan
+    direction = walk_direction(ixscan["keyPattern"], filter_, sort)
+    assert direction is not None, (ixscan["keyPattern"], filter_, sort)
     if "SORT" not in [stage["stage"] for stage in plan]:
-        assert scan["direction"] == direction, plan
+        assert ixscan["direction"] == direction, plan
 
 
 def test_no_list_query_needs_a_blocking_sort_on_mongod(
     collection: Collection[dict[str, Any]],
 ) -> None:
     if is_secantus(collection):
-        pytest.skip(MONGOD_ONLY)
-    plans = {
+        pytest.skip(PLANNER_SKIP)
+    winners = {
         name: winning_plan(collection, shape) for name, shape in list_shapes(collection).items()
     }
-    sorted_in_memory = {
-        name: plan for name, plan in plans.items() if "SORT" in [stage["stage"] for stage in plan]
+    with_sort_stage = {
+        name: plan for name, plan in winners.items() if "SORT" in [stage["stage"] for stage in plan]
     }
-    assert not sorted_in_memory, sorted_in_memory
+    assert not with_sort_stage, with_sort_stage
 
 
 @pytest.mark.parametrize("by", ["id", "name"])
@@ -206,12 +205,12 @@ def test_an_if_match_filter_reads_one_key_of_the_id_index(
     assert stored is not None
     filter_ = documents.item_filter(str(stored["_id"]), [1, 2])
     explained = explain(collection, (filter_, None, 0, "_id_"))
-    [scan] = [
+    [ixscan] = [
         stage
         for stage in stages(explained["queryPlanner"]["winningPlan"])
         if stage["stage"] == "IXSCAN"
     ]
-    assert scan["indexName"] == "_id_"
+    assert ixscan["indexName"] == "_id_"
     assert explained["executionStats"]["totalKeysExamined"] == 1, explained["executionStats"]
     assert explained["executionStats"]["nReturned"] == 1, explained["executionStats"]
 
@@ -220,7 +219,7 @@ def test_an_if_match_filter_is_planned_on_the_id_index_on_mongod(
     collection: Collection[dict[str, Any]],
 ) -> None:
     if is_secantus(collection):
-        pytest.skip(MONGOD_ONLY)
+        pytest.skip(PLANNER_SKIP)
     stored = collection.find_one({"name": "n1"})
     assert stored is not None
     filter_ = documents.item_filter(str(stored["_id"]), [1, 2])
