@@ -1,13 +1,20 @@
-"""Shared fixtures of the template's suite: each variant baked and installed once."""
+"""Shared fixtures of the template's suite: each variant baked and installed once.
+
+Also the run's own rules: every skip must be allowed (tests/skip_allowlist.py), and
+`make test-containers` stops at once, with one line, where no Docker engine can run.
+"""
 
 import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests import containers_engine
 from tests.process_guard import no_process_left_behind  # noqa: F401  (autouse, session)
 from tests.readme_commands import readme_migration, readme_recipes
+from tests.skip_allowlist import ALLOWED_SKIPS, SkipAllowList
 from tests.support import (
     GROWN,
     PACKAGE,
@@ -28,6 +35,26 @@ from tests.support import (
 # `make refresh-locks VENV=...` must not make every bake install into that venv.
 for _name in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES", "VENV"):
     os.environ.pop(_name, None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Fail a run that reports a skip not in the allow-list."""
+    config.pluginmanager.register(SkipAllowList(ALLOWED_SKIPS), "skip_allowlist")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    """Under `make test-containers`, end the run with one line when no engine can start.
+
+    Checks the prerequisites (root, dockerd, mmdebstrap, compose) before any test runs;
+    an engine that then fails to start ends the run too (tests/test_containers.py).
+    """
+    if containers_engine.requested():
+        reason = containers_engine.why_unavailable()
+        if reason:
+            print(containers_engine.unusable(reason), file=sys.stderr)
+            return containers_engine.ENGINE_UNUSABLE
+    return None
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,6 @@ from pymongo import MongoClient
 from tests.support import (
     BIN,
     GROWN,
-    SHARED_RESOURCE,
     VARIANTS,
     MongoServer,
     bake,
@@ -71,8 +70,6 @@ def default_names_left(project: Path) -> list[str]:
 def test_a_renamed_bake_names_its_own_resource_everywhere(
     baked: Callable[[str], Path], variant: str
 ) -> None:
-    if not SHARED_RESOURCE:
-        pytest.skip("the shared bakes use the default resource")
     assert default_names_left(baked(variant)) == []
 
 

@@ -114,6 +114,7 @@ RESERVED = _words(
     access another before caller change copies elsewhere err expired failure getlist later
     lines matched method of operation others output own principal quick refusal refuse
     replayed several stolen two unscoped until updates used
+    backward equality examined execution forward ixscan returned shapes signs stats
     """
 )
 KINDS = ("snake", "camel", "upper", "human", "title")
