@@ -142,6 +142,7 @@ def create_app(
         metrics=metrics,
         max_body_bytes=settings.max_body_bytes,
         access_log_probes=settings.access_log_probes,
+        no_store_prefixes=guard.no_store_prefixes(policy, resources),
     )
     register_docs(app)
     return app

@@ -86,6 +86,7 @@ def create_app(
         settings.max_body_bytes,
         guard.request_guard(policy, resources),
         access_log_probes=settings.access_log_probes,
+        no_store_prefixes=guard.no_store_prefixes(policy, resources),
     )
     register_docs(app)
 
