@@ -98,8 +98,8 @@ def test_forged_credentials_get_a_401_problem_never_a_500(
     """Whatever credentials a caller makes up, the answer is a 401 problem (open: a 200).
 
     `forged_credentials` (tests/access_fixtures.py) draws them for the access mode:
-    tokens with JOSE headers of every shape and signatures nobody made (jwt), made-up or
-    disabled keys (api_key), anything at all (none: nothing reads them).
+    bearer tokens with JOSE headers of every shape and signatures nobody made, made-up or
+    disabled API keys, anything at all (the open policy: nothing reads them).
     """
     policy = app.state.policy
     with TestClient(app) as http:

@@ -170,7 +170,7 @@ class RefreshNeeded(Exception):
     """Never raised in this mode: the keys are in the settings."""
 
     def __init__(self, fetch: "concurrent.futures.Future[None]") -> None:
-        """Keep the fetch to wait for (the same shape as in the `jwt` mode)."""
+        """Keep the fetch to wait for (the shape the guard expects in every mode)."""
         super().__init__("never raised")
         self.fetch = fetch
 

@@ -9,8 +9,8 @@ the policy names one (`metrics_scope`); health probes and the docs stay open. An
 
 Every answer on a protected path, errors included, says `Cache-Control: no-store`
 (`no_store_prefixes`, applied by the request middleware): it was made for one caller,
-and RFC 9111 section 3.5 lets a shared cache keep a response to a request that has no
-`Authorization` header (an `X-API-Key` one) and serve it to others.
+and RFC 9111 section 3.5 lets a shared cache keep a response to a request whose
+credentials are not in an `Authorization` header (an API key's) and serve it to others.
 """
 
 import asyncio
