@@ -18,12 +18,14 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from {{ cookiecutter.package_name }}.access import (
+    RSA_ALGORITHMS,
     AccessError,
     AccessSettings,
     KeySet,
     Policy,
     Principal,
     RefreshNeeded,
+    issuer_key,
     load_policy,
 )
 from {{ cookiecutter.package_name }}.settings import ENV_PREFIX, SettingsError
@@ -205,6 +207,27 @@ def test_every_forged_token_is_401_invalid_token(issuer: Issuer) -> None:
             outcomes[name] = f"raised {type(error).__name__}: {error}"
     refused = '401 Bearer realm="{{ cookiecutter.project_slug }}", error="invalid_token"'
     assert outcomes == dict.fromkeys(outcomes, refused)
+
+
+def algorithms_of(jwk: dict[str, Any]) -> frozenset[str] | None:
+    """Return the algorithms the key `jwk` may verify, None if it is left out."""
+    key = issuer_key(jwk)
+    return None if key is None else key.algorithms
+
+
+def test_each_key_verifies_only_the_algorithms_of_its_type(issuer: Issuer) -> None:
+    rsa_jwk, ec_jwk = issuer.jwks()["keys"]
+    assert algorithms_of(rsa_jwk) == RSA_ALGORITHMS
+    assert algorithms_of(ec_jwk) == frozenset({"ES256"})
+    assert algorithms_of({**rsa_jwk, "alg": "PS256"}) == frozenset({"PS256"})
+    unusable = [
+        {"kty": "oct", "k": "c2VjcmV0", "kid": "hmac"},  # a shared secret
+        {**rsa_jwk, "use": "enc"},
+        {**rsa_jwk, "alg": ["RS256"]},
+        {**ec_jwk, "alg": "RS256"},
+        {"kid": "nothing"},
+    ]
+    assert [algorithms_of(jwk) for jwk in unusable] == [None] * len(unusable)
 
 
 @pytest.mark.parametrize(

@@ -282,7 +282,7 @@ def issuer_key(jwk: dict[str, Any]) -> IssuerKey | None:
         return None
     try:
         public_key = jwt.PyJWK(jwk).key
-    except jwt.PyJWTError:
+    except (jwt.PyJWTError, TypeError, ValueError):  # e.g. an `alg` that is not a string
         return None
     if isinstance(public_key, rsa.RSAPublicKey):
         fitting = set(RSA_ALGORITHMS)
