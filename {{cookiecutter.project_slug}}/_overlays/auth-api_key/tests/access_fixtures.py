@@ -5,6 +5,7 @@ import secrets
 from collections.abc import Callable, Iterator
 
 import pytest
+from hypothesis import strategies as st
 
 from {{ cookiecutter.package_name }}.access import load_policy
 from {{ cookiecutter.package_name }}.guard import resource_scopes
@@ -12,33 +13,39 @@ from {{ cookiecutter.package_name }}.registry import RESOURCES
 from {{ cookiecutter.package_name }}.settings import ENV_PREFIX
 
 # Made per session, never written anywhere: test keys are as secret as real ones.
+# `token_urlsafe(32)`: 43 characters of a 64-letter alphabet, as production requires.
 KEYS: dict[tuple[str, ...], tuple[str, str]] = {}
 # A second caller allowed everything: another key id than `key_for(*every scope)`.
-ANOTHER = ("another", secrets.token_hex(32))
+ANOTHER = ("another", secrets.token_urlsafe(32))
+DISABLED_KEY = ("test-disabled", secrets.token_urlsafe(32))
+"""A key with every scope, switched off (`"disabled": true`)."""
 
 
 def key_for(*scopes: str) -> tuple[str, str]:
     """Return (id, key) of the session's key granting exactly `scopes` (made on first use)."""
     wanted = tuple(sorted(scopes))
     if wanted not in KEYS:
-        KEYS[wanted] = (f"test-{len(KEYS)}", secrets.token_hex(32))
+        KEYS[wanted] = (f"test-{len(KEYS)}", secrets.token_urlsafe(32))
     return KEYS[wanted]
 
 
 def scopes_of_every_resource() -> list[str]:
     """Return every scope of every resource under the default scope names."""
-    keys = [{"id": "bootstrap", "key": "b" * 32, "scopes": []}]
+    keys = [{"id": "bootstrap", "key": secrets.token_urlsafe(32), "scopes": []}]
     policy = load_policy(auth_api_keys=keys)
     return [scope for resource in RESOURCES for scope in resource_scopes(policy, resource)]
 
 
 def keys_setting() -> str:
-    """Return `AUTH_API_KEYS` as JSON: one key per scope set the tests use."""
+    """Return `AUTH_API_KEYS` as JSON: one key per scope set the tests use, one disabled."""
     every = scopes_of_every_resource()
     for scopes in ([], every, *([scope] for scope in every)):
         key_for(*scopes)
     keys = [{"id": kid, "key": key, "scopes": list(scopes)} for scopes, (kid, key) in KEYS.items()]
-    return json.dumps([*keys, {"id": ANOTHER[0], "key": ANOTHER[1], "scopes": every}])
+    kid, key = DISABLED_KEY
+    another = {"id": ANOTHER[0], "key": ANOTHER[1], "scopes": every}
+    disabled = {"id": kid, "key": key, "scopes": every, "disabled": True}
+    return json.dumps([*keys, another, disabled])
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -63,6 +70,14 @@ def credentials_for() -> Callable[..., dict[str, str]]:
 def all_scopes() -> list[str]:
     """Return every scope of every resource (the policy's default names)."""
     return scopes_of_every_resource()
+
+
+@pytest.fixture
+def forged_credentials() -> st.SearchStrategy[dict[str, str]]:
+    """Return a strategy of `X-API-Key` headers the service refuses: made-up keys of any
+    length and printable characters, and the disabled key."""
+    made_up = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=300)
+    return (st.just(DISABLED_KEY[1]) | made_up).map(lambda key: {"X-API-Key": key.strip()})
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from collections.abc import Callable
 
 import pytest
+from hypothesis import strategies as st
 
 
 @pytest.fixture
@@ -13,6 +14,13 @@ def credentials_for() -> Callable[..., dict[str, str]]:
         return {}
 
     return make
+
+
+@pytest.fixture
+def forged_credentials() -> st.SearchStrategy[dict[str, str]]:
+    """Return a strategy of made-up credential headers: nothing reads them in this mode."""
+    made_up = st.text(st.characters(min_codepoint=33, max_codepoint=126), max_size=100)
+    return made_up.map(lambda value: {"Authorization": f"Bearer {value}"})
 
 
 @pytest.fixture

@@ -149,6 +149,7 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
         gate=app.state.gate,
         access_log_probes=settings.access_log_probes,
+        no_store_prefixes=guard.no_store_prefixes(policy, resources),
     )
     register_docs(app)
     return app

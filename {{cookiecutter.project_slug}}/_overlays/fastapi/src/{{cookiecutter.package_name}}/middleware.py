@@ -36,7 +36,8 @@ class RequestContextMiddleware:
 
     - `X-Request-ID`: the client's if sane, else a new one; bound to every log line
       of the request and echoed in the response.
-    - `X-Content-Type-Options: nosniff` on every response.
+    - `X-Content-Type-Options: nosniff` on every response; `Cache-Control: no-store` on
+      every response under `no_store_prefixes` (the protected routes, see `guard`).
     - Request bodies over `max_body_bytes` get 413: a declared `Content-Length` over the
       limit is refused before reading; a chunked body is counted as it streams, and
       reading stops at the limit.
@@ -59,6 +60,7 @@ class RequestContextMiddleware:
         max_body_bytes: int,
         gate: MigrationGate,
         access_log_probes: bool = False,
+        no_store_prefixes: tuple[str, ...] = (),
     ) -> None:
         """Wrap `app`; record into `metrics`; bodies over `max_body_bytes` bytes get 413;
         resource routes wait for `gate`."""
@@ -67,6 +69,7 @@ class RequestContextMiddleware:
         self.gate = gate
         self.max_body_bytes = max_body_bytes
         self.access_log_probes = access_log_probes
+        self.no_store_prefixes = no_store_prefixes
         # Resolved once (Starlette builds middleware after `configure_logging`): the
         # module-level lazy proxy would re-resolve on every event.
         self.access_log = access_log.bind()
@@ -86,6 +89,8 @@ class RequestContextMiddleware:
             (b"x-request-id", request_id.encode("latin-1")),
             (b"x-content-type-options", b"nosniff"),
         ]
+        if scope["path"].startswith(self.no_store_prefixes):
+            extra_headers.append((b"cache-control", b"no-store"))
         status = 500
         started = False
         received = 0

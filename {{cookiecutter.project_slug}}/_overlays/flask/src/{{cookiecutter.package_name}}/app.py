@@ -92,6 +92,7 @@ def create_app(
         app.extensions["migration_gate"],
         guard.request_guard(policy, resources),
         access_log_probes=settings.access_log_probes,
+        no_store_prefixes=guard.no_store_prefixes(policy, resources),
     )
     register_docs(app)
 

@@ -83,7 +83,8 @@ class RequestContext:
 
     - `X-Request-ID`: the client's if sane, else a new one; bound to every log line
       of the request and echoed in the response.
-    - `X-Content-Type-Options: nosniff` on every response.
+    - `X-Content-Type-Options: nosniff` on every response; `Cache-Control: no-store` on
+      every response under `no_store_prefixes` (the protected routes, see `guard`).
     - Bodies held to `max_body_bytes`: one over the limit (declared by Content-Length,
       or chunked and counted while read) is read and dropped, up to `DRAIN_FACTOR`
       times the limit, so the connection can serve the next request (gunicorn closes
@@ -104,12 +105,14 @@ class RequestContext:
         metrics: HttpMetrics,
         max_body_bytes: int,
         access_log_probes: bool = False,
+        no_store_prefixes: tuple[str, ...] = (),
     ) -> None:
         """Wrap `wsgi_app`; record into `metrics`; bodies over `max_body_bytes` bytes get 413."""
         self.wsgi_app = wsgi_app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
         self.access_log_probes = access_log_probes
+        self.no_store_prefixes = no_store_prefixes
         # Resolved once (the app factory builds this after `configure_logging`): the
         # module-level lazy proxy would re-resolve on every event.
         self.access_log = access_log.bind()
@@ -126,6 +129,7 @@ class RequestContext:
             self._limit_body(environ)
         status = 500
         route = UNMATCHED_ROUTE
+        no_store = environ["PATH_INFO"].startswith(self.no_store_prefixes)
 
         def start_with_headers(
             status_line: str, headers: list[tuple[str, str]], exc_info: "OptExcInfo | None" = None
@@ -135,6 +139,8 @@ class RequestContext:
             route = route_template(environ)
             headers.append(("X-Request-ID", request_id))
             headers.append(("X-Content-Type-Options", "nosniff"))
+            if no_store:
+                headers.append(("Cache-Control", "no-store"))
             return start_response(status_line, headers, exc_info)
 
         try:
@@ -202,10 +208,12 @@ def init_app(
     gate: MigrationGate,
     require_access: Callable[[], None] | None = None,
     access_log_probes: bool = False,
+    no_store_prefixes: tuple[str, ...] = (),
 ) -> None:
     """Wrap `app` in `RequestContext` and install the request checks as its one request hook.
 
-    Requests to `/health/*` and `/metrics` get an access event only with `access_log_probes`.
+    Requests to `/health/*` and `/metrics` get an access event only with `access_log_probes`;
+    answers under `no_store_prefixes` say `Cache-Control: no-store`.
 
     The hook runs, after routing: the migration `gate` (while it is closed, a resource
     route answers 503 with `Retry-After`; once open, that costs one attribute read),
@@ -217,6 +225,7 @@ def init_app(
         metrics=metrics,
         max_body_bytes=max_body_bytes,
         access_log_probes=access_log_probes,
+        no_store_prefixes=no_store_prefixes,
     )
     # One hook, not several: Flask's dispatch of each hook costs more than the guard's
     # check of a remembered token (see bench/README.md).
