@@ -466,8 +466,10 @@ def test_make_token_is_trusted_only_where_the_development_issuer_is(
     assert stat.S_IMODE((tmp_path / ".dev" / "jwt-signing-key.pem").stat().st_mode) == 0o600
     monkeypatch.chdir(tmp_path)  # where the service reads .dev/jwks.json
     development = load_policy(environment="development", auth_jwt_dev_issuer=True)
-    assert authenticate(development, f"Bearer {token}") == Principal(
-        "developer", frozenset({"things:read", "things:write"})
+    developer = authenticate(development, f"Bearer {token}")
+    assert (developer.subject, developer.scopes) == (
+        "developer",
+        frozenset({"things:read", "things:write"}),
     )
     assert refusal(development, f"Bearer {issuer.token()}").status == 401  # not its issuer
     assert refusal(load_policy(), f"Bearer {token}").status == 401  # not the dev issuer's
