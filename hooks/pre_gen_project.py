@@ -1,8 +1,9 @@
 """Validate the prompt answers before anything is generated.
 
 The same rules run twice. While cookiecutter prompts, `local_extensions.py` applies
-them (to a derived default as soon as it is derived, to every answer once all are
-given), so a wrong answer stops cookiecutter with one line before any output exists.
+them (to a derived default as soon as it is derived, to each answer before the next
+prompt, to every answer once all are given), so a wrong answer stops cookiecutter with
+one line before any output exists.
 This hook runs them again on the final context, for answers that skipped the
 prompts (a replay file, `cruft update`): it prints one line on stderr and exits 1,
 and cookiecutter removes the half-made output. The answers arrive as JSON inside a

@@ -1,15 +1,23 @@
-"""Shared fixtures of the template's suite: each variant baked and installed once."""
+"""Shared fixtures of the template's suite: each variant baked and installed once.
+
+Also the run's own rules: every skip must be allowed (tests/skip_allowlist.py), and
+`make test-containers` stops at once, with one line, where no Docker engine can run.
+"""
 
 import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests import containers_engine
 from tests.process_guard import no_process_left_behind  # noqa: F401  (autouse, session)
-from tests.readme_commands import readme_recipes
+from tests.readme_commands import readme_migration, readme_recipes
+from tests.skip_allowlist import ALLOWED_SKIPS, SkipAllowList
 from tests.support import (
     GROWN,
+    PACKAGE,
     RECIPES,
     MongoServer,
     apply_patch,
@@ -29,12 +37,33 @@ for _name in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES", "VENV"):
     os.environ.pop(_name, None)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Fail a run that reports a skip not in the allow-list."""
+    config.pluginmanager.register(SkipAllowList(ALLOWED_SKIPS), "skip_allowlist")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    """Under `make test-containers`, end the run with one line when no engine can start.
+
+    Checks the prerequisites (root, dockerd, mmdebstrap, compose) before any test runs;
+    an engine that then fails to start ends the run too (tests/test_containers.py).
+    """
+    if containers_engine.requested():
+        reason = containers_engine.why_unavailable()
+        if reason:
+            print(containers_engine.unusable(reason), file=sys.stderr)
+            return containers_engine.ENGINE_UNUSABLE
+    return None
+
+
 @pytest.fixture(scope="session")
 def baked(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
     """Return `get(name) -> project dir`, baking and installing each shared bake once.
 
     `name` is a variant (baked with `SHARED_RESOURCE`), a `GROWN` bake, or `RECIPES`
-    (every field recipe of its README applied, in order, as written).
+    (every field recipe of its README applied, in order, as written, and the migration
+    the README shows after them added, as written).
     """
     projects: dict[str, Path] = {}
 
@@ -47,6 +76,8 @@ def baked(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
             if name == RECIPES:
                 for diff in readme_recipes(project / "README.md"):
                     apply_patch(project, diff)
+                file_name, source = readme_migration(project / "README.md")
+                (project / "src" / PACKAGE / "migrations" / file_name).write_text(source)
             projects[name] = project
         return projects[name]
 

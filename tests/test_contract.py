@@ -94,6 +94,16 @@ class ResourceClient(httpx.Client):
         """The resource's snake_case singular name, as problem details name it."""
         self.fields = ITEM_FIELDS | target.extra
         """Every field of the resource in a response (ITEM_FIELDS and the target's extra)."""
+        self.others = (
+            []
+            if target.variant == "external"
+            else [
+                f"/api/v1/{plural}"
+                for _, plural in resources_of(target.variant)
+                if plural != target.plural
+            ]
+        )
+        """The collection URLs of the service's other resources."""
 
 
 @pytest.fixture(scope="module")
@@ -349,6 +359,7 @@ def test_list_pages_filters_and_sorts_stably(client: ResourceClient) -> None:
         {"tag[$ne]": "x"},
         {"tag": ""},
         {"page": "x"},
+        {"cursor": ""},
     ],
 )
 def test_list_bad_query_is_422(client: ResourceClient, params: dict[str, Any]) -> None:
@@ -397,6 +408,20 @@ def test_an_altered_or_contradicted_cursor_is_a_400_problem(
     assert "cursor" in problem["detail"]
 
 
+def test_a_cursor_is_refused_by_every_other_resource(client: ResourceClient) -> None:
+    """A cursor is bound to the list that gave it (its collection is signed into it)."""
+    if not client.others:
+        pytest.skip("the service serves one resource")
+    tag = f"t{next(_names)}"
+    for n in range(2):
+        create(client, name=f"{tag}-{n}", tags=[tag])
+    cursor = client.get(client.path, params={"tag": tag, "per_page": 1}).json()["next"]
+    for other in client.others:
+        problem = assert_problem(client.get(other, params={"cursor": cursor}), 400)
+        assert "another list" in problem["detail"]
+    assert client.get(client.path, params={"cursor": cursor}).status_code == 200
+
+
 def test_a_stored_document_the_service_cannot_read_is_a_500_problem_naming_it(
     client: ResourceClient, service: tuple[ResourceClient, str], mongo: MongoServer
 ) -> None:
@@ -416,11 +441,14 @@ def test_a_stored_document_the_service_cannot_read_is_a_500_problem_naming_it(
         try:
             one = client.get(f"{client.path}/{bad['id']}")
             listed = client.get(client.path, params={"tag": tag})
+            # A change fails in MongoDB ($inc on a string): the same problem, not a bare 500.
+            patched = client.patch(f"{client.path}/{bad['id']}", json={"description": "x"})
+            put = client.put(f"{client.path}/{bad['id']}", json={"name": bad["name"]})
             metrics = client.get("/metrics").text
             assert client.get(f"{client.path}/{good['id']}").status_code == 200
         finally:
             stored.update_one({"_id": ObjectId(bad["id"])}, {"$set": {"version": 1}})
-    for response in (one, listed):
+    for response in (one, listed, patched, put):
         assert response.status_code == 500, response.text
         assert response.headers["content-type"] == "application/problem+json"
         problem = response.json()
@@ -480,7 +508,11 @@ def test_update_with_stale_if_match_is_412_and_changes_nothing(
     assert (current["version"], current["description"]) == (2, "v2")
 
 
-@pytest.mark.parametrize("if_match", ['"1"', '"9", "1"', "*"])
+# Schemathesis sent values of these shapes (empty elements, tabs around the commas); a
+# client cannot send spaces around the whole value (httpx refuses, servers strip them).
+@pytest.mark.parametrize(
+    "if_match", ['"1"', '"9", "1"', "*", ', ,\t"1" ,', ',   \t"1"', 'W/"x" \t, "1" ,']
+)
 def test_update_with_matching_if_match_succeeds(client: ResourceClient, if_match: str) -> None:
     item = create(client)
     response = client.patch(
@@ -587,6 +619,23 @@ def test_wrong_method_is_405_with_full_allow(
     response = client.request(method, path.format(path=client.path), json={"name": "x"})
     assert_problem(response, 405, title="Method Not Allowed")
     assert response.headers["allow"] == allow
+
+
+def test_no_response_names_the_server_software(client: ResourceClient) -> None:
+    """No `Server` header (uvicorn and gunicorn send their names by default)."""
+    for response in (
+        client.get("/health/live"),
+        client.get(client.path),
+        client.get("/nope"),
+        client.post(client.path, json={}),
+    ):
+        assert "server" not in response.headers, response.headers["server"]
+    for head in (request_head(fields=[b"X-Big: " + b"v" * 2**14]), b"GARBAGE\r\n\r\n"):
+        with socket.create_connection((client.base_url.host, client.base_url.port)) as sock:
+            sock.sendall(head)
+            received = sock.recv(65536).split(b"\r\n\r\n")[0]
+        assert received.startswith((b"HTTP/1.1 4", b"HTTP/1.0 4")), received
+        assert b"\r\nserver:" not in received.lower(), received
 
 
 def test_every_response_carries_request_id_and_nosniff(client: ResourceClient) -> None:
@@ -910,13 +959,20 @@ def test_post_while_its_key_is_in_flight_is_409_with_retry_after_then_takes_over
     key, body = new_key(), keyed_body()
     first = client.post(client.path, json=body, headers={"Idempotency-Key": key})
     assert first.status_code == 201, first.text
-    # Put the record back in flight, as a request still running (or crashed) leaves it.
+    # Put the record back in flight, as a request still running (or crashed) leaves it:
+    # claimed just now (a 15 s lease: 3 x MONGO_TIMEOUT_MS), it may answer any moment.
     now = datetime.now(UTC)
-    in_flight = {"$set": {"state": "in_flight", "lease_until": now + timedelta(seconds=30)}}
+    in_flight = {"$set": {"state": "in_flight", "lease_until": now + timedelta(seconds=15)}}
     assert key_records.update_one({"_id.key": key}, in_flight).modified_count == 1
     busy = client.post(client.path, json=body, headers={"Idempotency-Key": key})
     assert_problem(busy, 409, title="Conflict")
-    assert 25 <= int(busy.headers["retry-after"]) <= 30
+    assert busy.headers["retry-after"] == "1"
+    # Claimed 9 s ago: past its own 5 s budget, it crashed or hangs; wait for the lease.
+    stuck = {"$set": {"lease_until": now + timedelta(seconds=6)}}
+    assert key_records.update_one({"_id.key": key}, stuck).modified_count == 1
+    busy = client.post(client.path, json=body, headers={"Idempotency-Key": key})
+    assert_problem(busy, 409, title="Conflict")
+    assert 5 <= int(busy.headers["retry-after"]) <= 6
     # Once the lease has expired, a retry takes over and finds the item already stored.
     expired = {"$set": {"lease_until": now - timedelta(seconds=1)}}
     assert key_records.update_one({"_id.key": key}, expired).modified_count == 1
@@ -946,3 +1002,38 @@ def test_post_with_a_malformed_key_is_422_and_stores_nothing(
     )
     assert problem["errors"][0]["loc"] == ["header", "Idempotency-Key"]
     assert count_named(client, body["name"]) == 0
+
+
+def test_post_with_two_idempotency_keys_is_400_and_stores_nothing(client: ResourceClient) -> None:
+    """IETF draft section 2.1: one key per request (gunicorn joins two lines into a list)."""
+    body = keyed_body()
+    headers = [("Idempotency-Key", new_key()), ("Idempotency-Key", new_key())]
+    problem = assert_problem(client.post(client.path, json=body, headers=headers), 400)
+    assert "one Idempotency-Key" in problem["detail"]
+    assert count_named(client, body["name"]) == 0
+
+
+def test_a_key_record_past_its_retention_is_never_replayed(
+    client: ResourceClient, key_records: Collection[dict[str, Any]]
+) -> None:
+    """MongoDB's TTL monitor deletes expired records only once a minute: expired is absent."""
+    key, body = new_key(), keyed_body()
+    assert client.post(client.path, json=body, headers={"Idempotency-Key": key}).status_code == 201
+    expired = {"$set": {"expires_at": datetime.now(UTC) - timedelta(seconds=1)}}
+    assert key_records.update_one({"_id.key": key}, expired).modified_count == 1
+    retry = client.post(client.path, json=body, headers={"Idempotency-Key": key})
+    assert_problem(retry, 409)  # a new request: the name is taken; no replay
+    assert count_named(client, body["name"]) == 1
+
+
+def test_a_replay_after_delete_repeats_the_first_answer_whose_location_is_gone(
+    client: ResourceClient,
+) -> None:
+    """A replay is the first answer as it was (README: "Safe retries"), not today's state."""
+    key, body = new_key(), keyed_body()
+    first = client.post(client.path, json=body, headers={"Idempotency-Key": key})
+    assert client.delete(first.headers["location"]).status_code == 204
+    replayed = client.post(client.path, json=body, headers={"Idempotency-Key": key})
+    assert (replayed.status_code, replayed.json()) == (201, first.json())
+    assert replayed.headers["location"] == first.headers["location"]
+    assert_problem(client.get(replayed.headers["location"]), 404)

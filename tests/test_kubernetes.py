@@ -116,11 +116,6 @@ def test_invalid_manifest_fails(k8s: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_kubernetes_answer_is_independent_of_variant(tmp_path: Path, variant: str) -> None:
     """Every framework gets the same manifests."""
-    from tests.test_containers import _overlay_missing
-
-    reason = _overlay_missing(variant)
-    if reason:
-        pytest.skip(reason)
     project = bake(tmp_path, kubernetes="yes", **VARIANTS[variant])
     assert_valid(validate(*(project / "k8s" / name for name in MANIFESTS)))
 

@@ -36,9 +36,11 @@ NOISE_KEYS = {
     "description",
     # flask-openapi writes the default `deprecated: false` on every operation.
     "deprecated",
-    # flask-openapi also lists the tags at the top level (FastAPI only per operation).
-    "tags",
 }
+# flask-openapi also lists the tags at the document's top level (FastAPI only per
+# operation). Only that list is dropped: operation tags and a schema property named
+# `tags` (the items resource has one) are compared.
+NOISE_TOP_LEVEL_KEYS = {"tags"}
 # `description` is only noise on operations and responses; schema descriptions count.
 KEEP_DESCRIPTION_UNDER = ("components",)
 
@@ -57,12 +59,20 @@ def served_document_with(project: Path, env: dict[str, str] | None) -> dict[str,
 
 
 def normalise(node: Any, path: tuple[str, ...] = ()) -> Any:
-    """Drop NOISE_KEYS (outside component schemas) and sort parameters by (in, name)."""
+    """Drop NOISE_KEYS (outside component schemas) and NOISE_TOP_LEVEL_KEYS, sort parameters.
+
+    Parameters are sorted by (in, name). A key of a `properties` map is a field's name,
+    never noise: `description` or `tags` there is a field of the resource.
+    """
     if isinstance(node, dict):
         kept = {}
         for key, value in node.items():
             in_schemas = path[:1] == KEEP_DESCRIPTION_UNDER or "schema" in path
-            if key in NOISE_KEYS and not (key == "description" and in_schemas):
+            field_name = bool(path) and path[-1] == "properties"
+            noise = (key in NOISE_KEYS and not (key == "description" and in_schemas)) or (
+                not path and key in NOISE_TOP_LEVEL_KEYS
+            )
+            if noise and not field_name:
                 continue
             kept[key] = normalise(value, (*path, key))
         return kept
@@ -116,3 +126,27 @@ def test_error_responses_are_problem_json(documents: dict[str, Any]) -> None:
                             method,
                             status,
                         )
+
+
+def document_with(*, top_tags: list[str], operation_tags: list[str], field_type: str) -> Any:
+    """Return a minimal OpenAPI document: top-level tags, one operation, a `tags` field."""
+    return {
+        "openapi": "3.1.0",
+        "tags": [{"name": name} for name in top_tags],
+        "paths": {"/x": {"get": {"tags": operation_tags, "operationId": "x", "responses": {}}}},
+        "components": {"schemas": {"X": {"properties": {"tags": {"type": field_type}}}}},
+    }
+
+
+def test_normalise_drops_only_the_top_level_tag_list() -> None:
+    """The top-level tag list is noise; operation tags and a field named `tags` are not."""
+    reference = normalise(document_with(top_tags=[], operation_tags=["x"], field_type="array"))
+    assert normalise(document_with(top_tags=["x"], operation_tags=["x"], field_type="array")) == (
+        reference
+    )
+    assert normalise(document_with(top_tags=[], operation_tags=["y"], field_type="array")) != (
+        reference
+    )
+    assert normalise(document_with(top_tags=[], operation_tags=["x"], field_type="string")) != (
+        reference
+    )

@@ -6,10 +6,14 @@ passes its own `make check`, and, served by gunicorn against a real SecantusDB, 
 new fields, reads documents stored before they existed with their defaults, and refuses
 (422) every null or wrong type that could make a later read fail. The contract suite
 serves the same bake (tests/test_contract.py, with the added fields). A second, renamed
-bake (`book`, Flask) proves the rendered patches apply to another resource's code.
+bake (`book`, Flask) proves the rendered patches apply to another resource's code. The
+migration the README shows after the recipes is added to the bake as written: `make
+check` type-checks it (mypy --strict), and it is run against a collection that already
+holds documents stored under the validator of before the recipes.
 """
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,8 +23,11 @@ import pytest
 from bson import ObjectId
 from pymongo import MongoClient
 
-from tests.readme_commands import readme_recipes
+from tests.readme_commands import readme_migration, readme_recipes
 from tests.support import (
+    ENV_PREFIX,
+    PACKAGE,
+    RECIPE_FIELDS,
     RECIPES,
     MongoServer,
     ServiceProcess,
@@ -28,6 +35,8 @@ from tests.support import (
     gunicorn_service,
     http,
     log_events,
+    migrate,
+    migrate_command,
     resources_of,
     run,
 )
@@ -93,6 +102,17 @@ def test_the_readme_has_five_recipes_touching_only_the_resource_files(
     }
 
 
+def test_the_readmes_only_python_example_is_the_migration_these_tests_apply(
+    baked: Callable[[str], Path],
+) -> None:
+    """Every Python block of the README runs somewhere: here, the field recipes' migration."""
+    readme = baked(RECIPES) / "README.md"
+    file_name, source = readme_migration(readme)
+    assert readme.read_text().count("```python\n") == 1
+    assert file_name == "0003_backfill_quantity.py"
+    assert "def upgrade(db: Database[Document]) -> None:" in source
+
+
 def test_make_check_passes_with_every_recipe_applied(baked: Callable[[str], Path]) -> None:
     run(["make", "check"], cwd=baked(RECIPES), timeout=900)
 
@@ -154,6 +174,58 @@ def test_the_recipe_fields_are_enforced_by_the_collection_validator(
     python = str(project / ".venv" / "bin" / "python")
     done = run([python, "-c", probe, mongo.uri, "validator_probe"], cwd=project)
     assert done.stdout.split() == ["121"] * len(refused), done.stdout
+
+
+def test_the_readme_migration_backfills_a_collection_already_holding_documents(
+    baked: Callable[[str], Path], mongo: MongoServer
+) -> None:
+    """The README's migration, after recipe (a), on documents stored before the recipes.
+
+    The database is as the template left it: the migrations before the README's applied,
+    the collection's validator without the recipes' fields (`additionalProperties:
+    false`), documents in it. Then `make migrate`: the migration applies the new
+    validator and gives every document its `quantity`.
+    """
+    project = baked(RECIPES)
+    file_name, _ = readme_migration(project / "README.md")
+    assert (project / "src" / PACKAGE / "migrations" / file_name).is_file()
+    database = "readme_migration"
+    env = {f"{ENV_PREFIX}MONGO_URI": mongo.uri, f"{ENV_PREFIX}MONGO_DATABASE": database}
+    before = f"{int(file_name[:4]) - 1:04d}"
+    run([*migrate_command(project), "--to", before], cwd=project, env={**os.environ, **env})
+    python = str(project / ".venv" / "bin" / "python")
+    dumped = run(
+        [
+            python,
+            "-c",
+            f"import json; from {PACKAGE}.{PLURAL} import documents as d; "
+            "print(json.dumps(d.VALIDATOR))",
+        ],
+        cwd=project,
+    ).stdout
+    validator = json.loads(dumped)
+    for field in RECIPE_FIELDS:
+        del validator["$jsonSchema"]["properties"][field]  # the template's, before the recipes
+    now = datetime.now(UTC)
+    client: MongoClient[dict[str, Any]]
+    with MongoClient(mongo.uri) as client:
+        db = client[database]
+        db.command("collMod", PLURAL, validator=validator)
+        db[PLURAL].insert_many(
+            [
+                {"name": f"stored-before-{n}", "description": None, "tags": [], "version": 1}
+                | {"created_at": now, "updated_at": now}
+                for n in range(3)
+            ]
+        )
+        try:
+            migrate(project, mongo.uri, database)
+            quantities = [document.get("quantity") for document in db[PLURAL].find()]
+            (options,) = db.list_collections(filter={"name": PLURAL})
+        finally:
+            client.drop_database(database)
+    assert quantities == [0, 0, 0]
+    assert "quantity" in options["options"]["validator"]["$jsonSchema"]["properties"]
 
 
 # --- served ----------------------------------------------------------------------------

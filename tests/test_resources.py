@@ -10,6 +10,7 @@ MongoDB, and a template update after growing.
 import io
 import re
 import subprocess
+import time
 import tokenize
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,7 +22,6 @@ from pymongo import MongoClient
 from tests.support import (
     BIN,
     GROWN,
-    SHARED_RESOURCE,
     VARIANTS,
     MongoServer,
     bake,
@@ -70,8 +70,6 @@ def default_names_left(project: Path) -> list[str]:
 def test_a_renamed_bake_names_its_own_resource_everywhere(
     baked: Callable[[str], Path], variant: str
 ) -> None:
-    if not SHARED_RESOURCE:
-        pytest.skip("the shared bakes use the default resource")
     assert default_names_left(baked(variant)) == []
 
 
@@ -106,28 +104,58 @@ def late_mongo() -> Iterator[MongoServer]:
             server.stop()
 
 
+def post_until(
+    url: str, body: object, until: Callable[[int, bytes], bool], timeout: float = 5
+) -> tuple[int, dict[str, str], bytes]:
+    """POST `body` to `url` until `until(status, body)` holds or `timeout` s passed.
+
+    Returns the last answer. The migration gate holds a worker's resource routes (503,
+    nothing written) until it has read the migrations done: it reads them at most once
+    a second, so another worker may hold them a second longer than the one that answered.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        status, headers, raw = http("POST", url, body)
+        if until(status, raw) or time.monotonic() > deadline:
+            return status, headers, raw
+        time.sleep(0.1)
+
+
 @pytest.mark.parametrize("mongo_at_start", ["up", "down"])
 @pytest.mark.parametrize("name", list(GROWN))
 def test_an_added_resource_writes_only_its_own_collection_with_its_own_indexes(
     baked: Callable[[str], Path], name: str, mongo_at_start: str, late_mongo: MongoServer
 ) -> None:
-    """Orders land in `orders` only; both unique indexes exist, even if MongoDB came late."""
+    """Orders land in `orders` only; both unique indexes exist, even if MongoDB came late
+    (the resource routes then answer 503, writing nothing, until the migrations ran)."""
     if mongo_at_start == "up":
         late_mongo.start()
     with gunicorn_service(baked(name), late_mongo.uri) as service:
+        (_, first), *added = resources_of(name)
         if mongo_at_start == "down":
             assert http("GET", f"{service.url}/health/ready")[0] == 503
             late_mongo.start()
+            # MongoDB is up, the migrations are not: the gate names them, stores nothing.
+            status, headers, raw = post_until(
+                f"{service.url}/api/v1/{first}",
+                {"name": "too-early"},
+                lambda status, raw: b'"migrations"' in raw,
+                timeout=10,
+            )
+            assert (status, "retry-after" in headers) == (503, True), raw
             migrate(baked(name), late_mongo.uri, f"test_{service.port}")
         wait_for(
             lambda: http("GET", f"{service.url}/health/ready")[0] == 200,
             timeout=30,
             what="readiness once MongoDB is up",
         )
-        (_, first), *added = resources_of(name)
         for _, plural in added:
-            status, _, body = http("POST", f"{service.url}/api/v1/{plural}", {"name": "only-here"})
-            assert status == 201, body
+            status, _, raw = post_until(
+                f"{service.url}/api/v1/{plural}",
+                {"name": "only-here"},
+                lambda status, raw: status != 503,
+            )
+            assert status == 201, raw
         state = collections_state(late_mongo.uri, f"test_{service.port}")
     assert state[first][0] == 0, state  # nothing written through another resource
     for _, plural in added:

@@ -1,42 +1,106 @@
 """gunicorn configuration (read by `gunicorn -c gunicorn.conf.py`).
 
-Environment knobs: WEB_CONCURRENCY (workers, default 2), GUNICORN_WORKER_CONNECTIONS
-(Flask: connections one gevent worker serves at once, default 1000), GUNICORN_TIMEOUT
-(s, default 30), GUNICORN_GRACEFUL_TIMEOUT (s, default 30; SIGINT and SIGTERM stop
-every process within it), GUNICORN_MAX_REQUESTS (requests a worker serves before it is
-recycled, default 10000; 0 never), GUNICORN_MAX_REQUESTS_JITTER (default 1000), PORT
-(default 8000), PROMETHEUS_MULTIPROC_DIR (metrics across workers; set in the Dockerfile).
-The service's own settings are validated here, in the master, so a bad value stops
-start-up with one line before any worker forks.
+How the server runs comes from `ServerSettings` below: variables without the service's
+prefix, read from the environment or `.env` (the environment wins), as the service's
+own settings are. A bad value stops start-up with one line naming it.
+
+Before any worker forks, the master checks every setting a worker reads, the service's
+and the access mode's, by running `python -m {{ cookiecutter.package_name }}.core.preflight`:
+a missing or bad one stops start-up with that one line (exit status 1) instead of a
+traceback in every worker. The check runs in a child process so that the master never
+imports pymongo or PyJWT: both keep a direct reference to `ssl.SSLContext` from their
+import, and a worker is a fork of the master, so under gevent (Flask) they would keep
+the unpatched class: TLS connections to MongoDB would wait without yielding to the
+worker's other greenlets (gevent's MonkeyPatchWarning names such modules in each
+worker). So nothing imported here, nor the worker class, may import them.
 """
 
+import json
 import logging
 import os
 import shutil
 import signal
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from {{ cookiecutter.package_name }}.core.logs import logging_config
-from {{ cookiecutter.package_name }}.core.settings import SettingsError, load_settings
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
-try:
-    _settings = load_settings()
-except SettingsError as exc:
-    sys.exit(f"error: {exc}")
+from {{ cookiecutter.package_name }}.core.logs import logging_config
+
+
+class ServerSettings(BaseSettings):
+    """How gunicorn serves: environment variables (or `.env` lines) named as the fields."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    bind_host: str = Field("127.0.0.1", min_length=1)
+    """Address to listen on: loopback by default; the Docker image sets 0.0.0.0."""
+
+    port: int = Field(8000, ge=1, le=65535)
+    """TCP port to listen on."""
+
+    web_concurrency: int = Field(2, ge=1)
+    """Worker processes."""
+
+    gunicorn_worker_connections: int = Field(1000, ge=1)
+    """Flask: connections one gevent worker serves at once (uvicorn workers ignore it)."""
+
+    gunicorn_timeout: int = Field(30, ge=0)
+    """Seconds a worker may stay silent before the master kills and replaces it."""
+
+    gunicorn_graceful_timeout: int = Field(30, ge=0)
+    """Seconds SIGTERM (graceful) and SIGINT leave the workers to finish."""
+
+    gunicorn_max_requests: int = Field(10_000, ge=0)
+    """Requests a worker serves before it is recycled; 0: never."""
+
+    gunicorn_max_requests_jitter: int = Field(1000, ge=0)
+    """Random extra requests per worker, so they are not all recycled at once."""
+
+
+def load_server_settings() -> ServerSettings:
+    """Read `ServerSettings`; exit with one line naming the variable when one is bad."""
+    try:
+        return ServerSettings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        sys.exit(f"invalid setting {str(first['loc'][0]).upper()}: {first['msg']}")
+
+
+def preflight() -> dict[str, str]:
+    """Check the service's settings in a child process; return its logging choice.
+
+    Exits with the child's one line (status 1) when a setting is missing or bad.
+    """
+    done = subprocess.run(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}.core.preflight"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        sys.exit(done.stderr.strip() or f"preflight exited {done.returncode}")
+    result: dict[str, str] = json.loads(done.stdout)
+    return result
+
+
+_server = load_server_settings()
+_logging = preflight()
 
 wsgi_app = "{{ cookiecutter.package_name }}.app:create_app()"
 worker_class = "{{ cookiecutter.__worker_class }}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+workers = _server.web_concurrency
 # Flask runs on gevent workers: every connection is a greenlet, so clients that stall
 # mid-request (slowloris, a body that never comes) wait without holding a thread that
 # health probes need (2 workers x 4 gthread threads were starved by 8 such clients).
 # uvicorn workers ignore this setting.
-worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))
-bind = [f"0.0.0.0:{os.environ.get('PORT', '8000')}"]
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
-graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+worker_connections = _server.gunicorn_worker_connections
+bind = [f"{_server.bind_host}:{_server.port}"]
+timeout = _server.gunicorn_timeout
+graceful_timeout = _server.gunicorn_graceful_timeout
 keepalive = 5
 # Bounds on the request head, the same in both variants (docs/operations.md): gunicorn's
 # parser applies them under Flask's gevent workers, `workers.UvicornWorker` under
@@ -47,14 +111,14 @@ limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190
 # Recycle workers now and then to contain leaks; jitter avoids all restarting at once.
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
-max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "1000"))
+max_requests = _server.gunicorn_max_requests
+max_requests_jitter = _server.gunicorn_max_requests_jitter
 # No client at import time: each worker creates its own MongoDB client (not fork-safe).
 preload_app = False
 # gunicorn >= 25.1 opens a control socket under $HOME; containers have no use for it.
 control_socket_disable = True
 accesslog = None  # the app logs one access event per request itself
-logconfig_dict = logging_config(_settings.log_level, _settings.resolved_log_format)
+logconfig_dict = logging_config(_logging["log_level"], _logging["log_format"])
 
 
 def on_starting(server: Any) -> None:

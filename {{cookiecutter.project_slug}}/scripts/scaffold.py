@@ -114,6 +114,10 @@ RESERVED = _words(
     unreadable unset unsupported update updated uptime uri url utc utcnow valid validate
     validation validator value version versions visible walk warm winners winning workers
     worse write yesterday
+    access another before caller change copies elsewhere err expired failure getlist later
+    lines matched method of operation others output own principal quick refusal refuse
+    replayed several stolen two unscoped until updates used
+    backward equality examined execution forward ixscan returned shapes signs stats
     """
 )
 KINDS = ("snake", "camel", "upper", "human", "title")

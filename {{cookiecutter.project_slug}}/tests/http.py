@@ -5,7 +5,7 @@ Each framework's `app_fixtures.http` fixture gives one (FastAPI: Starlette's
 the HTTP contract are written once and run against either app.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 
@@ -27,6 +27,10 @@ class Reply(Protocol):
     def json(self) -> Any: ...
 
 
+Headers = Mapping[str, str] | Sequence[tuple[str, str]]
+"""Request headers: a mapping, or (name, value) pairs when a name comes twice."""
+
+
 class Http(Protocol):
     """A client of the app under test; `params` is the query, `json` a body to send as JSON."""
 
@@ -35,7 +39,7 @@ class Http(Protocol):
         url: str,
         *,
         params: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
+        headers: Headers | None = None,
     ) -> Reply: ...
 
     def post(
@@ -44,7 +48,7 @@ class Http(Protocol):
         *,
         json: Any = None,
         content: bytes | None = None,
-        headers: Mapping[str, str] | None = None,
+        headers: Headers | None = None,
     ) -> Reply: ...
 
     def put(
@@ -53,7 +57,7 @@ class Http(Protocol):
         *,
         json: Any = None,
         content: bytes | None = None,
-        headers: Mapping[str, str] | None = None,
+        headers: Headers | None = None,
     ) -> Reply: ...
 
     def patch(
@@ -62,7 +66,7 @@ class Http(Protocol):
         *,
         json: Any = None,
         content: bytes | None = None,
-        headers: Mapping[str, str] | None = None,
+        headers: Headers | None = None,
     ) -> Reply: ...
 
-    def delete(self, url: str, *, headers: Mapping[str, str] | None = None) -> Reply: ...
+    def delete(self, url: str, *, headers: Headers | None = None) -> Reply: ...

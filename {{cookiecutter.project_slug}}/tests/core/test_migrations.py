@@ -4,7 +4,12 @@ Most tests run small migrations written to a temporary folder (the runner takes 
 folder); the first ones run the project's own.
 """
 
+import signal
+import subprocess
+import sys
 import threading
+import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +18,9 @@ from pymongo import MongoClient
 from pymongo.database import Database
 from pymongo.errors import WriteError
 
-from {{ cookiecutter.package_name }}.core.migrations.__main__ import main
+from {{ cookiecutter.package_name }}.core.migrations.__main__ import main, parse_args
 from {{ cookiecutter.package_name }}.core.migrations.runner import (
+    LEASE_S,
     LOCK_ID,
     LOCKS,
     RECORDS,
@@ -22,9 +28,9 @@ from {{ cookiecutter.package_name }}.core.migrations.runner import (
     Runner,
     discover,
 )
-from {{ cookiecutter.package_name }}.core.settings import ENV_PREFIX, Settings
+from {{ cookiecutter.package_name }}.core.migrations.states import MigrationStates
 from {{ cookiecutter.package_name }}.resources import RESOURCES
-
+from {{ cookiecutter.package_name }}.core.settings import ENV_PREFIX, Settings
 from tests.mongo import unused_port
 
 Db = Database[dict[str, Any]]
@@ -45,6 +51,33 @@ def downgrade(db):
 FAILING = """
 def upgrade(db):
     raise RuntimeError("boom\\nsecond line")
+"""
+# A migration whose first run hangs (its runner is killed there); a run again is quick.
+HANGS_FIRST = """
+import time
+
+from pymongo import ReturnDocument
+
+
+def upgrade(db):
+    runs = db.runs.find_one_and_update(
+        {"_id": "0001_slow"}, {"$inc": {"up": 1}}, upsert=True, return_document=ReturnDocument.AFTER
+    )
+    if runs["up"] == 1:
+        time.sleep(120)
+"""
+# A runner in a process of its own: argv is the URI, the database, the folder, the lease (s).
+RUNNER = """
+import sys
+from pathlib import Path
+
+from pymongo import MongoClient
+
+from {{ cookiecutter.package_name }}.core.migrations.runner import Runner
+
+uri, database, folder, lease_s = sys.argv[1:]
+with MongoClient(uri) as client:
+    Runner(client[database], Path(folder), lease_s=float(lease_s)).upgrade()
 """
 
 
@@ -215,3 +248,124 @@ def test_an_unreachable_database_is_one_line_and_exit_status_1(
     cli.setenv(f"{ENV_PREFIX}MONGO_URI", f"mongodb://127.0.0.1:{unused_port()}/")
     assert main(["status", "--wait", "0.2"]) == 1
     assert capsys.readouterr().err == "ERROR: The database cannot be reached; retry later.\n"
+
+
+def wait_until(condition: Any, timeout: float = 30) -> None:
+    """Poll `condition()` every 20 ms until it is true; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+def test_a_runner_killed_mid_migration_is_taken_over_within_its_lease_and_the_migration_rerun(
+    db: Db, tmp_path: Path, unmigrated_settings: Settings
+) -> None:
+    write(tmp_path, "0001_slow", HANGS_FIRST)
+    lease_s = 1.5
+    uri = unmigrated_settings.mongo_uri.get_secret_value()
+    killed = subprocess.Popen(  # noqa: S603 (this interpreter, fixed arguments)
+        [sys.executable, "-c", RUNNER, uri, db.name, str(tmp_path), str(lease_s)]
+    )
+    try:
+        wait_until(lambda: db.runs.find_one({"_id": "0001_slow"}) is not None)
+        time.sleep(2 * lease_s)  # two leases into the migration: renewed, still held
+        with pytest.raises(MigrationError, match="holds the migration lock"):
+            Runner(db, tmp_path, wait_s=0.2).upgrade()
+        killed.send_signal(signal.SIGKILL)
+        killed.wait(10)
+    finally:
+        if killed.poll() is None:
+            killed.kill()
+            killed.wait(10)
+    killed_at = time.monotonic()
+    assert [s.state for s in Runner(db, tmp_path).status()] == ["running"]
+
+    applied = Runner(db, tmp_path).upgrade()  # the CLI's defaults: waits up to 60 s
+    took = time.monotonic() - killed_at
+    print(f"killed runner taken over and migration done {took:.2f} s after SIGKILL")
+    assert [m.id for m in applied] == ["0001_slow"]
+    assert took <= lease_s + 1.0, f"took over {took:.2f} s after the kill"
+    assert db.runs.find_one({"_id": "0001_slow"}) == {"_id": "0001_slow", "up": 2}
+    assert [s.state for s in Runner(db, tmp_path).status()] == ["done"]
+    assert db[LOCKS].count_documents({}) == 0
+
+
+def test_the_lease_is_renewed_while_a_long_migration_runs(db: Db, tmp_path: Path) -> None:
+    write(tmp_path, "0001_long", COUNTED % {"sleep": 1.5})
+    lease_s = 0.45
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            Runner(db, tmp_path, lease_s=lease_s).upgrade()
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    first = threading.Thread(target=run)
+    first.start()
+    try:
+        wait_until(lambda: db.runs.find_one({"_id": "0001_long"}) is not None)
+        time.sleep(2 * lease_s)  # two leases into the migration: renewed, still held
+        with pytest.raises(MigrationError, match="holds the migration lock"):
+            Runner(db, tmp_path, wait_s=lease_s).upgrade()
+    finally:
+        first.join(30)
+    assert errors == []
+    assert db.runs.find_one({"_id": "0001_long"}) == {"_id": "0001_long", "up": 1}
+    assert db[LOCKS].count_documents({}) == 0
+
+
+def test_a_runner_that_lost_its_lease_records_nothing_over_the_one_that_took_over(
+    db: Db, tmp_path: Path
+) -> None:
+    write(tmp_path, "0001_long", COUNTED % {"sleep": 1.0})
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            Runner(db, tmp_path, lease_s=0.3).upgrade()
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    first = threading.Thread(target=run)
+    first.start()
+    try:
+        wait_until(lambda: db.runs.find_one({"_id": "0001_long"}) is not None)
+        # Another runner takes over, as after a lease that ran out: its lock, its record.
+        db[LOCKS].replace_one(
+            {"_id": LOCK_ID}, {"_id": LOCK_ID, "owner": "other", "lease_until": datetime.max}
+        )
+        db[RECORDS].update_one({"_id": "0001_long"}, {"$set": {"owner": "other"}})
+    finally:
+        first.join(30)
+    assert len(errors) == 1
+    assert "lost the migration lock" in str(errors[0])
+    record = db[RECORDS].find_one({"_id": "0001_long"})
+    assert record is not None
+    assert (record["state"], record["owner"]) == ("running", "other")
+    assert db[LOCKS].find_one({"_id": LOCK_ID}, {"owner": 1}) == {"_id": LOCK_ID, "owner": "other"}
+
+
+def test_the_cli_waits_longer_than_a_dead_runners_lease_by_default() -> None:
+    assert parse_args(["upgrade"]).wait > LEASE_S
+
+
+def test_the_migration_states_are_read_by_one_caller_at_most_once_per_interval() -> None:
+    now = [0.0]
+    migrations = discover()
+    states = MigrationStates(migrations, recheck_s=1.0, clock=lambda: now[0])
+    assert states.claim()
+    now[0] += 5
+    assert not states.claim()  # a read is in flight
+    assert states.update([]) == {m.id: "pending" for m in migrations}
+    states.release()
+    assert not states.claim()  # read less than a second ago
+    now[0] += 1
+    assert states.claim()
+    done = [{"_id": m.id, "state": "done", "checksum": m.checksum} for m in migrations]
+    assert states.update(done) == {}
+    states.release()
+    assert states.open
+    now[0] += 5
+    assert not states.claim()  # open: never read again

@@ -1,7 +1,10 @@
 """Settings: environment variables, validation and secrecy."""
 
+import socket
 from pathlib import Path
+from typing import NoReturn
 
+import dns.resolver
 import pytest
 
 from {{ cookiecutter.package_name }}.core.settings import (
@@ -108,6 +111,15 @@ def test_a_malformed_uri_error_hides_the_password() -> None:
     assert "hunter2" not in str(failure.value)
 
 
-def test_mongo_srv_uri_is_checked_without_dns() -> None:
-    settings = load_settings(mongo_uri="mongodb+srv://svc:pw@cluster0.invalid/?authSource=admin")
-    assert settings.mongo_uri.get_secret_value().startswith("mongodb+srv://")
+def test_mongo_srv_uri_is_checked_without_dns(monkeypatch: pytest.MonkeyPatch) -> None:
+    lookups: list[object] = []
+
+    def refuse(*args: object, **kwargs: object) -> NoReturn:
+        lookups.append(args[:2])
+        raise OSError("no name lookup in this test")
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(dns.resolver, "resolve", refuse)  # pymongo's SRV and TXT lookups
+    uri = "mongodb+srv://svc:pw@cluster0.invalid/?authSource=admin"
+    assert load_settings(mongo_uri=uri).mongo_uri.get_secret_value() == uri
+    assert lookups == []

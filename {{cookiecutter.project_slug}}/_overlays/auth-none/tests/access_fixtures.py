@@ -3,6 +3,7 @@
 from collections.abc import Callable
 
 import pytest
+from hypothesis import strategies as st
 
 
 @pytest.fixture
@@ -16,6 +17,19 @@ def credentials_for() -> Callable[..., dict[str, str]]:
 
 
 @pytest.fixture
+def forged_credentials() -> st.SearchStrategy[dict[str, str]]:
+    """Return a strategy of made-up credential headers: nothing reads them in this mode."""
+    made_up = st.text(st.characters(min_codepoint=33, max_codepoint=126), max_size=100)
+    return made_up.map(lambda value: {"Authorization": f"Bearer {value}"})
+
+
+@pytest.fixture
 def credentials() -> dict[str, str]:
     """Return the headers the API tests' client sends: none."""
     return {}
+
+
+@pytest.fixture
+def another_caller() -> None:
+    """Return no second caller: with every route open, every request is the same caller."""
+    return None

@@ -4,7 +4,7 @@ A handler turns an exception into `(status, body)` with `problem_for_exception`,
 validation failure with `validation_problem`; the framework layer only writes it out.
 """
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pymongo.errors import (
@@ -169,16 +169,43 @@ def not_ready_problem(check: str, exc: BaseException, instance: str) -> dict[str
     )
 
 
-def migrations_pending_problem(pending: Sequence[str], instance: str) -> dict[str, Any]:
-    """Return the 503 problem of a readiness check that found migrations not applied."""
+def migrations_pending_problem(states: Mapping[str, str], instance: str) -> dict[str, Any]:
+    """Return the 503 problem of a readiness check that found migrations not done.
+
+    Args:
+        states: {id: state} of each migration not done: "pending", "running" (in
+            progress, or its runner died), "failed" or "changed" (edited after it ran).
+        instance: The request path.
+
+    The body names each one with its state, in `detail` and in `migrations`.
+    """
     return problem(
         503,
-        f"Migrations not applied: {', '.join(pending)}. Run "
-        "`python -m {{ cookiecutter.package_name }}.core.migrations upgrade` (make migrate).",
+        f"Migrations not applied: {_named(states)}. "
+        "`python -m {{ cookiecutter.package_name }}.core.migrations status` says more; "
+        "`upgrade` (make migrate) applies them.",
         instance=instance,
-        checks={"migrations": "pending"},
-        pending_migrations=list(pending),
+        checks={"migrations": "fail"},
+        migrations=dict(states),
     )
+
+
+def migrations_waiting_problem(states: Mapping[str, str], instance: str) -> dict[str, Any]:
+    """Return the 503 problem of a resource request held back while migrations are not done.
+
+    `states` as for `migrations_pending_problem`; the response carries `Retry-After`.
+    """
+    return problem(
+        503,
+        f"The service waits for its database migrations ({_named(states)}); retry later.",
+        instance=instance,
+        migrations=dict(states),
+    )
+
+
+def _named(states: Mapping[str, str]) -> str:
+    """Return "0002_create_items (running), ..." for {id: state}."""
+    return ", ".join(f"{id_} ({state})" for id_, state in states.items())
 
 
 def validation_problem(issues: Iterable[Mapping[str, Any]], instance: str) -> dict[str, Any]:

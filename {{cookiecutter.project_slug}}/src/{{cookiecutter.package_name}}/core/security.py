@@ -1,4 +1,4 @@
-"""What the OpenAPI document says about access: security schemes, scopes, 401 and 403.
+"""What access means in every mode: scopes per method, credentials never in URLs, OpenAPI.
 
 Framework-neutral, so both variants publish the same document: each app factory passes
 its finished document through `secure_document` with the policy it enforces
@@ -6,12 +6,32 @@ its finished document through `secure_document` with the policy it enforces
 schemes) leaves the document as it is.
 """
 
+import urllib.parse
 from typing import Any
 
 from .problems import PROBLEM_MEDIA_TYPE, TITLES
 
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 """Methods that read: they need a resource's read scope; every other one its write scope."""
+
+URL_CREDENTIALS = frozenset({"access_token", "api_key", "apikey"})
+"""Query parameters that carry credentials by convention (RFC 6750 section 2.3 names
+`access_token`): refused on protected routes, since URLs end up in logs and histories."""
+
+
+def credentials_in_url(query: str) -> bool:
+    """Return whether the raw query string `query` has a `URL_CREDENTIALS` parameter.
+
+    Names are compared after percent-decoding and in any case (`?API%5FKey=` counts),
+    with or without a value.
+    """
+    lowered = query.lower()
+    if "token" not in lowered and "key" not in lowered and "%" not in lowered:
+        return False  # the common case, without parsing
+    return any(
+        name.lower() in URL_CREDENTIALS
+        for name, _ in urllib.parse.parse_qsl(query, keep_blank_values=True)
+    )
 
 
 def scope_for(method: str, read: str, write: str) -> str:

@@ -54,8 +54,11 @@ class Settings(BaseSettings):
     """How long (ms) `/health/ready` waits for a MongoDB ping before answering 503."""
 
     ready_requires_migrations: bool = True
-    """`/health/ready` answers 503 while a migration is not applied (pending, failed or
-    changed since it ran); false: only the ping counts."""
+    """While a migration is not applied (pending, running, failed or changed since it
+    ran), `/health/ready` answers 503 and so do the resource routes (with `Retry-After`:
+    the migration gate, `gate.py`). False turns both off: only the ping counts, and
+    requests are served whatever the migrations' state, so a write may land in a
+    collection that has no validator or unique index yet."""
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     """Lowest level that is logged."""

@@ -4,8 +4,9 @@ from typing import Any
 
 import pytest
 from bson import ObjectId
+from pydantic import ValidationError
 
-from {{ cookiecutter.package_name }}.core.crud import documents
+from {{ cookiecutter.package_name }}.core.crud import cursors, documents
 from {{ cookiecutter.package_name }}.core.crud.cursors import signing_key
 from {{ cookiecutter.package_name }}.core.errors import (
     InvalidCursorError,
@@ -13,7 +14,7 @@ from {{ cookiecutter.package_name }}.core.errors import (
     UnreadableDocumentError,
 )
 
-from tests.shapes import Shape
+from tests.shapes import SHAPES, Shape
 
 KEY = signing_key("test")
 
@@ -116,6 +117,40 @@ def test_a_cursor_that_is_altered_or_contradicted_is_invalid(shape: Shape) -> No
         altered = query(shape, **{"cursor": token, **change})
         with pytest.raises(InvalidCursorError):
             documents.continue_from(shape.resource, altered, KEY)
+
+
+def test_a_cursor_is_valid_only_for_the_list_that_gave_it(shape: Shape) -> None:
+    """Another resource's cursor, signed with the same key, is refused (issue: it gave 200)."""
+    other = next(each for each in SHAPES if each is not shape)
+    listed = query(other, sort="created_at", per_page=1)
+    page: Any = documents.to_page(other.resource, listed, [stored(other), stored(other)], 2, KEY)
+    with pytest.raises(InvalidCursorError, match="another list"):
+        documents.continue_from(shape.resource, query(shape, cursor=page.next), KEY)
+    # A cursor of a release that did not sign the list in names no list: refused too.
+    unscoped = cursors.encode({"s": "created_at", "f": {}, "v": 0, "i": str(ObjectId())}, KEY)
+    with pytest.raises(InvalidCursorError, match="another list"):
+        documents.continue_from(shape.resource, query(shape, cursor=unscoped), KEY)
+
+
+def test_a_stored_document_the_stored_model_refuses_is_unreadable_naming_its_fields(
+    shape: Shape,
+) -> None:
+    """What the collection's validator refuses on update: an unknown field, a missing one."""
+    document = stored(shape)
+    documents.check_stored(shape.resource, document)
+    for change, field in (({"extra": 1}, "extra"), ({"version": "two"}, "version")):
+        with pytest.raises(UnreadableDocumentError) as raised:
+            documents.check_stored(shape.resource, {**document, **change})
+        assert raised.value.failures == {str(document["_id"]): [field]}
+    del document["created_at"]
+    with pytest.raises(UnreadableDocumentError, match=str(document["_id"])):
+        documents.check_stored(shape.resource, document)
+
+
+def test_an_empty_cursor_is_refused_by_the_schema_it_declares(shape: Shape) -> None:
+    """`cursor=` fails validation (422) as the OpenAPI schema says, not the cursor check (400)."""
+    with pytest.raises(ValidationError, match="at least 1 character"):
+        query(shape, cursor="")
 
 
 def test_an_update_sets_the_changes_bumps_the_version_and_stamps_the_time(shape: Shape) -> None:

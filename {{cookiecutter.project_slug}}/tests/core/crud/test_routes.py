@@ -217,6 +217,22 @@ def test_a_tampered_or_contradicted_cursor_is_a_400_problem(http: Http, shape: S
         assert "cursor" in response.json()["detail"]
 
 
+def test_an_empty_cursor_is_a_422_as_the_schema_declares(http: Http, shape: Shape) -> None:
+    response = http.get(shape.resource.path, params={"cursor": ""})
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["loc"] == ["query", "cursor"]
+
+
+def test_a_cursor_of_another_resource_is_a_400(http: Http, shape: Shape) -> None:
+    other = next(each for each in SHAPES if each is not shape)
+    for _ in range(2):
+        create(http, other)
+    cursor = page_of(http, other, per_page=1)["next"]
+    response = http.get(shape.resource.path, params={"cursor": cursor, "per_page": 1})
+    assert response.status_code == 400, response.text
+    assert "another list" in response.json()["detail"]
+
+
 def test_replace_sets_every_field_and_bumps_the_version(http: Http, shape: Shape) -> None:
     created = create(http, shape)
     replacement = shape.body()
@@ -339,6 +355,83 @@ def test_a_stored_document_the_read_model_refuses_is_a_500_problem_naming_it(
     assert http.get(one(shape, good["id"])).status_code == 200
     counted = 'unreadable_documents_total{resource="' + shape.resource.name + '"} 3.0'
     assert counted in http.get("/metrics").text
+
+
+@pytest.mark.parametrize("method", ["PATCH", "PUT"])
+def test_changing_a_stored_document_the_model_refuses_is_a_500_problem_naming_it(
+    http: Http,
+    shape: Shape,
+    settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+    method: str,
+) -> None:
+    """As GET and list answer: the documented problem, logged and counted, no traceback."""
+    mistyped = store_unreadable(settings, shape, version="two")  # $inc fails (code 14)
+    extra = store_unreadable(settings, shape, extra=1)  # the validator refuses (code 121)
+    capsys.readouterr()
+    send = http.patch if method == "PATCH" else http.put
+    for document_id in (mistyped, extra):
+        response = send(one(shape, document_id), json=shape.change if method == "PATCH" else shape.body())
+        assert response.status_code == 500, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        body = response.json()
+        assert (body["type"], body["title"]) == (UNREADABLE_DOCUMENT_TYPE, UNREADABLE_DOCUMENT_TITLE)
+        assert (body["resource"], body["ids"]) == (shape.resource.name, [document_id])
+    output = capsys.readouterr()
+    logged = [json.loads(line) for line in output.out.splitlines()]
+    events = [line for line in logged if line["event"] == "unreadable document"]
+    assert [e["failing_fields"] for e in events] == [{mistyped: ["version"]}, {extra: ["extra"]}]
+    assert "Traceback" not in output.out + output.err
+    counted = 'unreadable_documents_total{resource="' + shape.resource.name + '"} 2.0'
+    assert counted in http.get("/metrics").text
+
+
+# --- Idempotency-Key ------------------------------------------------------------------
+
+KEY = "8e03978e-40d5-43e8-bc93-6894a57f9324"
+
+
+def test_more_than_one_idempotency_key_is_a_400_and_creates_nothing(
+    http: Http, shape: Shape
+) -> None:
+    """IETF draft section 2.1: one key per request; which of two counts would be a guess."""
+    body = shape.body()
+    two_lines = [("Idempotency-Key", KEY), ("Idempotency-Key", "other")]
+    for headers in (two_lines, {"Idempotency-Key": f'"{KEY}", other'}):
+        response = http.post(shape.resource.path, json=body, headers=headers)
+        assert response.status_code == 400, response.text
+        assert "one Idempotency-Key" in response.json()["detail"]
+    assert page_of(http, shape)["total"] == 0
+
+
+def test_an_idempotency_key_is_its_callers_own(
+    http: Http, shape: Shape, another_caller: dict[str, str] | None
+) -> None:
+    """Another caller sending the same key never gets the first caller's answer.
+
+    Without access control (`auth` none) every request is the same caller: keys are shared.
+    """
+    body = shape.body()
+    first = http.post(shape.resource.path, json=body, headers={"Idempotency-Key": KEY})
+    assert first.status_code == 201, first.text
+    if another_caller is None:
+        again = http.post(shape.resource.path, json=body, headers={"Idempotency-Key": KEY})
+        assert (again.status_code, again.json()) == (201, first.json())
+        return
+    # The same key and body: the other caller's own new request (a unique value is taken).
+    stolen = http.post(
+        shape.resource.path, json=body, headers={**another_caller, "Idempotency-Key": KEY}
+    )
+    assert stolen.status_code == (409 if shape.resource.unique else 201), stolen.text
+    assert first.json()["id"] not in stolen.text
+    # Its own body under a key the first caller used: its own new document, not a 422.
+    used = http.post(shape.resource.path, json=shape.body(), headers={"Idempotency-Key": "used"})
+    assert used.status_code == 201, used.text
+    own = http.post(
+        shape.resource.path, json=shape.body(), headers={**another_caller, "Idempotency-Key": "used"}
+    )
+    assert own.status_code == 201, own.text
+    assert own.json()["id"] != used.json()["id"]
 
 
 def test_a_body_that_is_not_json_is_415_and_broken_json_400(http: Http, shape: Shape) -> None:

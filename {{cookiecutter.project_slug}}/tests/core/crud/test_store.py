@@ -6,10 +6,13 @@ through each framework's repository.
 """
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from bson import ObjectId
 
+from {{ cookiecutter.package_name }}.core.clock import utcnow
 from {{ cookiecutter.package_name }}.core.crud import documents
 from {{ cookiecutter.package_name }}.core.errors import (
     DuplicateError,
@@ -17,9 +20,11 @@ from {{ cookiecutter.package_name }}.core.errors import (
     IdempotencyKeyReusedError,
     NotFoundError,
     PreconditionFailedError,
+    UnreadableDocumentError,
 )
+from {{ cookiecutter.package_name }}.core.settings import Settings
 
-from tests.core.crud.builders import key_record
+from tests.core.crud.builders import key_record, store_unreadable
 from tests.core.crud.conftest import SyncStore
 from tests.shapes import SHAPES, Shape
 
@@ -143,13 +148,83 @@ def test_a_duplicate_outcome_is_replayed_even_once_the_value_is_free(
     assert repository.collection.count_documents({}) == 0
 
 
-def test_a_key_in_flight_raises_with_the_lease_left(repository: SyncStore, shape: Shape) -> None:
+def test_a_key_in_flight_asks_for_a_retry_in_a_second_then_when_its_lease_ends(
+    repository: SyncStore, shape: Shape
+) -> None:
+    """`Retry-After` is 1 s while the holder may still answer, then the lease left."""
     body = shape.body()
-    repository.keys.insert_one(key_record(shape, KEY, body, lease_s=30))
+    lease_s = repository.store.key_lease_ms / 1000
+    record = key_record(shape, KEY, body, lease_s=lease_s)  # claimed just now
+    repository.keys.insert_one(record)
     with pytest.raises(IdempotencyKeyInFlightError) as raised:
         repository.create(body, idempotency_key=KEY)
-    assert 0 < raised.value.retry_after_s <= 30
+    assert raised.value.retry_after_s == 1
+    # Claimed long ago: the holder's MONGO_TIMEOUT_MS (a third of the lease) is spent.
+    later = {"$set": {"lease_until": utcnow() + timedelta(seconds=4)}}
+    repository.keys.update_one({"_id": record["_id"]}, later)
+    with pytest.raises(IdempotencyKeyInFlightError) as raised:
+        repository.create(body, idempotency_key=KEY)
+    assert raised.value.retry_after_s == 4
     assert repository.collection.count_documents({}) == 0
+
+
+@pytest.mark.parametrize("shape", UNIQUE, ids=str)
+def test_a_key_is_its_callers_own(repository: SyncStore, shape: Shape) -> None:
+    """IETF draft: keys are scoped per client, so one caller never gets another's answer."""
+    body, own_body = shape.body(), shape.body()
+    first = repository.create(body, idempotency_key=KEY, caller="api_key:a")
+    # B sends its own body under A's key: B's new document, not "key already used".
+    own = repository.create(own_body, idempotency_key=KEY, caller="api_key:b")
+    assert own.id != first.id
+    assert repository.create(own_body, idempotency_key=KEY, caller="api_key:b") == own
+    # C sends A's key and body: a new request of C's (a unique value is taken), never A's.
+    with pytest.raises(DuplicateError):
+        repository.create(body, idempotency_key=KEY, caller="api_key:c")
+    assert repository.create(body, idempotency_key=KEY, caller="api_key:a") == first
+    assert repository.collection.count_documents({}) == 2
+
+
+@pytest.mark.parametrize("shape", UNIQUE, ids=str)
+def test_a_key_record_past_its_retention_is_never_replayed(
+    repository: SyncStore, shape: Shape
+) -> None:
+    """MongoDB's TTL monitor deletes it up to a minute late; until then it counts as absent."""
+    body = shape.body()
+    first = repository.create(body, idempotency_key=KEY)
+    expired = {"$set": {"expires_at": utcnow() - timedelta(seconds=1)}}
+    repository.keys.update_one({}, expired)
+    other = repository.create(shape.body(), idempotency_key=KEY)  # not a 422
+    assert other.id != first.id
+    repository.keys.update_one({}, expired)
+    with pytest.raises(DuplicateError):  # a new request: the value is taken, nothing replayed
+        repository.create(body, idempotency_key=KEY)
+    assert repository.keys.count_documents({}) == 1
+
+
+@pytest.mark.parametrize(
+    ("fields", "removed", "failing"),
+    [
+        ({"version": "two"}, (), "version"),  # MongoDB: TypeMismatch (14) on $inc
+        ({"extra": 1}, (), "extra"),  # DocumentValidationFailure (121)
+        ({}, ("created_at",), "created_at"),  # DocumentValidationFailure (121)
+    ],
+)
+def test_changing_a_stored_document_the_model_refuses_raises_unreadable_and_changes_nothing(
+    repository: SyncStore,
+    shape: Shape,
+    settings: Settings,
+    fields: dict[str, object],
+    removed: tuple[str, ...],
+    failing: str,
+) -> None:
+    document_id = store_unreadable(settings, shape, removed=removed, **fields)
+    before = repository.collection.find_one({"_id": ObjectId(document_id)})
+    replacement = shape.resource.create.model_validate(shape.body()).model_dump()
+    for changes in (dict(shape.change), replacement):
+        with pytest.raises(UnreadableDocumentError) as raised:
+            repository.update(document_id, changes)
+        assert raised.value.failures == {document_id: [failing]}
+    assert repository.collection.find_one({"_id": ObjectId(document_id)}) == before
 
 
 def test_an_abandoned_key_is_taken_over_and_finds_the_document_stored_before_a_crash(

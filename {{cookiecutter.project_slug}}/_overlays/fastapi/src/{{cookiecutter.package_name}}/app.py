@@ -24,6 +24,7 @@ from .core.crud import Resource
 from .core.crud.repository import build_repositories, warm_up
 from .core.crud.routes import add_routes
 from .core.crud.spec import refuse_shared
+from .core.gate import MigrationGate
 from .core.handlers import register_error_handlers
 from .core.logs import configure_logging
 from .core.metrics import METRICS_PATH, HttpMetrics
@@ -40,7 +41,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
     Start-up never changes the schema (collections, validators, indexes): migrations do
     (`python -m {{ cookiecutter.package_name }}.core.migrations upgrade`), and `/health/ready`
-    answers 503 until they have run.
+    and the resource routes answer 503 until they have run (`gate`).
     """
     settings: Settings = app.state.settings
     resources: Sequence[Resource] = app.state.resources
@@ -48,6 +49,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.database = client[settings.mongo_database]
     app.state.repositories = build_repositories(resources, app.state.database, settings)
     await warm_up(app.state.repositories, settings.mongo_server_selection_timeout_ms)
+    await app.state.gate.start(app.state.database)
     try:
         yield
     finally:
@@ -112,8 +114,12 @@ def create_app(
     app.state.policy = policy
     app.openapi = lambda: problem_openapi(app)  # type: ignore[method-assign]
     app.state.started_at = time.monotonic()
-    app.state.migrations = discover()
-    app.state.migrations_applied = not settings.ready_requires_migrations
+    app.state.gate = MigrationGate(
+        discover(),
+        [route for resource in resources for route in resource.router.routes],
+        enabled=settings.ready_requires_migrations,
+        timeout_ms=settings.readiness_timeout_ms,
+    )
     health.add_health_routes(app)
     for resource in resources:
         add_routes(app, resource, guard.dependencies(policy, resource))
@@ -145,7 +151,9 @@ def create_app(
         RequestContextMiddleware,
         metrics=metrics,
         max_body_bytes=settings.max_body_bytes,
+        gate=app.state.gate,
         access_log_probes=settings.access_log_probes,
+        no_store_prefixes=guard.no_store_prefixes(policy, resources),
     )
     register_docs(app)
     return app

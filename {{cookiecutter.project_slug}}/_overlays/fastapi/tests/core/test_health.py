@@ -72,10 +72,41 @@ async def test_readiness_is_503_naming_pending_migrations_until_they_are_applied
             cached = await client.get("/health/ready")
     assert pending.status_code == 503
     assert pending.headers["content-type"] == "application/problem+json"
-    assert pending.json()["checks"] == {"migrations": "pending"}
-    assert pending.json()["pending_migrations"] == ids
-    assert ids[0] in pending.json()["detail"]
+    assert pending.json()["checks"] == {"migrations": "fail"}
+    assert pending.json()["migrations"] == dict.fromkeys(ids, "pending")
+    assert f"{ids[0]} (pending)" in pending.json()["detail"]
     assert (applied.status_code, cached.status_code) == (200, 200)
+
+
+async def test_readiness_names_the_state_of_each_migration_not_done(
+    unmigrated_settings: Settings,
+    mongo_client: MongoClient[dict[str, Any]],
+    credentials: dict[str, str],
+) -> None:
+    database = mongo_client[unmigrated_settings.mongo_database]
+    first, second, *_ = discover()
+    Runner(database).upgrade()
+    database[RECORDS].update_one({"_id": second.id}, {"$set": {"state": "pending"}})
+    app = create_app(unmigrated_settings)
+    async with LifespanManager(app) as manager:
+        transport = httpx2.ASGITransport(app=manager.app)
+        async with httpx2.AsyncClient(
+            transport=transport, base_url="http://test", headers=credentials
+        ) as client:
+            answers = {}
+            for state, changes in [
+                ("running", {"state": "running"}),
+                ("failed", {"state": "failed"}),
+                ("changed", {"state": "done", "checksum": "edited since"}),
+            ]:
+                database[RECORDS].update_one({"_id": second.id}, {"$set": changes})
+                answers[state] = (await client.get("/health/ready")).json()
+            database[RECORDS].update_one({"_id": first.id}, {"$set": {"state": "failed"}})
+            both = (await client.get("/health/ready")).json()
+    for state, body in answers.items():
+        assert body["migrations"] == {second.id: state}, body
+        assert f"{second.id} ({state})" in body["detail"]
+    assert both["migrations"] == {first.id: "failed", second.id: "changed"}
 
 
 async def test_readiness_ignores_migrations_when_told_to(

@@ -23,6 +23,7 @@ from .core.crud import Resource
 from .core.crud.repository import build_repositories, warm_up
 from .core.crud.routes import blueprint
 from .core.crud.spec import refuse_shared
+from .core.gate import MigrationGate
 from .core.handlers import handle_validation_error, register_error_handlers
 from .core.logs import configure_logging
 from .core.metrics import METRICS_PATH, HttpMetrics
@@ -72,8 +73,12 @@ def create_app(
         PROVIDE_AUTOMATIC_OPTIONS=bool(settings.cors_origins),
     )
     app.extensions["started_at"] = time.monotonic()
-    app.extensions["migrations"] = discover()
-    app.extensions["migrations_applied"] = not settings.ready_requires_migrations
+    app.extensions["migration_gate"] = MigrationGate(
+        discover(),
+        [resource.blueprint.name for resource in resources],
+        enabled=settings.ready_requires_migrations,
+        timeout_ms=settings.readiness_timeout_ms,
+    )
     app.extensions["policy"] = policy
     app.components_schemas["Problem"] = Schema(**Problem.model_json_schema())
     init_db(app, settings, resources)
@@ -88,8 +93,10 @@ def create_app(
         app,
         metrics,
         settings.max_body_bytes,
+        app.extensions["migration_gate"],
         guard.request_guard(policy, resources),
         access_log_probes=settings.access_log_probes,
+        no_store_prefixes=guard.no_store_prefixes(policy, resources),
     )
     register_docs(app)
 
@@ -121,7 +128,7 @@ def init_db(app: OpenAPI, settings: Settings, resources: Sequence[Resource]) -> 
 
     Start-up never changes the schema (collections, validators, indexes): migrations do
     (`python -m {{ cookiecutter.package_name }}.core.migrations upgrade`), and `/health/ready`
-    answers 503 until they have run.
+    and the resource routes answer 503 until they have run (`gate`).
     """
     client = db.create_client(settings)
     database = client[settings.mongo_database]
@@ -130,6 +137,7 @@ def init_db(app: OpenAPI, settings: Settings, resources: Sequence[Resource]) -> 
     app.extensions["resources"] = tuple(resources)
     app.extensions["repositories"] = build_repositories(resources, database, settings)
     warm_up(app.extensions["repositories"], settings.mongo_server_selection_timeout_ms)
+    app.extensions["migration_gate"].start(database)
 
 
 def openapi_document(app: OpenAPI) -> dict[str, Any]:

@@ -66,10 +66,38 @@ def test_readiness_is_503_naming_pending_migrations_until_they_are_applied(
     db.close_client(app.extensions["mongo_client"])
     assert pending.status_code == 503
     assert pending.headers["content-type"] == "application/problem+json"
-    assert pending.get_json()["checks"] == {"migrations": "pending"}
-    assert pending.get_json()["pending_migrations"] == ids
-    assert ids[0] in pending.get_json()["detail"]
+    assert pending.get_json()["checks"] == {"migrations": "fail"}
+    assert pending.get_json()["migrations"] == dict.fromkeys(ids, "pending")
+    assert f"{ids[0]} (pending)" in pending.get_json()["detail"]
     assert (applied.status_code, cached.status_code) == (200, 200)
+
+
+def test_readiness_names_the_state_of_each_migration_not_done(
+    unmigrated_settings: Settings,
+    mongo_client: MongoClient[dict[str, Any]],
+    credentials: dict[str, str],
+) -> None:
+    database = mongo_client[unmigrated_settings.mongo_database]
+    first, second, *_ = discover()
+    Runner(database).upgrade()
+    database[RECORDS].update_one({"_id": second.id}, {"$set": {"state": "pending"}})
+    app = create_app(unmigrated_settings)
+    client = client_for(app, credentials)
+    answers = {}
+    for state, changes in [
+        ("running", {"state": "running"}),
+        ("failed", {"state": "failed"}),
+        ("changed", {"state": "done", "checksum": "edited since"}),
+    ]:
+        database[RECORDS].update_one({"_id": second.id}, {"$set": changes})
+        answers[state] = client.get("/health/ready").get_json()
+    database[RECORDS].update_one({"_id": first.id}, {"$set": {"state": "failed"}})
+    both = client.get("/health/ready").get_json()
+    db.close_client(app.extensions["mongo_client"])
+    for state, body in answers.items():
+        assert body["migrations"] == {second.id: state}, body
+        assert f"{second.id} ({state})" in body["detail"]
+    assert both["migrations"] == {first.id: "failed", second.id: "changed"}
 
 
 def test_readiness_ignores_migrations_when_told_to(

@@ -1,6 +1,5 @@
-"""The worker: refused heads answered as problem+json, closed lingering."""
+"""The worker: refused heads answered as problem+json, closed lingering so the answer arrives."""
 
-import contextlib
 import json
 import socket
 import threading
@@ -10,50 +9,82 @@ import pytest
 
 from {{ cookiecutter.package_name }}.core.workers import linger, problem_response
 
-ANSWER = b"HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n"
+# The refusal, with a body larger than the client's receive buffer (CLIENT_RCVBUF) below.
+ANSWER_BODY = b"x" * 64 * 2**10
+ANSWER = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+    + f"Content-Length: {len(ANSWER_BODY)}\r\nConnection: close\r\n\r\n".encode()
+    + ANSWER_BODY
+)
+# The client's receive buffer (bytes): less than the answer, so most of the answer is
+# still in the server's send queue when the server closes, as on a real network where
+# the answer is in flight for a round trip. On loopback a small answer lands in the
+# client's buffer at once, and Linux lets a client read what it holds even after a
+# reset (the old version of this test could not fail for that reason).
+CLIENT_RCVBUF = 4096
+# The request: an oversized head the server refuses after reading its first 64 KiB.
+# All of it fits in the socket buffers, so it is sent in full before the server reads,
+# and the rest (192 KiB, within LINGER_MAX_BYTES) is unread when the server answers.
+REQUEST = b"x" * 256 * 2**10
 
 
 @pytest.fixture
 def connection() -> Iterator[tuple[socket.socket, socket.socket]]:
-    """Yield a (client, server) pair of connected TCP sockets on loopback."""
+    """Yield a (client, server) pair of connected loopback TCP sockets, buffers set as above."""
     with socket.create_server(("127.0.0.1", 0)) as listener:
-        client = socket.create_connection(listener.getsockname())
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2**20)  # inherited
+        client = socket.socket()
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, CLIENT_RCVBUF)
+        client.connect(listener.getsockname())
         server, _ = listener.accept()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 2**20)  # holds ANSWER at once
     with client, server:
         yield client, server
 
 
-def refuse_while_client_sends(
+def refuse_while_client_waits(
     client: socket.socket, server: socket.socket, *, lingering: bool
-) -> bytes:
-    """Send 4 MiB from `client` while `server` answers after 64 KiB and closes."""
-    sender = threading.Thread(target=send_quietly, args=(client, b"x" * 4 * 2**20), daemon=True)
-    sender.start()
+) -> tuple[bytes, str]:
+    """Send REQUEST from `client`; `server` reads 64 KiB of it, sends ANSWER and closes.
+
+    The client reads only once its request is sent, as an HTTP client does. Returns what
+    the client received and how the connection ended: "EOF" (an orderly close) or the
+    name of the error that ended it (a reset: the server closed with unread input, and
+    TCP discards what it had not delivered yet).
+    """
+    sent = threading.Event()
+    outcome: list[tuple[bytes, str]] = []
+
+    def client_side() -> None:
+        client.sendall(REQUEST)
+        sent.set()
+        received, end = b"", "EOF"
+        try:
+            while chunk := client.recv(65536):
+                received += chunk
+        except OSError as error:
+            end = type(error).__name__
+        outcome.append((received, end))
+
+    reader = threading.Thread(target=client_side, daemon=True)
+    reader.start()
+    assert sent.wait(10), "the request did not fit in the socket buffers"
     server.recv(65536)
     server.sendall(ANSWER)
     if lingering:
         linger(server)
     server.close()
-    sender.join(10)
-    received = b""
-    try:
-        while chunk := client.recv(65536):
-            received += chunk
-    except ConnectionResetError:
-        pass
-    return received
-
-
-def send_quietly(sock: socket.socket, data: bytes) -> None:
-    """Send `data`, ignoring the error of a peer that closed."""
-    with contextlib.suppress(OSError):
-        sock.sendall(data)
+    reader.join(10)
+    [(received, end)] = outcome
+    return received, end
 
 
 def test_lingering_close_delivers_the_answer(
     connection: tuple[socket.socket, socket.socket],
 ) -> None:
-    assert refuse_while_client_sends(*connection, lingering=True) == ANSWER
+    received, end = refuse_while_client_waits(*connection, lingering=True)
+    assert (len(received), end) == (len(ANSWER), "EOF")
+    assert received == ANSWER
 
 
 def test_a_refused_head_is_answered_as_problem_json() -> None:

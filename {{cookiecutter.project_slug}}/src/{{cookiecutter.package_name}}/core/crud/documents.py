@@ -31,6 +31,17 @@ _CURSOR_MISMATCH = (
     "page; drop {names} or start again from the first page."
 )
 _META = ("created_at", "updated_at", "version")
+_CURSOR_ELSEWHERE = (
+    "The cursor belongs to another list than this one; follow the next cursor this list "
+    "gave, or start again from its first page."
+)
+
+REFUSED_UPDATES = frozenset({14, 121})
+"""MongoDB error codes of an update refused for what the stored document holds:
+TypeMismatch (14: `$inc` on a `version` that is no number) and
+DocumentValidationFailure (121: the result fails the collection's validator, which a
+change the API validated can only do to a document that failed it already).
+Source: MongoDB's `src/mongo/base/error_codes.yml`."""
 
 
 def object_id(resource: Resource, document_id: str) -> ObjectId:
@@ -91,6 +102,24 @@ def to_reads(resource: Resource, found: Iterable[dict[str, Any]]) -> list[BaseMo
     if failures:
         raise UnreadableDocumentError(resource.name, failures)
     return shown
+
+
+def check_stored(resource: Resource, document: dict[str, Any]) -> None:
+    """Check a stored document against `resource.document`, the model its validator comes from.
+
+    Stricter than reading it (`to_read`): a field the model does not know, or a missing
+    field the read model would show with its default, fails here as it fails the
+    collection's validator on the next update.
+
+    Raises:
+        UnreadableDocumentError: the document fails the model (names its id and the
+            failing fields).
+    """
+    try:
+        resource.document.model_validate(document)
+    except ValidationError as exc:
+        failures = {str(document["_id"]): _failing(exc)}
+        raise UnreadableDocumentError(resource.name, failures) from None
 
 
 def _read(resource: Resource, document: dict[str, Any]) -> BaseModel:
@@ -177,13 +206,19 @@ def continue_from(
 
     Without a cursor: `query` itself and None.
 
+    A cursor is valid only for the list that made it: `to_page` signs the resource's
+    collection into it.
+
     Raises:
-        InvalidCursorError: the cursor is malformed or altered (`cursors.decode`), or
-            comes with `page` > 1 or a filter or `sort` other than its own.
+        InvalidCursorError: the cursor is malformed or altered (`cursors.decode`), was
+            made by another resource's list (or by an older release), or comes with
+            `page` > 1 or a filter or `sort` other than its own.
     """
     if query.cursor is None:
         return query, None
     position = cursors.decode(query.cursor, key)
+    if position.get("r") != resource.collection:
+        raise InvalidCursorError(_CURSOR_ELSEWHERE)
     if not isinstance(position.get("f"), dict):
         # A cursor of an older release, without its filters: start again.
         raise InvalidCursorError(cursors.MALFORMED)
@@ -278,7 +313,13 @@ def to_page(
         if isinstance(value, datetime):
             value = (value.replace(tzinfo=value.tzinfo or UTC) - _EPOCH) // _MILLISECOND
         filters = {param: getattr(query, param) for param in resource.filters}
-        position = {"s": query.sort, "f": filters, "v": value, "i": str(last["_id"])}
+        position = {
+            "r": resource.collection,
+            "s": query.sort,
+            "f": filters,
+            "v": value,
+            "i": str(last["_id"]),
+        }
         next_cursor = cursors.encode(position, key)
     return resource.page.model_validate(
         {

@@ -238,14 +238,17 @@ def query_model_of(
         "per_page": (int, Field(PER_PAGE_DEFAULT, ge=1, le=PER_PAGE_MAX)),
         **{param: (annotation | None, None) for param, annotation in filters.items()},
         "sort": (Literal[keys], "-created_at"),
+        # At least one character: an empty `cursor=` is refused by the schema (422), as
+        # the OpenAPI document declares, not taken for a cursor never issued (400).
         "cursor": (
             str | None,
             Field(
                 None,
+                min_length=1,
                 description=(
                     "Continue after the page that gave this `next` cursor, at O(page) cost; "
-                    f"keeps its {kept}. With `page` > 1, another {other}, or "
-                    "altered: 400."
+                    f"keeps its {kept}. With `page` > 1, another {other}, "
+                    "altered, or from another list: 400."
                 ),
             ),
         ),

@@ -22,7 +22,7 @@ from typing import Any, NoReturn, TypeVar
 from bson import ObjectId
 from pydantic import BaseModel
 from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from ..clock import utcnow
 from ..errors import (
@@ -120,13 +120,22 @@ class Store:
             raise NotFoundError(self.resource.name, document_id)
         return documents.to_read(self.resource, found)
 
-    def create(self, body: BaseModel, *, idempotency_key: str | None = None) -> Steps[BaseModel]:
+    def create(
+        self,
+        body: BaseModel,
+        *,
+        idempotency_key: str | None = None,
+        caller: str | None = None,
+    ) -> Steps[BaseModel]:
         """Insert a new document at version 1 and return it.
 
         Args:
             body: The validated body (`resource.create`).
             idempotency_key: The request's parsed `Idempotency-Key`, if any: the first
-                outcome for the key is stored and returned again to every retry.
+                outcome for the key is stored and returned again to every retry by
+                the same caller.
+            caller: Who sends the request (`access.Principal.caller`), so each caller's
+                keys are its own; None when callers are not known (keys are shared).
 
         Raises:
             DuplicateError: a unique field's value is taken (also replayed).
@@ -134,7 +143,7 @@ class Store:
             IdempotencyKeyInFlightError: an earlier request with the key still runs.
         """
         if idempotency_key is not None:
-            return (yield from self._create_once(body, idempotency_key))
+            return (yield from self._create_once(body, idempotency_key, caller))
         document = documents.new_document(self.resource, body)
         try:
             yield DOCUMENTS, _call("insert_one", document)
@@ -142,13 +151,14 @@ class Store:
             raise self._duplicate(exc, document) from None
         return documents.to_read(self.resource, document)
 
-    def _create_once(self, body: BaseModel, key: str) -> Steps[BaseModel]:
+    def _create_once(self, body: BaseModel, key: str, caller: str | None) -> Steps[BaseModel]:
         """Create the document for `key` once: claim the key, insert, store the outcome.
 
         Each step can be cut short by a crash; a retry repeats it safely (the document's
         `_id` is fixed by the key record, so a second insert finds the first).
         """
-        record = yield from self._claim_key(key, idempotency.fingerprint(body.model_dump()))
+        digest = idempotency.fingerprint(body.model_dump())
+        record = yield from self._claim_key(key, digest, caller)
         if record["state"] == "done":
             return documents.to_read(self.resource, idempotency.replay(record))
         finish = idempotency.finish_filter(record)
@@ -162,8 +172,10 @@ class Store:
         yield KEYS, _call("update_one", finish, created)
         return documents.to_read(self.resource, document)
 
-    def _claim_key(self, key: str, digest: str) -> Steps[dict[str, Any]]:
+    def _claim_key(self, key: str, digest: str, caller: str | None) -> Steps[dict[str, Any]]:
         """Return the key's record, either finished (to replay) or claimed by this request.
+
+        A record past its retention counts as absent (`idempotency.next_step`).
 
         Raises:
             IdempotencyKeyReusedError: the record holds another body's fingerprint.
@@ -176,6 +188,7 @@ class Store:
                 key,
                 digest,
                 now,
+                caller=caller,
                 lease_ms=self.key_lease_ms,
                 retention_s=self.key_retention_s,
             )
@@ -187,8 +200,14 @@ class Store:
             found: dict[str, Any] | None = yield KEYS, _call("find_one", {"_id": record["_id"]})
             if found is None:  # expired (TTL) since the insert failed: claim it anew
                 continue
-            if idempotency.next_step(found, digest, now) == "replay":
+            step = idempotency.next_step(found, digest, now, lease_ms=self.key_lease_ms)
+            if step == "replay":
                 return found
+            if step == "replace":
+                replaced = yield KEYS, _call("replace_one", idempotency.replace_filter(found), record)
+                if replaced.matched_count == 1:
+                    return record
+                continue
             lease = idempotency.renewed_lease(now, self.key_lease_ms)
             claimed: dict[str, Any] | None = yield (
                 KEYS,
@@ -201,7 +220,7 @@ class Store:
             )
             if claimed is not None:
                 return claimed
-        raise IdempotencyKeyInFlightError(retry_after_s=1)
+        raise IdempotencyKeyInFlightError(retry_after_s=idempotency.QUICK_RETRY_S)
 
     def _insert_as(self, body: BaseModel, document_id: ObjectId) -> Steps[dict[str, Any]]:
         """Insert the document under `document_id`; return the stored document.
@@ -237,6 +256,9 @@ class Store:
             NotFoundError: no document has this id.
             PreconditionFailedError: its version is not in `versions`.
             DuplicateError: a changed unique value belongs to another document.
+            UnreadableDocumentError: the stored document fails the stored model, so
+                MongoDB refused to change it (its collection validator, or `$inc` on a
+                version that is no number); nothing was changed.
         """
         wanted = documents.id_filter(self.resource, document_id, versions)
         spec = documents.update_spec(changes)
@@ -247,6 +269,10 @@ class Store:
             )
         except DuplicateKeyError as exc:
             raise self._duplicate(exc, changes) from None
+        except OperationFailure as exc:
+            if exc.code not in documents.REFUSED_UPDATES:
+                raise
+            yield from self._raise_unreadable(document_id, exc)
         if updated is None:
             yield from self._raise_missing_or_changed(document_id)
         return documents.to_read(self.resource, updated)
@@ -262,6 +288,22 @@ class Store:
         result = yield DOCUMENTS, _call("delete_one", wanted)
         if result.deleted_count == 0:
             yield from self._raise_missing_or_changed(document_id)
+
+    def _raise_unreadable(self, document_id: str, refusal: OperationFailure) -> Steps[NoReturn]:
+        """After MongoDB refused to update a document, raise the error that names what is wrong.
+
+        Raises:
+            UnreadableDocumentError: the stored document fails `resource.document` (the
+                model its collection validator is derived from).
+            NotFoundError: the document is gone.
+            OperationFailure: `refusal` again, when the stored document is sound: the
+                validator and the model disagree, which no request can fix.
+        """
+        stored = yield DOCUMENTS, _call("find_one", documents.id_filter(self.resource, document_id))
+        if stored is None:
+            raise NotFoundError(self.resource.name, document_id)
+        documents.check_stored(self.resource, stored)
+        raise refusal
 
     def _raise_missing_or_changed(self, document_id: str) -> Steps[NoReturn]:
         """After a guarded write matched nothing, raise the error that explains why."""

@@ -45,8 +45,8 @@ def docstring(resource: Resource, verb: str) -> str:
         duplicate = f" A duplicate {unique} is a 409." if unique else ""
         return (
             f"Create {one}; `Location` points at it.{duplicate}\n\n"
-            "With an `Idempotency-Key`, a retry gets the first answer again and never a "
-            f"second {resource.human}."
+            "With an `Idempotency-Key`, a retry by the same caller gets the first answer "
+            f"again and\nnever a second {resource.human}; more than one key is a 400."
         )
     if verb == "replace":
         return f"Replace every field of {one}; a stale `If-Match` is a 412 and changes nothing."

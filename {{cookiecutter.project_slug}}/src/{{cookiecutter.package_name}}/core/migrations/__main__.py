@@ -14,7 +14,7 @@ from pymongo import MongoClient
 
 from ..problems import database_unavailable_detail
 from ..settings import SettingsError, load_settings
-from .runner import MigrationError, Runner, one_line
+from .runner import LEASE_S, MigrationError, Runner, one_line
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -36,7 +36,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--wait",
         type=float,
         default=60,
-        help="seconds to wait for the database to answer, and for another runner's lock",
+        help="seconds to wait for the database to answer, and for another runner's lock "
+        f"(a dead runner's is free {LEASE_S:g} s after its death)",
     )
     parser.add_argument("--directory", type=Path, default=None, help=argparse.SUPPRESS)
     return parser.parse_args(argv)

@@ -55,7 +55,10 @@ def update_validator(db: Database[Document], resource: Stored) -> None:
     """Replace the validator of `resource`'s existing collection (`collMod`).
 
     Documents already stored are not checked again; a strict validator applies to every
-    later insert and update of them (backfill first when the new rules need new fields).
+    later insert and update of them, a migration's too. So a migration that adds a field
+    applies a validator that accepts it before writing it (the old one refuses any field
+    it does not list), and one that requires a field or narrows a rule applies it only
+    after every stored document was brought in line.
     """
     db.command(
         "collMod",

@@ -7,7 +7,7 @@ sequence of numbers and run in its order. The `RECORDS` collection holds one doc
 per migration that ran:
 
     {_id: "0002_create_items", checksum, state: "running" | "done" | "failed",
-     started_at, finished_at, host, pid, error}
+     started_at, finished_at, host, pid, owner, error}
 
 `checksum` is the SHA-256 of the file when it ran: a file changed after it was applied
 (drift) makes every command but `status` refuse, since the database no longer matches
@@ -16,10 +16,16 @@ one keeps its error and runs again, from the start, on the next `upgrade` (so mi
 must be safe to re-run: see `operations`).
 
 The lock is one lease document in `LOCKS`, taken by an upsert that only matches an
-expired lease, renewed before each migration. A second runner waits for it (at most
-`wait_s`), then reads the records again: what the first one applied is done. A runner
-that died leaves its lease to expire after `lease_s`. Leases compare this host's clock
-with the holder's: keep hosts' clocks in sync (NTP), as for any lease.
+expired lease. The lease is short (`LEASE_S`, 15 s) and a background thread of the
+holder renews it every third of that while migrations run, so a backfill of an hour
+keeps it, and a runner that died (SIGKILL, lost host) holds it at most `LEASE_S` more.
+A second runner waits for it (at most `wait_s`, default 60 s, longer than a lease),
+then reads the records again: what the first one applied is done, and a migration the
+dead one left "running" runs again, from the start. A runner that could not renew for a
+whole lease (the database unreachable that long) stops after the migration in hand and
+records nothing more: every write to a record names its runner (`owner`), so a late
+runner never overwrites the outcome of the one that took over. Leases compare this
+host's clock with the holder's: keep hosts' clocks in sync (NTP), as for any lease.
 """
 
 import hashlib
@@ -27,6 +33,7 @@ import importlib.util
 import os
 import re
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -37,8 +44,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import pymongo
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from ..clock import utcnow
 
@@ -47,6 +55,8 @@ Document = dict[str, Any]
 RECORDS = "migrations"
 LOCKS = "migration_lock"
 LOCK_ID = "lock"
+LEASE_S = 15.0
+"""How long (s) the lock outlives its last renewal: a dead runner's lock is free after this."""
 DIRECTORY = Path(__file__).resolve().parent
 PACKAGE_ROOT = DIRECTORY.parents[1]
 """The service's package (`src/<package>/`): module names are relative to it."""
@@ -118,13 +128,18 @@ def state_of(migration: Migration, record: Mapping[str, Any] | None) -> str:
     return str(record.get("state", "pending"))
 
 
-def unapplied(migrations: Sequence[Migration], records: Iterable[Mapping[str, Any]]) -> list[str]:
-    """Return the ids of `migrations` not applied as they are now (any state but "done").
+def not_done(
+    migrations: Sequence[Migration], records: Iterable[Mapping[str, Any]]
+) -> dict[str, str]:
+    """Return {id: state} of the `migrations` not applied as they are now, in their order.
 
-    Used by `/health/ready` with the records it read (both drivers).
+    A state is "pending" (never ran), "running" (started, not finished: in progress,
+    or its runner died), "failed" or "changed" (edited since it was applied). Used by
+    `/health/ready` and the migration gate, with the records they read (both drivers).
     """
     by_id = {record["_id"]: record for record in records}
-    return [m.id for m in migrations if state_of(m, by_id.get(m.id)) != "done"]
+    states = {m.id: state_of(m, by_id.get(m.id)) for m in migrations}
+    return {id_: state for id_, state in states.items() if state != "done"}
 
 
 def module_name(migration: Migration) -> str:
@@ -165,7 +180,7 @@ class Runner:
         db: Database[Document],
         directory: Path | None = None,
         *,
-        lease_s: float = 300,
+        lease_s: float = LEASE_S,
         wait_s: float = 60,
         report: Callable[[str], None] = lambda line: None,
     ) -> None:
@@ -174,8 +189,10 @@ class Runner:
         Args:
             db: The service's database (a sync pymongo `Database`).
             directory: Where the migration files are (default: `directories()`).
-            lease_s: How long (s) the lock lasts unless renewed (before each migration).
-            wait_s: How long (s) to wait for a lock another runner holds.
+            lease_s: How long (s) the lock lasts unless renewed; a thread renews it every
+                `lease_s / 3` while this runner holds it.
+            wait_s: How long (s) to wait for a lock another runner holds (or for its
+                lease to run out, if that runner died).
             report: Called with one line as each migration starts and ends.
         """
         self.db = db
@@ -186,6 +203,8 @@ class Runner:
         self.records = db[RECORDS]
         self.locks = db[LOCKS]
         self.owner = {"host": socket.gethostname(), "pid": os.getpid(), "id": uuid.uuid4().hex}
+        # Set by the renewing thread when the lease ran out and another runner took it.
+        self.lost = threading.Event()
 
     def status(self) -> list[Status]:
         """Return every migration's state, in order."""
@@ -281,12 +300,23 @@ class Runner:
         return todo[::-1]
 
     def _run(self, migration: Migration, direction: str) -> None:
-        """Run `upgrade` or `downgrade` of `migration`, recording its start and its outcome."""
-        record = {"_id": migration.id}
+        """Run `upgrade` or `downgrade` of `migration`, recording its start and its outcome.
+
+        Raises:
+            MigrationError: the migration raised (recorded as failed), or this runner
+                lost the lock meanwhile (its outcome is then not recorded).
+        """
         started = time.monotonic()
+        previous = self.records.find_one({"_id": migration.id})
+        if previous is not None and previous.get("state") == "running":
+            # We hold the lock, so the runner that started it is gone (its lease ran out).
+            self.report(
+                f"{migration.id} was left running by {previous.get('host')} pid "
+                f"{previous.get('pid')} (that runner stopped): running it again"
+            )
         self.report(f"{direction} {migration.id} ...")
         self.records.update_one(
-            record,
+            {"_id": migration.id},
             {
                 "$set": {
                     "checksum": migration.checksum,
@@ -296,11 +326,14 @@ class Runner:
                     "finished_at": None,
                     "host": self.owner["host"],
                     "pid": self.owner["pid"],
+                    "owner": self.owner["id"],
                     "error": None,
                 }
             },
             upsert=True,
         )
+        # Every later write names this runner: one that lost the lock writes nothing.
+        record = {"_id": migration.id, "owner": self.owner["id"]}
         try:
             getattr(load(migration), direction)(self.db)
         except Exception as exc:
@@ -309,6 +342,11 @@ class Runner:
                 record, {"$set": {"state": "failed", "finished_at": utcnow(), "error": error}}
             )
             raise MigrationError(f"migration {migration.id} failed: {error}") from exc
+        if self.lost.is_set():
+            raise MigrationError(
+                f"lost the migration lock while running {migration.id} (no renewal for "
+                f"{self.lease_s:g} s): another runner runs it again; stopped"
+            )
         if direction == "downgrade":
             self.records.delete_one(record)  # pending again
         else:
@@ -317,7 +355,7 @@ class Runner:
 
     @contextmanager
     def _lock(self) -> Iterator[None]:
-        """Hold the migration lock for the block: wait for it at most `wait_s`.
+        """Hold the migration lock for the block, renewed by a thread: wait at most `wait_s`.
 
         Raises:
             MigrationError: another runner held it for longer than `wait_s`.
@@ -331,10 +369,36 @@ class Runner:
                     f"migration lock until {holder.get('lease_until')} UTC; waited {self.wait_s} s"
                 )
             time.sleep(0.1)
+        self.lost.clear()
+        stop = threading.Event()
+        renewing = threading.Thread(
+            target=self._keep_renewing, args=(stop,), name="migration-lease", daemon=True
+        )
+        renewing.start()
         try:
             yield
         finally:
+            stop.set()
+            renewing.join()
             self.locks.delete_one({"_id": LOCK_ID, "owner": self.owner["id"]})
+
+    def _keep_renewing(self, stop: threading.Event) -> None:
+        """Renew the lease every `lease_s / 3` until `stop` is set or the lease is lost.
+
+        A renewal that fails (database unreachable a moment) is tried again at the next
+        tick: the lease still runs for two more. One that finds the lock taken sets
+        `lost` (the lease expired and another runner took over) and ends.
+        """
+        interval = self.lease_s / 3
+        while not stop.wait(interval):
+            try:
+                with pymongo.timeout(interval):
+                    renewed = self._extend()
+            except PyMongoError:
+                continue
+            if not renewed:
+                self.lost.set()
+                return
 
     def _try_lock(self) -> bool:
         """Take the lock if it is free or its lease expired; return whether it is ours."""
@@ -355,11 +419,15 @@ class Runner:
         Raises:
             MigrationError: the lease expired and another runner took the lock.
         """
+        if self.lost.is_set() or not self._extend():
+            raise MigrationError("lost the migration lock (lease expired): stopped")
+
+    def _extend(self) -> bool:
+        """Move the lease's end to `lease_s` from now; return False if the lock is not ours."""
         renewed = self.locks.update_one(
             {"_id": LOCK_ID, "owner": self.owner["id"]}, {"$set": self._lease(utcnow())}
         )
-        if renewed.matched_count == 0:
-            raise MigrationError("lost the migration lock (lease expired): stopped")
+        return renewed.matched_count == 1
 
     def _lease(self, now: datetime) -> Document:
         """Return the lock document's fields for a lease starting `now`."""

@@ -7,7 +7,10 @@ its callers (a gateway, a mesh), or make the project again with another `auth` a
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import concurrent.futures
 
 
 @dataclass(frozen=True)
@@ -16,6 +19,11 @@ class Principal:
 
     subject: str
     scopes: frozenset[str]
+
+    @property
+    def caller(self) -> str:
+        """Return who calls, as `Idempotency-Key` records scope keys (never used here)."""
+        return self.subject
 
 
 class AccessError(Exception):
@@ -28,6 +36,11 @@ class AccessError(Exception):
 
 class RefreshNeeded(Exception):
     """Never raised in this mode."""
+
+    def __init__(self, fetch: "concurrent.futures.Future[None]") -> None:
+        """Keep the fetch to wait for (the shape the guard expects in every mode)."""
+        super().__init__("never raised")
+        self.fetch = fetch
 
 
 def current_principal() -> Principal | None:
@@ -52,15 +65,14 @@ class Policy:
         """Return no scopes: nothing is checked."""
         return ("", "")
 
-    def authenticate(self, values: Sequence[str], query: str) -> Principal:
+    def authenticate(
+        self, values: Sequence[str], query: str, *, may_fetch: bool = True
+    ) -> Principal:
         """Never called: the guard checks nothing on an open policy."""
         raise NotImplementedError
 
     def authorize(self, principal: Principal, scope: str) -> None:
         """Never called: the guard checks nothing on an open policy."""
-
-    def refresh(self) -> None:
-        """Do nothing."""
 
 
 def load_policy(**overrides: Any) -> Policy:

@@ -6,18 +6,24 @@ before the route's own dependencies and validation, so a caller without credenti
 learns nothing about the request's shape. `/metrics` needs a scope only when
 the policy names one (`metrics_scope`); health probes and the docs stay open. An open policy
 (`auth=none`) adds nothing.
+
+Every answer on a protected path, errors included, says `Cache-Control: no-store`
+(`no_store_prefixes`, applied by the request middleware): it was made for one caller,
+and RFC 9111 section 3.5 lets a shared cache keep a response to a request whose
+credentials are not in an `Authorization` header (an API key's) and serve it to others.
 """
 
+import asyncio
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from .access import AccessError, Policy, RefreshNeeded, bind_principal
 from .crud.spec import Resource
 from .handlers import problem_response
+from .metrics import METRICS_PATH
 from .problems import problem
 from .security import scope_for, secure_document
 
@@ -42,9 +48,11 @@ def requirement(
         query = request.scope["query_string"].decode("latin-1")
         try:
             principal = policy.authenticate(values, query)
-        except RefreshNeeded:
-            await run_in_threadpool(policy.refresh)  # blocking HTTP: off the event loop
-            principal = policy.authenticate(values, query)
+        except RefreshNeeded as needed:
+            # The worker's one key fetch (in a thread of its own), over by its deadline;
+            # the event loop serves other requests meanwhile.
+            await asyncio.wrap_future(needed.fetch)
+            principal = policy.authenticate(values, query, may_fetch=False)
         if scopes is None:
             policy.authorize(principal, policy.metrics_scope)
         else:
@@ -66,6 +74,14 @@ def metrics_dependencies(policy: Policy) -> list[Any]:
     if policy.open or not policy.metrics_scope:
         return []
     return [Depends(requirement(policy, None))]
+
+
+def no_store_prefixes(policy: Policy, resources: Sequence[Resource]) -> tuple[str, ...]:
+    """Return the path prefixes whose answers carry `Cache-Control: no-store` (none if open)."""
+    if policy.open:
+        return ()
+    metrics = (METRICS_PATH,) if policy.metrics_scope else ()
+    return (*(resource.router.prefix for resource in resources), *metrics)
 
 
 async def handle_access_error(request: Request, exc: Exception) -> JSONResponse:

@@ -1,6 +1,5 @@
 """Liveness and readiness probes (for Kubernetes, compose and load balancers)."""
 
-import asyncio
 import time
 
 import structlog
@@ -8,8 +7,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from .crud.repository import check_all
+from .gate import MigrationGate
 from .handlers import problem_response, problem_responses
-from .migrations.runner import RECORDS, unapplied
 from .problems import migrations_pending_problem, not_ready_problem
 from .schemas import Liveness, Readiness
 
@@ -25,39 +24,26 @@ async def get_readiness(request: Request) -> Readiness | JSONResponse:
     """Answer 200 when MongoDB answers a ping within `readiness_timeout_ms` and every
     migration is applied, else 503.
 
-    The 503 is a problem+json body whose `checks` names the failing check; pending
-    migrations are named in its `detail` and `pending_migrations`.
+    The 503 is a problem+json body whose `checks` names the failing check; migrations
+    not done are named with their state ("pending", "running", "failed", "changed") in
+    its `detail` and `migrations`. Once every migration was read done (or with
+    `ready_requires_migrations` off) the records are not read again by this process
+    (`gate.MigrationGate`, which this read also refreshes).
     """
     # Every resource's repository is checked (a ping each): one failing resource makes
     # the service not ready.
     state = request.app.state
+    gate: MigrationGate = state.gate
     try:
         await check_all(state.repositories, state.settings.readiness_timeout_ms)
-        pending = await unapplied_migrations(request.app)
+        not_done = {} if gate.open else await gate.read()
     except Exception as exc:
         log.warning("readiness check failed", check="mongodb", error=type(exc).__name__)
         return problem_response(not_ready_problem("mongodb", exc, request.url.path))
-    if pending:
-        log.warning("readiness check failed", check="migrations", pending=pending)
-        return problem_response(migrations_pending_problem(pending, request.url.path))
+    if not_done:
+        log.warning("readiness check failed", check="migrations", migrations=not_done)
+        return problem_response(migrations_pending_problem(not_done, request.url.path))
     return Readiness(checks={"mongodb": "ok"})
-
-
-async def unapplied_migrations(app: FastAPI) -> list[str]:
-    """Return the ids of the migrations not applied yet, from the `migrations` records.
-
-    Once every one is applied (or `ready_requires_migrations` is off) the answer is
-    cached: the records are not read again by this process.
-    """
-    state = app.state
-    if state.migrations_applied:
-        return []
-    async with asyncio.timeout(state.settings.readiness_timeout_ms / 1000):
-        cursor = state.database[RECORDS].find({}, {"state": 1, "checksum": 1})
-        records = await cursor.to_list(None)
-    pending = unapplied(state.migrations, records)
-    state.migrations_applied = not pending
-    return pending
 
 
 def add_health_routes(app: FastAPI) -> None:

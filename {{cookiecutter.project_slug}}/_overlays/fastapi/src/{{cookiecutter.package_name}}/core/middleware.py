@@ -1,4 +1,4 @@
-"""Per-request plumbing as one pure ASGI middleware: request ids, body limit, access log, metrics.
+"""Per-request plumbing as one pure ASGI middleware: ids, body limit, logs, metrics, the gate.
 
 Pure ASGI (not `BaseHTTPMiddleware`) and one layer (not one per concern) keep the
 cost per request low: no extra task, no body buffering, one extra call per request.
@@ -12,6 +12,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import ContentTooLargeError
+from .gate import MigrationGate
 from .logs import is_probe, request_id_from
 from .metrics import METRICS_PATH, UNMATCHED_ROUTE, HttpMetrics
 from .problems import PROBLEM_MEDIA_TYPE, problem, problem_for_exception
@@ -35,7 +36,8 @@ class RequestContextMiddleware:
 
     - `X-Request-ID`: the client's if sane, else a new one; bound to every log line
       of the request and echoed in the response.
-    - `X-Content-Type-Options: nosniff` on every response.
+    - `X-Content-Type-Options: nosniff` on every response; `Cache-Control: no-store` on
+      every response under `no_store_prefixes` (the protected routes, see `guard`).
     - Request bodies over `max_body_bytes` get 413: a declared `Content-Length` over the
       limit is refused before reading; a chunked body is counted as it streams, and
       reading stops at the limit.
@@ -45,6 +47,9 @@ class RequestContextMiddleware:
     - An exception nothing else handled becomes a logged 500 problem, never a trace.
     - `HEAD` is served wherever `GET` is (RFC 9110 9.3.2): the app sees a GET, and the
       server sends the headers without the body (FastAPI routes answer GET only).
+    - While `gate` is closed (a migration not done), a resource route answers 503 with
+      `Retry-After` before anything else (`gate.MigrationGate.hold`); once it is open,
+      that costs one attribute read.
     """
 
     def __init__(
@@ -53,13 +58,18 @@ class RequestContextMiddleware:
         *,
         metrics: HttpMetrics,
         max_body_bytes: int,
+        gate: MigrationGate,
         access_log_probes: bool = False,
+        no_store_prefixes: tuple[str, ...] = (),
     ) -> None:
-        """Wrap `app`; record into `metrics`; bodies over `max_body_bytes` bytes get 413."""
+        """Wrap `app`; record into `metrics`; bodies over `max_body_bytes` bytes get 413;
+        resource routes wait for `gate`."""
         self.app = app
         self.metrics = metrics
+        self.gate = gate
         self.max_body_bytes = max_body_bytes
         self.access_log_probes = access_log_probes
+        self.no_store_prefixes = no_store_prefixes
         # Resolved once (Starlette builds middleware after `configure_logging`): the
         # module-level lazy proxy would re-resolve on every event.
         self.access_log = access_log.bind()
@@ -79,6 +89,8 @@ class RequestContextMiddleware:
             (b"x-request-id", request_id.encode("latin-1")),
             (b"x-content-type-options", b"nosniff"),
         ]
+        if scope["path"].startswith(self.no_store_prefixes):
+            extra_headers.append((b"cache-control", b"no-store"))
         status = 500
         started = False
         received = 0
@@ -109,7 +121,10 @@ class RequestContextMiddleware:
         # A copy: the server keeps its own scope, whose "HEAD" makes it drop the body.
         app_scope = {**scope, "method": "GET"} if scope["method"] == "HEAD" else scope
         try:
-            if scope["method"] not in BODY_METHODS:
+            if not self.gate.open and (held := await self.gate.hold(app_scope)) is not None:
+                retry_after = (b"retry-after", self.gate.retry_after.encode())
+                await send_problem(send_with_headers, held, [retry_after])
+            elif scope["method"] not in BODY_METHODS:
                 await self.app(app_scope, receive, send_with_headers)
             elif self._declared_too_large(scope):
                 too_large = True

@@ -1,5 +1,10 @@
 """The gunicorn worker class: uvicorn (uvloop + httptools) with bounds on the request head.
 
+It also sends no `Server` header: uvicorn's default (`server: uvicorn`) names the
+software and so tells an attacker which exploits to try, and RFC 9110 section 10.2.4
+leaves the field optional. uvicorn's `server_header` setting turns it off, for the
+app's answers and for the refusals below alike (`server_state.default_headers`).
+
 uvicorn's httptools protocol sets no limit on the request line, the number of header
 fields or their size: one connection sending a 128 MB header grew a worker by 225 MB
 until gunicorn killed it. `UvicornWorker` serves with `HeadLimitedProtocol`, which
@@ -170,7 +175,12 @@ def head_limited_protocol(cfg: Any) -> type[HeadLimitedProtocol]:
 
 
 class UvicornWorker(BaseUvicornWorker):  # type: ignore[misc]  # uvicorn-worker has no types
-    """uvicorn-worker's gunicorn worker, serving HTTP with `HeadLimitedProtocol`."""
+    """uvicorn-worker's gunicorn worker, serving HTTP with `HeadLimitedProtocol`, no `Server`."""
+
+    CONFIG_KWARGS: ClassVar[dict[str, Any]] = {
+        **BaseUvicornWorker.CONFIG_KWARGS,
+        "server_header": False,
+    }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Set up uvicorn as uvicorn-worker does, with the head-limited protocol."""

@@ -6,6 +6,11 @@ scope its method needs (read for GET/HEAD, write otherwise), so a caller without
 credentials learns nothing about the request's shape. `/metrics` needs a scope only
 when the policy names one (`metrics_scope`); health probes and the docs stay open. An open
 policy (`auth=none`) adds nothing.
+
+Every answer on a protected path, errors included, says `Cache-Control: no-store`
+(`no_store_prefixes`, applied by the request middleware): it was made for one caller,
+and RFC 9111 section 3.5 lets a shared cache keep a response to a request whose
+credentials are not in an `Authorization` header (an API key's) and serve it to others.
 """
 
 from collections.abc import Callable, Sequence
@@ -48,13 +53,23 @@ def request_guard(policy: Policy, resources: Sequence[Resource]) -> Callable[[],
         query = request.query_string.decode("latin-1")
         try:
             principal = policy.authenticate(values, query)
-        except RefreshNeeded:
-            policy.refresh()  # blocking HTTP: a gevent worker yields meanwhile
-            principal = policy.authenticate(values, query)
+        except RefreshNeeded as needed:
+            # The worker's one key fetch (in a greenlet of its own), over by its deadline;
+            # the gevent worker serves other requests meanwhile.
+            needed.fetch.result()
+            principal = policy.authenticate(values, query, may_fetch=False)
         policy.authorize(principal, scope)
         bind_principal(principal)
 
     return require_access
+
+
+def no_store_prefixes(policy: Policy, resources: Sequence[Resource]) -> tuple[str, ...]:
+    """Return the path prefixes whose answers carry `Cache-Control: no-store` (none if open)."""
+    if policy.open:
+        return ()
+    metrics = (METRICS_PATH,) if policy.metrics_scope else ()
+    return (*(resource.blueprint.url_prefix or "" for resource in resources), *metrics)
 
 
 def handle_access_error(exc: AccessError) -> Response:

@@ -1,11 +1,11 @@
 """Per-request plumbing: one WSGI middleware (request ids, body limit, access log, metrics).
 
 `RequestContext` wraps the whole Flask app, so it runs once per request without
-Flask's request-hook dispatch or context-local lookups; only the body checks that
-need the matched route (`check_body`) stay a `before_request` hook. Each greenlet of
-a gevent worker has its own contextvars, and the context is still cleared at the
-start of every request, before anything is bound (a worker thread or greenlet may
-serve several requests).
+Flask's request-hook dispatch or context-local lookups; only the checks that need the
+matched route (the migration gate, the access guard, `check_body`) stay one
+`before_request` hook. Each greenlet of a gevent worker has its own contextvars, and
+the context is still cleared at the start of every request, before anything is bound
+(a worker thread or greenlet may serve several requests).
 """
 
 import functools
@@ -19,6 +19,7 @@ import structlog
 from flask import Flask, Response, abort, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
+from .gate import MigrationGate
 from .handlers import problem_response
 from .logs import is_probe, request_id_from
 from .metrics import METRICS_PATH, UNMATCHED_ROUTE, HttpMetrics
@@ -82,7 +83,8 @@ class RequestContext:
 
     - `X-Request-ID`: the client's if sane, else a new one; bound to every log line
       of the request and echoed in the response.
-    - `X-Content-Type-Options: nosniff` on every response.
+    - `X-Content-Type-Options: nosniff` on every response; `Cache-Control: no-store` on
+      every response under `no_store_prefixes` (the protected routes, see `guard`).
     - Bodies held to `max_body_bytes`: one over the limit (declared by Content-Length,
       or chunked and counted while read) is read and dropped, up to `DRAIN_FACTOR`
       times the limit, so the connection can serve the next request (gunicorn closes
@@ -103,12 +105,14 @@ class RequestContext:
         metrics: HttpMetrics,
         max_body_bytes: int,
         access_log_probes: bool = False,
+        no_store_prefixes: tuple[str, ...] = (),
     ) -> None:
         """Wrap `wsgi_app`; record into `metrics`; bodies over `max_body_bytes` bytes get 413."""
         self.wsgi_app = wsgi_app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
         self.access_log_probes = access_log_probes
+        self.no_store_prefixes = no_store_prefixes
         # Resolved once (the app factory builds this after `configure_logging`): the
         # module-level lazy proxy would re-resolve on every event.
         self.access_log = access_log.bind()
@@ -125,6 +129,7 @@ class RequestContext:
             self._limit_body(environ)
         status = 500
         route = UNMATCHED_ROUTE
+        no_store = environ["PATH_INFO"].startswith(self.no_store_prefixes)
 
         def start_with_headers(
             status_line: str, headers: list[tuple[str, str]], exc_info: "OptExcInfo | None" = None
@@ -134,6 +139,8 @@ class RequestContext:
             route = route_template(environ)
             headers.append(("X-Request-ID", request_id))
             headers.append(("X-Content-Type-Options", "nosniff"))
+            if no_store:
+                headers.append(("Cache-Control", "no-store"))
             return start_response(status_line, headers, exc_info)
 
         try:
@@ -198,14 +205,19 @@ def init_app(
     app: Flask,
     metrics: HttpMetrics,
     max_body_bytes: int,
+    gate: MigrationGate,
     require_access: Callable[[], None] | None = None,
     access_log_probes: bool = False,
+    no_store_prefixes: tuple[str, ...] = (),
 ) -> None:
-    """Wrap `app` in `RequestContext` and install the body checks as its one request hook.
+    """Wrap `app` in `RequestContext` and install the request checks as its one request hook.
 
-    Requests to `/health/*` and `/metrics` get an access event only with `access_log_probes`.
+    Requests to `/health/*` and `/metrics` get an access event only with `access_log_probes`;
+    answers under `no_store_prefixes` say `Cache-Control: no-store`.
 
-    `require_access` (the access guard, if any) runs before the body checks: a caller
+    The hook runs, after routing: the migration `gate` (while it is closed, a resource
+    route answers 503 with `Retry-After`; once open, that costs one attribute read),
+    then `require_access` (the access guard, if any), then the body checks: a caller
     without credentials gets 401, not 415 or 400.
     """
     app.wsgi_app = RequestContext(  # type: ignore[method-assign]
@@ -213,17 +225,19 @@ def init_app(
         metrics=metrics,
         max_body_bytes=max_body_bytes,
         access_log_probes=access_log_probes,
+        no_store_prefixes=no_store_prefixes,
     )
-    if require_access is None:
-        app.before_request(check_body)
-    else:
-        # One hook, not two: Flask's dispatch of each hook costs more than the guard's
-        # check of a remembered token (see bench/README.md).
-        guard = require_access
+    # One hook, not several: Flask's dispatch of each hook costs more than the guard's
+    # check of a remembered token (see bench/README.md).
+    guard = require_access
 
-        def check_access_and_body() -> Response | None:
-            """Admit the caller (the guard), then check the body."""
+    def check_request() -> Response | None:
+        """Hold resource routes back while migrations are not done, admit the caller,
+        then check the body."""
+        if not gate.open and (held := gate.hold()) is not None:
+            return problem_response(held, {"Retry-After": gate.retry_after})
+        if guard is not None:
             guard()
-            return check_body()
+        return check_body()
 
-        app.before_request(check_access_and_body)
+    app.before_request(check_request)

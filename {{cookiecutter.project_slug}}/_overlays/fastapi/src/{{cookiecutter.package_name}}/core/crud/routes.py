@@ -13,15 +13,16 @@ from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, Path, Query, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator
 from pydantic.json_schema import SkipJsonSchema
 
+from ..access import current_principal
 from ..handlers import problem_responses
 from ..schemas import IDEMPOTENCY_KEY_DESCRIPTION, OBJECT_ID_PATTERN, IdempotencyKey
 from . import texts
 from .cursors import next_link
 from .etags import IF_MATCH_DESCRIPTION, IF_MATCH_PATTERN, etag, parse_if_match
-from .idempotency import parse_key
+from .idempotency import one_key, parse_key, refuse_several
 from .repository import Repository
 from .spec import Resource
 
@@ -37,8 +38,10 @@ IfMatchHeader = Annotated[
         json_schema_extra={"pattern": IF_MATCH_PATTERN},
     ),
 ]
+# Several keys are a 400 (`one_key`, `refuse_several`), a malformed one a 422.
 IdempotencyKeyHeader = Annotated[
     IdempotencyKey | None,
+    BeforeValidator(one_key),
     Header(alias="Idempotency-Key", description=IDEMPOTENCY_KEY_DESCRIPTION),
 ]
 
@@ -80,8 +83,13 @@ def add_routes(app: FastAPI, resource: Resource, dependencies: Sequence[Any]) ->
     async def create(
         request: Request, response: Response, body: BaseModel, idempotency_key: str | None
     ) -> Any:
-        key = parse_key(idempotency_key)
-        created: Any = await repository_of(request, resource).create(body, idempotency_key=key)
+        refuse_several(request.headers.getlist("Idempotency-Key"))
+        principal = current_principal()
+        created: Any = await repository_of(request, resource).create(
+            body,
+            idempotency_key=parse_key(idempotency_key),
+            caller=None if principal is None else principal.caller,
+        )
         response.headers["ETag"] = etag(created.version)
         response.headers["Location"] = f"{path}/{created.id}"
         return created

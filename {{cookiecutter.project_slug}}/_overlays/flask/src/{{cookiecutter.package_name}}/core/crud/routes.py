@@ -20,15 +20,16 @@ from typing import Annotated, Any
 from flask import Response, current_app, request
 from flask_openapi.blueprint import APIBlueprint
 from flask_openapi.models.tag import Tag
-from pydantic import BaseModel, Field, ValidationError, create_model
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError, create_model
 from pydantic.json_schema import SkipJsonSchema
 
+from ..access import current_principal
 from ..handlers import json_response, problem_responses, validation_failed
 from ..schemas import IDEMPOTENCY_KEY_DESCRIPTION, OBJECT_ID_PATTERN, IdempotencyKey
 from . import texts
 from .cursors import next_link
 from .etags import IF_MATCH_DESCRIPTION, IF_MATCH_PATTERN, etag, parse_if_match
-from .idempotency import parse_key
+from .idempotency import one_key, parse_key
 from .repository import Repository
 from .spec import Resource
 
@@ -52,7 +53,9 @@ class IfMatchHeader(BaseModel):
 class IdempotencyKeyHeader(BaseModel):
     """The optional `Idempotency-Key` request header."""
 
-    idempotency_key: IdempotencyKey | None = Field(
+    # Several keys are a 400 (`one_key`: the WSGI server joins several header lines into
+    # one value), a malformed one a 422.
+    idempotency_key: Annotated[IdempotencyKey | None, BeforeValidator(one_key)] = Field(
         None, alias=IDEMPOTENCY_KEY, description=IDEMPOTENCY_KEY_DESCRIPTION
     )
 
@@ -134,7 +137,12 @@ def blueprint(resource: Resource) -> APIBlueprint:
     def create(**_: str) -> Response:
         key = idempotency_key()
         body = body_of(resource.create)
-        created: Any = repository_of(resource).create(body, idempotency_key=key)
+        principal = current_principal()
+        created: Any = repository_of(resource).create(
+            body,
+            idempotency_key=key,
+            caller=None if principal is None else principal.caller,
+        )
         return found(created, 201, Location=f"{resource.path}/{created.id}")
 
     # Checked in this order, as FastAPI does: the path and the body (422) before If-Match
