@@ -29,8 +29,9 @@ from {{ cookiecutter.package_name }}.core.migrations.runner import (
     discover,
 )
 from {{ cookiecutter.package_name }}.core.migrations.states import MigrationStates
-from {{ cookiecutter.package_name }}.resources import RESOURCES
 from {{ cookiecutter.package_name }}.core.settings import ENV_PREFIX, Settings
+from {{ cookiecutter.package_name }}.resources import RESOURCES
+
 from tests.mongo import unused_port
 
 Db = Database[dict[str, Any]]

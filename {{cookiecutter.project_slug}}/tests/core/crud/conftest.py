@@ -36,10 +36,16 @@ class SyncStore:
         """Run one operation against the test's database; return its result."""
         return run(steps, {DOCUMENTS: self.collection, KEYS: self.keys})
 
-    def create(self, body: dict[str, object], *, idempotency_key: str | None = None) -> Any:
+    def create(
+        self,
+        body: dict[str, object],
+        *,
+        idempotency_key: str | None = None,
+        caller: str | None = None,
+    ) -> Any:
         """Create a document from a raw body (validated as the route would)."""
         model = self.store.resource.create.model_validate(body)
-        return self.run(self.store.create(model, idempotency_key=idempotency_key))
+        return self.run(self.store.create(model, idempotency_key=idempotency_key, caller=caller))
 
     def get(self, document_id: str) -> Any:
         """Return one document's read model."""

@@ -6,12 +6,6 @@ from typing import Any
 import pytest
 from bson import ObjectId
 
-from {{ cookiecutter.package_name }}.core.errors import (
-    DuplicateError,
-    IdempotencyKeyInFlightError,
-    IdempotencyKeyReusedError,
-    MalformedHeaderError,
-)
 from {{ cookiecutter.package_name }}.core.crud.idempotency import (
     QUICK_RETRY_S,
     document_id,
@@ -27,6 +21,12 @@ from {{ cookiecutter.package_name }}.core.crud.idempotency import (
     replay,
     retry_after,
     take_over_filter,
+)
+from {{ cookiecutter.package_name }}.core.errors import (
+    DuplicateError,
+    IdempotencyKeyInFlightError,
+    IdempotencyKeyReusedError,
+    MalformedHeaderError,
 )
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)

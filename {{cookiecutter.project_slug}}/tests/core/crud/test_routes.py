@@ -371,11 +371,16 @@ def test_changing_a_stored_document_the_model_refuses_is_a_500_problem_naming_it
     capsys.readouterr()
     send = http.patch if method == "PATCH" else http.put
     for document_id in (mistyped, extra):
-        response = send(one(shape, document_id), json=shape.change if method == "PATCH" else shape.body())
+        response = send(
+            one(shape, document_id), json=shape.change if method == "PATCH" else shape.body()
+        )
         assert response.status_code == 500, response.text
         assert response.headers["content-type"] == "application/problem+json"
         body = response.json()
-        assert (body["type"], body["title"]) == (UNREADABLE_DOCUMENT_TYPE, UNREADABLE_DOCUMENT_TITLE)
+        assert (body["type"], body["title"]) == (
+            UNREADABLE_DOCUMENT_TYPE,
+            UNREADABLE_DOCUMENT_TITLE,
+        )
         assert (body["resource"], body["ids"]) == (shape.resource.name, [document_id])
     output = capsys.readouterr()
     logged = [json.loads(line) for line in output.out.splitlines()]
@@ -428,7 +433,9 @@ def test_an_idempotency_key_is_its_callers_own(
     used = http.post(shape.resource.path, json=shape.body(), headers={"Idempotency-Key": "used"})
     assert used.status_code == 201, used.text
     own = http.post(
-        shape.resource.path, json=shape.body(), headers={**another_caller, "Idempotency-Key": "used"}
+        shape.resource.path,
+        json=shape.body(),
+        headers={**another_caller, "Idempotency-Key": "used"},
     )
     assert own.status_code == 201, own.text
     assert own.json()["id"] != used.json()["id"]

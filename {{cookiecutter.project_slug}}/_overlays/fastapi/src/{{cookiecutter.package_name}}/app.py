@@ -114,15 +114,18 @@ def create_app(
     app.state.policy = policy
     app.openapi = lambda: problem_openapi(app)  # type: ignore[method-assign]
     app.state.started_at = time.monotonic()
+    health.add_health_routes(app)
+    resource_routes = [
+        route
+        for resource in resources
+        for route in add_routes(app, resource, guard.dependencies(policy, resource))
+    ]
     app.state.gate = MigrationGate(
         discover(),
-        [route for resource in resources for route in resource.router.routes],
+        resource_routes,
         enabled=settings.ready_requires_migrations,
         timeout_ms=settings.readiness_timeout_ms,
     )
-    health.add_health_routes(app)
-    for resource in resources:
-        add_routes(app, resource, guard.dependencies(policy, resource))
     register_error_handlers(app)
     guard.protect(app, policy)
 

@@ -75,7 +75,7 @@ def create_app(
     app.extensions["started_at"] = time.monotonic()
     app.extensions["migration_gate"] = MigrationGate(
         discover(),
-        [resource.blueprint.name for resource in resources],
+        [resource.plural for resource in resources],  # their blueprints' names
         enabled=settings.ready_requires_migrations,
         timeout_ms=settings.readiness_timeout_ms,
     )

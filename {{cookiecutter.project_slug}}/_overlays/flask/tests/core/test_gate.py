@@ -10,15 +10,15 @@ from pymongo import MongoClient
 from pymongo.database import Database
 from werkzeug.test import TestResponse
 
-from {{ cookiecutter.package_name }} import db as app_db
 from {{ cookiecutter.package_name }}.app import create_app
+from {{ cookiecutter.package_name }}.core import db as app_db
 from {{ cookiecutter.package_name }}.core.gate import MigrationGate
 from {{ cookiecutter.package_name }}.core.migrations.runner import RECORDS, Runner, discover
 from {{ cookiecutter.package_name }}.core.migrations.states import RECHECK_S, RETRY_AFTER_S
 from {{ cookiecutter.package_name }}.core.settings import Settings
 
-from tests.shapes import SHAPES
 from tests.app_fixtures import client_for
+from tests.shapes import SHAPES
 
 EXAMPLE = SHAPES[0]  # the first registered resource
 ITEMS = EXAMPLE.resource.path

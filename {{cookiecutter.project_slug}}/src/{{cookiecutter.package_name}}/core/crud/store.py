@@ -204,7 +204,10 @@ class Store:
             if step == "replay":
                 return found
             if step == "replace":
-                replaced = yield KEYS, _call("replace_one", idempotency.replace_filter(found), record)
+                replaced = yield (
+                    KEYS,
+                    _call("replace_one", idempotency.replace_filter(found), record),
+                )
                 if replaced.matched_count == 1:
                     return record
                 continue

@@ -81,7 +81,7 @@ def no_store_prefixes(policy: Policy, resources: Sequence[Resource]) -> tuple[st
     if policy.open:
         return ()
     metrics = (METRICS_PATH,) if policy.metrics_scope else ()
-    return (*(resource.router.prefix for resource in resources), *metrics)
+    return (*(resource.path for resource in resources), *metrics)
 
 
 async def handle_access_error(request: Request, exc: Exception) -> JSONResponse:

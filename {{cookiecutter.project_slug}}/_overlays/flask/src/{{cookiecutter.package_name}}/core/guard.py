@@ -69,7 +69,7 @@ def no_store_prefixes(policy: Policy, resources: Sequence[Resource]) -> tuple[st
     if policy.open:
         return ()
     metrics = (METRICS_PATH,) if policy.metrics_scope else ()
-    return (*(resource.blueprint.url_prefix or "" for resource in resources), *metrics)
+    return (*(resource.path for resource in resources), *metrics)
 
 
 def handle_access_error(exc: AccessError) -> Response:

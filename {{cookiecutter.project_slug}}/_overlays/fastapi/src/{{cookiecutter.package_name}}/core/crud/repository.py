@@ -91,9 +91,12 @@ class Repository:
         """Return one document (`Store.get`)."""
         return await self.run(self.store.get(document_id))
 
-    async def create(self, body: BaseModel, *, idempotency_key: str | None = None) -> BaseModel:
+    async def create(
+        self, body: BaseModel, *, idempotency_key: str | None = None, caller: str | None = None
+    ) -> BaseModel:
         """Insert a document and return it (`Store.create`)."""
-        return await self.run(self.store.create(body, idempotency_key=idempotency_key))
+        steps = self.store.create(body, idempotency_key=idempotency_key, caller=caller)
+        return await self.run(steps)
 
     async def update(
         self, document_id: str, changes: dict[str, Any], *, versions: Sequence[int] | None = None

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, Path, Query, Request, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, BeforeValidator
 from pydantic.json_schema import SkipJsonSchema
 
@@ -56,8 +57,10 @@ def repository_of(request: Request, resource: Resource) -> Repository:
     return repository
 
 
-def add_routes(app: FastAPI, resource: Resource, dependencies: Sequence[Any]) -> None:
+def add_routes(app: FastAPI, resource: Resource, dependencies: Sequence[Any]) -> list[APIRoute]:
     """Serve `resource`'s routes as the app's own, each behind `dependencies` first.
+
+    Returns the routes added (the migration gate holds them back until it opens).
 
     As the app's own routes, not an included router's: FastAPI 0.165 includes a router
     lazily and matches its routes twice per request (60k to 170k instructions per
@@ -172,6 +175,7 @@ def add_routes(app: FastAPI, resource: Resource, dependencies: Sequence[Any]) ->
             (400, 404, 412, 422, 503),
         ),
     }
+    added: list[APIRoute] = []
     for verb in texts.VERBS:
         route_path, method, endpoint, parameters, returns, status_code, errors = table[verb]
         endpoint.__signature__ = signature(parameters, returns)  # type: ignore[attr-defined]
@@ -187,6 +191,10 @@ def add_routes(app: FastAPI, resource: Resource, dependencies: Sequence[Any]) ->
             dependencies=list(dependencies),
             responses=problem_responses(*errors),
         )
+        route = app.router.routes[-1]
+        assert isinstance(route, APIRoute)
+        added.append(route)
+    return added
 
 
 def signature(parameters: dict[str, Any], returns: Any) -> inspect.Signature:
