@@ -15,8 +15,8 @@ from pathlib import Path
 
 from {{ cookiecutter.package_name }}.core.access import load_policy
 from {{ cookiecutter.package_name }}.core.guard import resource_scopes
-from {{ cookiecutter.package_name }}.resources import RESOURCES
 from {{ cookiecutter.package_name }}.core.settings import ENV_PREFIX
+from {{ cookiecutter.package_name }}.resources import RESOURCES
 
 ENV_FILE = Path(".env")
 DEV_KEY = Path(".dev") / "api-key"

@@ -9,8 +9,9 @@ from hypothesis import strategies as st
 
 from {{ cookiecutter.package_name }}.core.access import load_policy
 from {{ cookiecutter.package_name }}.core.guard import resource_scopes
-from tests.shapes import SERVED
 from {{ cookiecutter.package_name }}.core.settings import ENV_PREFIX
+
+from tests.shapes import SERVED
 
 # Made per session, never written anywhere: test keys are as secret as real ones.
 # `token_urlsafe(32)`: 43 characters of a 64-letter alphabet, as production requires.

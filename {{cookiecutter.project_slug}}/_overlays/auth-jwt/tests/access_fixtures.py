@@ -10,9 +10,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hypothesis import strategies as st
 
 from {{ cookiecutter.package_name }}.core.guard import resource_scopes
-from tests.shapes import SERVED
 from {{ cookiecutter.package_name }}.core.settings import ENV_PREFIX
+
 from tests.issuer import AUDIENCE, Issuer, b64
+from tests.shapes import SERVED
 
 # Header values of the wrong kind: JSON's every type, huge and odd numbers, NaN.
 ODD_VALUES = st.one_of(

@@ -22,7 +22,7 @@ from {{ cookiecutter.package_name }}.core.access import (
 from {{ cookiecutter.package_name }}.core.logs import configure_logging
 from {{ cookiecutter.package_name }}.core.settings import ENV_PREFIX, SettingsError
 
-PROJECT = Path(__file__).resolve().parent.parent
+PROJECT = Path(__file__).resolve().parents[2]
 KEY = secrets.token_urlsafe(32)
 KEYS = [
     {"id": "reader", "key": KEY, "scopes": ["things:read"]},

@@ -29,9 +29,10 @@ from {{ cookiecutter.package_name }}.core.access import (
     load_policy,
 )
 from {{ cookiecutter.package_name }}.core.settings import ENV_PREFIX, SettingsError
+
 from tests.issuer import Issuer
 
-PROJECT = Path(__file__).resolve().parent.parent
+PROJECT = Path(__file__).resolve().parents[2]
 # How long past a fetch's deadline a request may still wait: the deadline's timer and the
 # waiting thread must both be scheduled, on a loaded machine too.
 DEADLINE_MARGIN_S = 1.0
