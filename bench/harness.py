@@ -323,7 +323,7 @@ def migrate(package: str, mongo_uri: str) -> None:
     prefix = package.upper() + "_"
     env = {**os.environ, f"{prefix}MONGO_URI": mongo_uri, f"{prefix}MONGO_DATABASE": DATABASE}
     run(
-        [str(VENV / "bin" / "python"), "-m", f"{package}.migrations", "upgrade"],
+        [str(VENV / "bin" / "python"), "-m", f"{package}.core.migrations", "upgrade"],
         cwd=WORK_DIR,
         env=env,
     )

@@ -25,6 +25,7 @@ from tests.support import (
     bake_answers,
     install,
     mongo_server,
+    resources_of,
     run,
 )
 
@@ -77,7 +78,9 @@ def baked(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
                 for diff in readme_recipes(project / "README.md"):
                     apply_patch(project, diff)
                 file_name, source = readme_migration(project / "README.md")
-                (project / "src" / PACKAGE / "migrations" / file_name).write_text(source)
+                _, plural = resources_of(name)[0]
+                home = project / "src" / PACKAGE / "resources" / plural / "migrations"
+                (home / file_name).write_text(source)
             projects[name] = project
         return projects[name]
 

@@ -6,7 +6,7 @@ from pathlib import Path
 _SH_BLOCK = re.compile(r"```sh\n(.*?)```", re.DOTALL)
 _DIFF_BLOCK = re.compile(r"```diff\n(.*?)```", re.DOTALL)
 _PYTHON_BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
-_MIGRATION_FILE = re.compile(r"`src/[a-z0-9_]+/migrations/([0-9]{4}_[a-z0-9_]+\.py)`")
+_MIGRATION_FILE = re.compile(r"`src/[a-z0-9_/]+/migrations/([0-9]{4}_[a-z0-9_]+\.py)`")
 
 
 def readme_commands(readme: Path) -> list[str]:

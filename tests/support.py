@@ -87,9 +87,20 @@ def bake_answers(name: str) -> dict[str, str]:
     return {**VARIANTS[name], **SHARED_RESOURCE}
 
 
-def extra_fields(name: str) -> frozenset[str]:
-    """Return the fields the resources of shared bake `name` have beyond the template's."""
-    return RECIPE_FIELDS if name == RECIPES else frozenset()
+# The example resource's fields beside the unique `name` every resource here has (what
+# `make resource` declares): a nullable description and tags, which the `tag` filter matches.
+EXAMPLE_FIELDS = frozenset({"description", "tags"})
+
+
+def extra_fields(name: str, plural: str) -> frozenset[str]:
+    """Return the fields resource `plural` of shared bake `name` has beyond id, name and stamps.
+
+    The example resource (a bake's first) has the example's fields, and in the RECIPES
+    bake the README recipes' too; a resource added by `make resource` has none.
+    """
+    if plural != resources_of(name)[0][1]:
+        return frozenset()
+    return EXAMPLE_FIELDS | (RECIPE_FIELDS if name == RECIPES else frozenset())
 
 
 def apply_patch(project: Path, diff: str, *, check_only: bool = False) -> None:
@@ -398,7 +409,12 @@ def start_gunicorn(
 
 def migrate_command(project: Path) -> list[str]:
     """Return the command applying `project`'s migrations (what `make migrate` runs)."""
-    return [str(project / ".venv" / "bin" / "python"), "-m", f"{PACKAGE}.migrations", "upgrade"]
+    return [
+        str(project / ".venv" / "bin" / "python"),
+        "-m",
+        f"{PACKAGE}.core.migrations",
+        "upgrade",
+    ]
 
 
 def migrate(project: Path, mongo_uri: str, database: str) -> None:

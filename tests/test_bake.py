@@ -93,7 +93,7 @@ def test_flask_bake_has_only_flask_files(tmp_path: Path) -> None:
     pyproject = (project / "pyproject.toml").read_text()
     assert "fastapi" not in pyproject and "motor" not in pyproject
     assert (
-        'worker_class = "item_service.workers.GeventWorker"'
+        'worker_class = "item_service.core.workers.GeventWorker"'
         in (project / "gunicorn.conf.py").read_text()
     )
     assert '"gevent>=' in pyproject

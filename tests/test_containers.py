@@ -109,7 +109,7 @@ def test_compose_file_is_valid(tmp_path: Path, variant: str) -> None:
     assert services["app"]["depends_on"] == {
         "migrate": {"condition": "service_completed_successfully"}
     }
-    assert services["migrate"]["command"][-2:] == ["item_service.migrations", "upgrade"]
+    assert services["migrate"]["command"][-2:] == ["item_service.core.migrations", "upgrade"]
     assert services["migrate"]["image"] == services["app"]["image"]
     for service in ("app", "migrate"):
         assert services[service]["environment"][f"{ENV_PREFIX}MONGO_URI"].startswith(

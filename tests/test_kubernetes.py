@@ -95,7 +95,7 @@ def test_deployment_runs_the_migrations_before_the_app_starts(k8s: Path) -> None
     pod = yaml.safe_load((k8s / "deployment.yaml").read_text())["spec"]["template"]["spec"]
     (migrate,) = pod["initContainers"]
     (app,) = pod["containers"]
-    assert migrate["command"] == ["python", "-m", "item_service.migrations", "upgrade"]
+    assert migrate["command"] == ["python", "-m", "item_service.core.migrations", "upgrade"]
     assert migrate["image"] == app["image"]
     assert migrate["envFrom"] == app["envFrom"]
     assert migrate["securityContext"] == app["securityContext"]

@@ -12,7 +12,7 @@ from tests.support import VARIANTS, run
 DUMP = """
 import json, sys
 from item_service.app import create_app
-from item_service.settings import Settings
+from item_service.core.settings import Settings
 app = create_app(Settings(mongo_uri="mongodb://127.0.0.1:9/", mongo_server_selection_timeout_ms=50,
                           log_level="ERROR"))
 client = app.test_client() if hasattr(app, "test_client") else None

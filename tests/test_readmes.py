@@ -41,8 +41,8 @@ GENERATED_README_COMMANDS = {
     **dict.fromkeys(
         [
             "make migrate",
-            ".venv/bin/python -m item_service.migrations status",
-            ".venv/bin/python -m item_service.migrations upgrade --dry-run",
+            ".venv/bin/python -m item_service.core.migrations status",
+            ".venv/bin/python -m item_service.core.migrations upgrade --dry-run",
         ],
         RunBy(
             "tests/test_smoke.py::test_served_service_answers_crud_health_and_metrics",

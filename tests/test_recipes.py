@@ -79,7 +79,7 @@ REFUSED = [
 ]
 
 
-def test_the_readme_has_five_recipes_touching_only_the_resource_files(
+def test_the_readme_has_five_recipes_touching_only_the_resources_declaration_and_tests(
     baked: Callable[[str], Path],
 ) -> None:
     recipes = readme_recipes(baked(RECIPES) / "README.md")
@@ -91,13 +91,11 @@ def test_the_readme_has_five_recipes_touching_only_the_resource_files(
         if line.startswith(("--- ", "+++ "))
     }
     assert paths == {
-        f"{side}/{folder}/{PLURAL}/{name}"
+        f"{side}/{path}"
         for side in "ab"
-        for folder, name in [
-            ("src/item_service", "schemas.py"),
-            ("src/item_service", "documents.py"),
-            ("tests", "test_schemas.py"),
-            ("tests", "test_documents.py"),
+        for path in [
+            f"src/item_service/resources/{PLURAL}/__init__.py",
+            f"tests/resources/{PLURAL}/test_{PLURAL}.py",
         ]
     }
 
@@ -133,24 +131,25 @@ VALIDATOR_PROBE = """
 import sys
 from pymongo import MongoClient
 from pymongo.errors import WriteError
-from item_service.{plural} import documents
-from item_service.{plural}.schemas import {klass}Create
+from item_service.core.crud import documents
+from item_service.resources.{plural} import {upper} as resource
 
 with MongoClient(sys.argv[1]) as client:
     db = client[sys.argv[2]]
     db.create_collection(
-        documents.COLLECTION,
-        validator=documents.VALIDATOR,
+        resource.collection,
+        validator=resource.validator,
         validationLevel="strict",
         validationAction="error",
     )
-    full = documents.new_document({klass}Create.model_validate({{"name": "ok", **{full!r}}}))
-    db[documents.COLLECTION].insert_one(full)
+    body = resource.create.model_validate({{"name": "ok", **{full!r}}})
+    db[resource.collection].insert_one(documents.new_document(resource, body))
     for n, (field, value) in enumerate({refused!r}):
-        document = documents.new_document({klass}Create(name=f"bad-{{n}}"))
+        body = resource.create.model_validate({{"name": f"bad-{{n}}"}})
+        document = documents.new_document(resource, body)
         document[field] = value
         try:
-            db[documents.COLLECTION].insert_one(document)
+            db[resource.collection].insert_one(document)
         except WriteError as error:
             print(error.code)
         else:
@@ -165,12 +164,7 @@ def test_the_recipe_fields_are_enforced_by_the_collection_validator(
     """MongoDB itself refuses (code 121) every wrong value of a new field, whoever writes."""
     project = baked(RECIPES)
     refused = [(field, value) for fields in REFUSED for field, value in fields.items()]
-    probe = VALIDATOR_PROBE.format(
-        plural=PLURAL,
-        klass="".join(part.capitalize() for part in resources_of(RECIPES)[0][0].split("_")),
-        full=FULL,
-        refused=refused,
-    )
+    probe = VALIDATOR_PROBE.format(plural=PLURAL, upper=PLURAL.upper(), full=FULL, refused=refused)
     python = str(project / ".venv" / "bin" / "python")
     done = run([python, "-c", probe, mongo.uri, "validator_probe"], cwd=project)
     assert done.stdout.split() == ["121"] * len(refused), done.stdout
@@ -188,7 +182,7 @@ def test_the_readme_migration_backfills_a_collection_already_holding_documents(
     """
     project = baked(RECIPES)
     file_name, _ = readme_migration(project / "README.md")
-    assert (project / "src" / PACKAGE / "migrations" / file_name).is_file()
+    assert (project / "src" / PACKAGE / "resources" / PLURAL / "migrations" / file_name).is_file()
     database = "readme_migration"
     env = {f"{ENV_PREFIX}MONGO_URI": mongo.uri, f"{ENV_PREFIX}MONGO_DATABASE": database}
     before = f"{int(file_name[:4]) - 1:04d}"
@@ -198,8 +192,8 @@ def test_the_readme_migration_backfills_a_collection_already_holding_documents(
         [
             python,
             "-c",
-            f"import json; from {PACKAGE}.{PLURAL} import documents as d; "
-            "print(json.dumps(d.VALIDATOR))",
+            f"import json; from {PACKAGE}.resources.{PLURAL} import {PLURAL.upper()} as r; "
+            "print(json.dumps(r.validator))",
         ],
         cwd=project,
     ).stdout

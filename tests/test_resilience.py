@@ -1029,7 +1029,7 @@ def test_secrets_stay_hidden_and_exposure_is_closed(project: Path, tmp_path: Pat
         [
             str(project / ".venv" / "bin" / "python"),
             "-c",
-            f"from {PACKAGE}.settings import load_settings; s = load_settings(); "
+            f"from {PACKAGE}.core.settings import load_settings; s = load_settings(); "
             f"print(repr(s)); print(str(s)); print(s.model_dump())",
         ],
         cwd=tmp_path,

@@ -425,8 +425,11 @@ def test_make_resource_writes_a_declaration_its_migration_its_tests_data_and_a_r
     declaration = (package / folder / "__init__.py").read_text()
     assert f"class {camel}(Fields):" in declaration
     assert f'{constant} = Resource(\n    {camel},\n    plural="{folder}",' in declaration
-    lines = sum(len(text.splitlines()) for name, text in snapshot(project).items()
-                if name in added and name.startswith("src/"))
+    lines = sum(
+        len(text.splitlines())
+        for name, text in snapshot(project).items()
+        if name in added and name.startswith("src/")
+    )
     assert lines <= 200, lines  # the bound; nothing copied from another resource
     lint_passes(project)
 

@@ -165,6 +165,25 @@ def test_a_changed_applied_migration_is_refused_with_one_line(
     assert [s.state for s in Runner(db, tmp_path).status()] == ["changed", "pending"]
 
 
+def test_repair_realigns_the_checksum_of_a_moved_or_reformatted_migration(
+    db: Db, tmp_path: Path, cli: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After a template update moved an applied migration: `repair`, then `upgrade` runs on."""
+    path = write(tmp_path, "0001_first")
+    Runner(db, tmp_path).upgrade()
+    path.write_text("# moved by a template update\n" + path.read_text())
+    write(tmp_path, "0002_second")
+    assert main(["repair", "--dry-run", "--directory", str(tmp_path)]) == 0
+    assert [s.state for s in Runner(db, tmp_path).status()] == ["changed", "pending"]
+    assert main(["repair", "--directory", str(tmp_path)]) == 0
+    assert main(["repair", "--directory", str(tmp_path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["Would repair: 0001_first.", "Repaired: 0001_first.", "Repaired: nothing."]
+    assert [s.state for s in Runner(db, tmp_path).status()] == ["done", "pending"]
+    assert main(["upgrade", "--directory", str(tmp_path)]) == 0
+    assert db.runs.count_documents({}) == 2  # the first ran once: repair never re-runs it
+
+
 def test_a_failing_migration_is_recorded_never_done_and_retried_next_time(
     db: Db, tmp_path: Path, cli: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,10 +1,13 @@
 """The items' own rules: what their declaration adds to the core's (tested in tests/core/)."""
 
 import unicodedata
+from typing import Any
 
 import pytest
+from bson import ObjectId
 from pydantic import ValidationError
 
+from {{ cookiecutter.package_name }}.core.crud import documents
 from {{ cookiecutter.package_name }}.core.schemas import VISIBLE_PATTERN
 from {{ cookiecutter.package_name }}.resources.items import ITEMS
 
@@ -12,6 +15,12 @@ from tests.http import Http
 from tests.resources.items.builders import body
 
 PATH = ITEMS.path
+
+
+def stored_before(*fields: str) -> dict[str, Any]:
+    """Return a document as stored before `fields` existed (they are missing from it)."""
+    document = documents.new_document(ITEMS, ITEMS.create.model_validate(body()), ObjectId())
+    return {key: value for key, value in document.items() if key not in fields}
 
 
 def test_the_models_are_named_after_the_item() -> None:
@@ -45,3 +54,22 @@ def test_the_tag_filter_matches_one_tag_exactly(http: Http) -> None:
     listed = http.get(PATH, params={"tag": "warm"}).json()
     assert [found["name"] for found in listed["items"]] == ["red"]
     assert http.get(PATH, params={"tag": "war"}).json()["total"] == 0
+
+
+def test_a_document_stored_without_its_optional_fields_reads_their_defaults() -> None:
+    read: Any = documents.to_read(ITEMS, stored_before("description", "tags"))
+    assert (read.description, read.tags) == (None, [])
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"name": None},
+        {"tags": None},
+        {"tags": "lamp"},
+        {"description": 7},
+    ],
+)
+def test_an_update_refuses_null_and_wrong_types(changes: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        ITEMS.update.model_validate(changes)

@@ -1,4 +1,4 @@
-"""The migrations CLI: `python -m {{ cookiecutter.package_name }}.core.migrations {status,upgrade,downgrade}`.
+"""The migrations CLI: `python -m {{ cookiecutter.package_name }}.core.migrations {status,upgrade,downgrade,repair}`.
 
 Reads the service's own settings (`{{ cookiecutter.package_name|upper }}_MONGO_URI`,
 `{{ cookiecutter.package_name|upper }}_MONGO_DATABASE`, `.env`). A refusal or failure is
@@ -23,7 +23,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m {{ cookiecutter.package_name }}.core.migrations",
         description="Apply, undo or list the database migrations.",
     )
-    parser.add_argument("command", choices=["status", "upgrade", "downgrade"])
+    parser.add_argument("command", choices=["status", "upgrade", "downgrade", "repair"])
     parser.add_argument(
         "--dry-run", action="store_true", help="list what would run; change nothing"
     )
@@ -79,6 +79,11 @@ def run(runner: Runner, arguments: argparse.Namespace) -> int:
             by = f"{record.get('host')} pid {record.get('pid')}" if record else ""
             error = record.get("error") or ""
             print(f"{status.migration.id:<40} {status.state:<8} {when!s:<26} {by} {error}".rstrip())
+        return 0
+    if arguments.command == "repair":
+        repaired = runner.repair(dry_run=arguments.dry_run)
+        verb = "Would repair" if arguments.dry_run else "Repaired"
+        print(f"{verb}: {', '.join(m.id for m in repaired) or 'nothing'}.")
         return 0
     verb = "upgrade" if arguments.command == "upgrade" else "downgrade"
     method = runner.upgrade if verb == "upgrade" else runner.downgrade

@@ -247,6 +247,27 @@ class Runner:
                 self._run(migration, "downgrade")
         return todo
 
+    def repair(self, *, dry_run: bool = False) -> list[Migration]:
+        """Record the current checksum of every applied migration whose file changed.
+
+        For a file that moved or was reformatted by a template update while what it
+        does stayed the same (Flyway's `repair` does the same): review `status` first.
+        Returns what was (with `dry_run`: would be) realigned.
+
+        Raises:
+            MigrationError: the lock is not free within `wait_s`.
+        """
+        changed = [status.migration for status in self.status() if status.state == "changed"]
+        if dry_run or not changed:
+            return changed
+        with self._lock():
+            for migration in changed:
+                self.records.update_one(
+                    {"_id": migration.id, "state": "done"},
+                    {"$set": {"checksum": migration.checksum, "repaired_at": utcnow()}},
+                )
+        return changed
+
     def _all(self) -> list[Migration]:
         """Return the migrations of the directory."""
         return discover(None if self.directory is None else [self.directory])
