@@ -78,7 +78,7 @@ def test_bake_python_files_parse(tmp_path: Path, variant: str) -> None:
 def test_fastapi_bake_has_only_fastapi_files(tmp_path: Path) -> None:
     project = bake(tmp_path, framework="fastapi", async_driver="motor")
     package = project / "src" / "item_service"
-    assert "AsyncIOMotorClient" in (package / "db.py").read_text()
+    assert "AsyncIOMotorClient" in (package / "core" / "db.py").read_text()
     assert "fastapi" in (package / "app.py").read_text()
     assert "flask" not in (project / "pyproject.toml").read_text().lower()
     assert '"motor>=' in (project / "pyproject.toml").read_text()
@@ -87,7 +87,7 @@ def test_fastapi_bake_has_only_fastapi_files(tmp_path: Path) -> None:
 def test_flask_bake_has_only_flask_files(tmp_path: Path) -> None:
     project = bake(tmp_path, framework="flask")
     package = project / "src" / "item_service"
-    assert "MongoClient" in (package / "db.py").read_text()
+    assert "MongoClient" in (package / "core" / "db.py").read_text()
     assert "flask" in (package / "app.py").read_text()
     assert not (project / "src" / "item_service" / "lifespan.py").exists()
     pyproject = (project / "pyproject.toml").read_text()
@@ -104,7 +104,7 @@ def test_derived_names_follow_the_project_name(tmp_path: Path) -> None:
     assert project.name == "billing-api"
     assert (
         'ENV_PREFIX = "BILLING_API_"'
-        in (project / "src" / "billing_api" / "settings.py").read_text()
+        in (project / "src" / "billing_api" / "core" / "settings.py").read_text()
     )
 
 
@@ -288,3 +288,33 @@ def test_make_help_shows_the_real_database_port(tmp_path: Path) -> None:
 
     assert "on 127.0.0.1:27017," in db_help()
     assert "on 127.0.0.1:27018," in db_help("DB_PORT=27018")
+
+
+# The longest resource names the checks accept (scripts/scaffold.py MAX_NAME_LENGTH).
+LONGEST = {
+    "resource_name": "purchase_order_attachment",
+    "resource_plural": "purchase_order_attachments",
+}
+
+
+@pytest.mark.parametrize("variant", ["fastapi-pymongo", "flask"])
+def test_a_bake_is_in_its_final_format_whatever_the_resource_is_called(
+    tmp_path: Path, variant: str
+) -> None:
+    """The bake is final: formatted and lint-clean as written, for the longest names too.
+
+    So `make install` has nothing to tidy and `cruft diff` right after it shows nothing
+    (tests/test_cruft.py updates a grown project). ruff runs with the project's own
+    settings; nothing is fixed first.
+    """
+    project = bake(tmp_path, **VARIANTS[variant], **LONGEST)
+    for command in (["check", "--no-fix"], ["format", "--check"]):
+        done = subprocess.run(
+            [str(BIN / "ruff"), *command, "."],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert not (project / ".format-pending").exists()

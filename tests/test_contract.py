@@ -90,7 +90,11 @@ TARGETS = (
 # find their own documents among everyone's.
 EXAMPLE_TARGETS = [target for target in TARGETS if target.example]
 # The targets served beside another resource (a cursor of one must not work on another).
-NEIGHBOURED = [target for target in TARGETS if len(resources_of(target.variant)) > 1]
+NEIGHBOURED = [
+    target
+    for target in TARGETS
+    if target.variant != "external" and len(resources_of(target.variant)) > 1
+]
 
 
 class ResourceClient(httpx.Client):

@@ -30,11 +30,14 @@ from tests.test_bake import cookiecutter_cli
 TEMPLATE_PROJECT = TEMPLATE_ROOT / "{{cookiecutter.project_slug}}"
 SCAFFOLD_PATH = TEMPLATE_PROJECT / "scripts" / "scaffold.py"
 PACKAGE_IN_IMPORT = re.compile(r"\{\{ cookiecutter\.package_name \}\}")
-# The files of the template's resource (both frameworks' overlays included).
+# The files of the template's example resource, which the bake renames (its declaration,
+# migrations and tests, and the registry listing it); the core names no resource.
 RESOURCE_FILES = sorted(
-    path
-    for pattern in ("**/items/*.py", "**/items/**/*.py")
-    for path in TEMPLATE_PROJECT.glob(pattern)
+    {
+        path
+        for pattern in ("**/resources/**/*.py", "**/resources/*.py")
+        for path in TEMPLATE_PROJECT.glob(pattern)
+    }
 )
 
 
@@ -199,8 +202,8 @@ def test_prose_and_paths() -> None:
 
 
 def template_python_files() -> list[Path]:
-    """Return the generated project's .py files in the template (the engine's own aside)."""
-    return sorted(path for path in TEMPLATE_PROJECT.rglob("*.py") if path != SCAFFOLD_PATH)
+    """Return the .py files the bake renames: the example resource's own (RESOURCE_FILES)."""
+    return sorted(set(RESOURCE_FILES))
 
 
 @pytest.mark.parametrize(
@@ -306,10 +309,21 @@ def test_a_bad_resource_answer_stops_cookiecutter_with_one_line(
 
 def test_the_plural_is_derived_and_the_bake_uses_it(tmp_path: Path) -> None:
     project = bake(tmp_path, resource_name="category")
-    sources = "".join(path.read_text() for path in (project / "src").rglob("*.py"))
-    assert "/api/v1/categories" in sources and "CategoryRead" in sources
+    declared = project / "src" / "item_service" / "resources" / "categories"
+    declaration = (declared / "__init__.py").read_text()
+    assert 'plural="categories"' in declaration and "class Category(Fields):" in declaration
+    package = project / "src" / "item_service"
+    declared_code = [package / "app.py", *(package / "resources").rglob("*.py")]
+    sources = "".join(path.read_text() for path in declared_code)
     left = sources.replace("item_service", "").replace("Item Service", "")
     assert not re.search(r"\bItem|\bitem_|ITEM_ID|/items\b", left)
+    # The core is the same whatever resource a bake declares.
+    default = bake(tmp_path / "default") / "src" / "item_service" / "core"
+    core = {
+        path.relative_to(package / "core"): path.read_text()
+        for path in (package / "core").rglob("*.py")
+    }
+    assert core == {path.relative_to(default): path.read_text() for path in default.rglob("*.py")}
 
 
 def test_a_replayed_bad_resource_name_is_refused_by_the_hook(tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ Rename rules (old `item`/`items`, new `order_line`/`order_lines`):
   `_`, `.`, `/`, `{`, `}`, `(`, `=`, a backtick or a letter keeps the identifier form
   (`/api/v1/items` -> `/api/v1/order_lines`, `ItemRead` -> `OrderLineRead`).
 - f-strings: the literal text as above, the expressions in braces as Python names.
-- Text in `keep` (the package and project names, e.g. `{{ cookiecutter.package_name }}`) is never touched.
+- Text in `keep` (the package and project names, e.g. `item_service`) is never touched.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ import io
 import keyword
 import re
 import shutil
+import string
 import sys
 import tokenize
 from collections.abc import Iterable
@@ -82,6 +83,8 @@ INFRASTRUCTURE = _words(
 # would rename the other use too. tests/test_scaffold.py checks this covers the files.
 RESERVED = _words(
     """
+    caf composed crud declared decomposed expected filtered filters nfd plural sorts suffix
+    suffixes upgrade war
     aaa ab about abp abstract accepts action added after again alias an annotated api app
     append application args ascending at attempt attempts aware bad base bbb bc blank blue
     blueprint bodies body bounds bp bson builders by bypass call capsys capture cases
@@ -259,7 +262,7 @@ def _article(article: str, word: str) -> str:
 class Renamer:
     """Rename one resource's names to another's in Python source, prose and file names.
 
-    `Renamer(names("item"), names("book"), keep=("{{ cookiecutter.package_name }}",))`; see the module
+    `Renamer(names("item"), names("book"), keep=("item_service",))`; see the module
     docstring for the rules.
     """
 
@@ -523,43 +526,43 @@ MIGRATION_NUMBER = re.compile(r"^([0-9]{4})_[a-z0-9_]+\.py$")
 # `name`), the migration creating its collection, and its tests' data (the core's tests
 # run on every registered resource). Formatted as ruff formats them, for any name the
 # checks accept.
-DECLARATION = '''"""{Humans}: declared here; `core.crud` serves them (see the README's recipes).
+DECLARATION = string.Template('''"""${Humans}: declared here; `core.crud` serves them (see the README's recipes).
 
-Add fields to `{Camel}`, and say in `{UPPER}` which are unique, sorted or filtered.
+Add fields to `${Camel}`, and say in `${UPPER}` which are unique, sorted or filtered.
 """
 
 from ...core.crud import Fields, Resource
 from ...core.schemas import Name
 
 
-class {Camel}(Fields):
-    """{Article} {human}: what a client sends to create one."""
+class ${Camel}(Fields):
+    """${Article} ${human}: what a client sends to create one."""
 
     name: Name
 
 
-{UPPER} = Resource(
-    {Camel},
-    plural="{plural}",
+${UPPER} = Resource(
+    ${Camel},
+    plural="${plural}",
     unique=("name",),
     sorts=("name",),
 )
-'''
-MIGRATION = '''"""Create the {humans} collection with its validator and indexes (no downgrade)."""
+''')
+MIGRATION = string.Template('''"""Create the ${humans} collection with its validator and indexes (no downgrade)."""
 
 from pymongo.database import Database
 
 from ....core.migrations.operations import Document, create_resource
-from .. import {UPPER}
+from .. import ${UPPER}
 
 
 def upgrade(db: Database[Document]) -> None:
-    """Create the `{plural}` collection (validator, then indexes)."""
-    create_resource(db, {UPPER})
-'''
-BUILDERS = '''"""{Humans} test data: valid bodies, unique per call, for the core's tests and yours."""
+    """Create the `${plural}` collection (validator, then indexes)."""
+    create_resource(db, ${UPPER})
+''')
+BUILDERS = string.Template('''"""${Humans} test data: valid bodies, unique per call, for the core's tests and yours."""
 
-from {package}.resources.{plural} import {UPPER}
+import ${package}.resources.${plural} as declared
 
 from tests.shapes import Shape, counter
 
@@ -568,11 +571,16 @@ _next = counter()
 
 def body(**overrides: object) -> dict[str, object]:
     """Return a valid create body with a unique name; `overrides` replace fields."""
-    return {{"name": f"{singular}-{{next(_next):06d}}", **overrides}}
+    return {"name": f"${singular}-{next(_next):06d}", **overrides}
 
 
-SHAPE = Shape({UPPER}, body, change={{"name": "renamed"}}, invalid=[{{"name": ""}}])
-'''
+SHAPE = Shape(
+    declared.${UPPER},
+    body,
+    change={"name": "renamed"},
+    invalid=[{"name": ""}],
+)
+''')
 
 
 @dataclass
@@ -631,11 +639,11 @@ def plan_resource(root: Path, singular: str, plural_name: str | None = None) -> 
     tests_home = tests_dir / "resources" / new.plural
     number = _next_migration_number(package_dir)
     files = {
-        home / "__init__.py": DECLARATION.format(**values),
+        home / "__init__.py": DECLARATION.substitute(values),
         home / "migrations" / "__init__.py": "",
-        home / "migrations" / f"{number:04d}_create_{new.plural}.py": MIGRATION.format(**values),
+        home / "migrations" / f"{number:04d}_create_{new.plural}.py": MIGRATION.substitute(values),
         tests_home / "__init__.py": "",
-        tests_home / "builders.py": BUILDERS.format(**values),
+        tests_home / "builders.py": BUILDERS.substitute(values),
     }
     return Plan(new, registry, _registered(registry_text, new), files, [home, tests_home])
 

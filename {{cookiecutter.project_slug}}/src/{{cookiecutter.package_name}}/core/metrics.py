@@ -6,7 +6,7 @@ Names and labels (one dashboard serves either variant):
 - `unreadable_documents_total{resource}`: counter of stored documents that failed the
   read model when a request met them (each is also logged; see `errors.UnreadableDocumentError`).
 Every label takes values from a fixed set, whatever clients send, so no request can
-create new series: `route` is a route template (`/api/v1/items/{item_id}`, `/docs`)
+create new series: `route` is a route template (`/api/v1/orders/{order_id}`, `/docs`)
 or `<unmatched>` for paths no route serves; `method` is one of `KNOWN_METHODS` or
 `other`; `status` is an HTTP status code. Under gunicorn, `PROMETHEUS_MULTIPROC_DIR`
 switches prometheus_client to multiprocess mode (see gunicorn.conf.py).

@@ -58,7 +58,7 @@ def secure_document(
         document: The OpenAPI document; changed in place and returned.
         schemes: `components.securitySchemes` of the policy (name -> scheme); empty for
             an open policy, which leaves `document` unchanged.
-        scopes_by_prefix: URL prefix of each resource (`/api/v1/items`) -> (read, write)
+        scopes_by_prefix: URL prefix of each resource (`/api/v1/orders`) -> (read, write)
             scope names. Each operation lists the one it needs (OpenAPI 3.1 allows
             role names in requirements of non-OAuth schemes) and documents 401 and 403.
     """

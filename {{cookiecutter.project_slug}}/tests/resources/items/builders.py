@@ -1,6 +1,6 @@
 """Item test data: valid bodies, unique per call, for the core's tests and the items' own."""
 
-from {{ cookiecutter.package_name }}.resources.items import ITEMS
+import {{ cookiecutter.package_name }}.resources.items as declared
 
 from tests.shapes import Shape, counter
 
@@ -21,7 +21,7 @@ def body(**overrides: object) -> dict[str, object]:
 
 
 SHAPE = Shape(
-    ITEMS,
+    declared.ITEMS,
     body,
     change={"tags": ["changed"]},
     invalid=[

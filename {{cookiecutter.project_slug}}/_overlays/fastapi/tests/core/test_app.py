@@ -74,7 +74,9 @@ async def test_non_json_body_is_415(client: httpx2.AsyncClient) -> None:
 
 
 async def test_body_over_limit_is_413(settings: Settings, credentials: dict[str, str]) -> None:
-    app = create_app(settings.model_copy(update={"max_body_bytes": 100}))
+    small_body = EXAMPLE.body()
+    limit = len(json.dumps(small_body)) + 10  # room for the small body, not the large one
+    app = create_app(settings.model_copy(update={"max_body_bytes": limit}))
     async with LifespanManager(app) as manager:
         transport = httpx2.ASGITransport(app=manager.app)
         async with httpx2.AsyncClient(
@@ -82,10 +84,10 @@ async def test_body_over_limit_is_413(settings: Settings, credentials: dict[str,
         ) as client:
             response = await client.post(
                 ITEMS,
-                content=b'{"x": "' + b"x" * 200 + b'"}',
+                content=b'{"x": "' + b"x" * limit + b'"}',
                 headers={"Content-Type": "application/json"},
             )
-            small = await client.post(ITEMS, json=EXAMPLE.body())
+            small = await client.post(ITEMS, json=small_body)
     assert response.status_code == 413
     assert response.json()["title"] == "Content Too Large"
     assert small.status_code == 201

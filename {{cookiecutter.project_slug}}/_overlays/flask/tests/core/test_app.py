@@ -72,12 +72,14 @@ def test_non_json_body_is_415(client: FlaskClient) -> None:
 
 
 def test_body_over_limit_is_413(settings: Settings, credentials: dict[str, str]) -> None:
-    app = create_app(settings.model_copy(update={"max_body_bytes": 100}))
+    small_body = EXAMPLE.body()
+    limit = len(json.dumps(small_body)) + 10  # room for the small body, not the large one
+    app = create_app(settings.model_copy(update={"max_body_bytes": limit}))
     client = client_for(app, credentials)
     response = client.post(
-        ITEMS, data=b'{"x": "' + b"x" * 200 + b'"}', headers={"Content-Type": "application/json"}
+        ITEMS, data=b'{"x": "' + b"x" * limit + b'"}', headers={"Content-Type": "application/json"}
     )
-    small = client.post(ITEMS, json=EXAMPLE.body())
+    small = client.post(ITEMS, json=small_body)
     assert response.status_code == 413
     assert response.get_json()["title"] == "Content Too Large"
     assert small.status_code == 201

@@ -109,13 +109,13 @@ class Resource:
             self.path + "/{" + self.id_name + "}"
         )  # OpenAPI form: /api/v1/books/{book_id}
         camel = fields.__name__
-        item_path = self.one_path
+        one_path = self.one_path
         self.create = models.create_model_of(
             fields,
             f"{camel}Create",
-            f"Body of `POST {self.path}` and `PUT {item_path}` (full replace).",
+            f"Body of `POST {self.path}` and `PUT {one_path}` (full replace).",
         )
-        self.update = models.update_model_of(fields, f"{camel}Update", item_path)
+        self.update = models.update_model_of(fields, f"{camel}Update", one_path)
         self.read = models.read_model_of(
             fields,
             f"{camel}Read",
