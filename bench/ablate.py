@@ -1,7 +1,7 @@
 """Profile a generated service by ablation: Ir/request with one layer removed at a time.
 
-`flask_hooks` and `header_models` patch what only the Flask variant has, so a FastAPI
-run leaves them out by default and refuses them if asked.
+`flask_hooks`, `header_models` and `json_check` patch what only the Flask variant has,
+so a FastAPI run leaves them out by default and refuses them if asked.
 
 `python -m bench.ablate [--variant fastapi-pymongo] [--requests 50]` after a `make bench`
 (it reuses build/bench). Each line is the instructions a layer costs per request: the
@@ -25,26 +25,26 @@ LAYERS = {
     "request_id": "request id parsing/generation and structlog contextvars",
     "context_mw": "the whole request-context middleware (passthrough; ASGI or WSGI)",
     "db_options": "client options w=majority / j=true (driver defaults; timeoutMS stays)",
-    "deadline": "the repository's per-call deadline (timeouts.call_timeout + pymongo.timeout)",
-    "json_check": "the JSON Content-Type check of write routes (FastAPI: its dependency)",
+    "deadline": "the repository's per-run deadline (timeouts.call_timeout + pymongo.timeout)",
+    "json_check": "the JSON Content-Type check of write routes (Flask's body hook)",
     # Not a removal: the logging HOWTO's "Optimization" switches (no caller lookup,
     # no thread/process names on records), to see what they save.
     "stdlib_fast": "(tuning, not removal) logging._srcfile = None, logThreads/Processes off",
     "access_native": "(tuning) access event through structlog's own JSON writer, not stdlib",
     "metrics_cached": "(tuning) labelled Prometheus children cached per (method, route, status)",
-    "item_model": "validation of the ItemRead built from a stored document (model_construct)",
+    "item_model": "validation of the read model built from a stored document (model_construct)",
     "flask_hooks": "the WSGI middleware and the body-check hook (middleware.init_app)",
     "header_models": "(tuning) flask-openapi's header validation reading only the declared headers",
 }
 # Layers that patch classes only the Flask variant has.
 FASTAPI_ONLY: set[str] = set()
-FLASK_ONLY = {"flask_hooks", "header_models"}
+FLASK_ONLY = {"flask_hooks", "header_models", "json_check"}
 
 
 def ablate(package: str, names: str) -> None:
     """Patch the named layers of `package` out (comma-separated names from LAYERS)."""
     chosen = set(filter(None, names.split(",")))
-    middleware = importlib.import_module(f"{package}.middleware")
+    middleware = importlib.import_module(f"{package}.core.middleware")
     if "access_log" in chosen:
 
         class Silent:
@@ -56,7 +56,9 @@ def ablate(package: str, names: str) -> None:
 
         middleware.access_log = Silent()
     if "metrics" in chosen:
-        importlib.import_module(f"{package}.metrics").HttpMetrics.observe = lambda self, *args: None
+        importlib.import_module(f"{package}.core.metrics").HttpMetrics.observe = (
+            lambda self, *args: None
+        )
     if "request_id" in chosen:
         middleware.request_id_from = lambda header: "0" * 32
         middleware.structlog = type(
@@ -86,29 +88,15 @@ def ablate(package: str, names: str) -> None:
             )
     if "deadline" in chosen:
         import contextlib
+        import types
 
-        repository = importlib.import_module(f"{package}.items.repository")
-        repository.ItemRepository._deadline = lambda self, limit_s=None: contextlib.nullcontext()
+        repository = importlib.import_module(f"{package}.core.crud.repository")
+        repository.call_timeout = lambda client, limit_s=None: None
+        repository.pymongo = types.SimpleNamespace(timeout=lambda seconds: contextlib.nullcontext())
     if "json_check" in chosen:
-        problems = importlib.import_module(f"{package}.problems")
-        problems.require_json = lambda content_type: None
-        middleware.require_json = problems.require_json  # Flask's check_body imported it
-        try:
-            import fastapi.routing
-        except ImportError:  # the Flask variant: the check alone is patched out
-            pass
-        else:
-            add_api_route = fastapi.routing.APIRouter.add_api_route
-
-            def without_json_check(self, path, endpoint, **kwargs):  # type: ignore[no-untyped-def]
-                kwargs["dependencies"] = [
-                    d
-                    for d in kwargs.get("dependencies") or []
-                    if getattr(d.dependency, "__name__", "") != "require_json_body"
-                ]
-                return add_api_route(self, path, endpoint, **kwargs)
-
-            fastapi.routing.APIRouter.add_api_route = without_json_check
+        # Flask checks every write's Content-Type in its body hook; FastAPI checks it
+        # only when a body fails validation (handlers.handle_validation_error).
+        middleware.require_json = lambda content_type: None
     if "stdlib_fast" in chosen:
         import logging
 
@@ -132,7 +120,7 @@ def ablate(package: str, names: str) -> None:
             wrapper_class=structlog.make_filtering_bound_logger(20),
         ).bind(logger="access")
     if "metrics_cached" in chosen:
-        metrics = importlib.import_module(f"{package}.metrics")
+        metrics = importlib.import_module(f"{package}.core.metrics")
 
         def observe(self, method, route, status, seconds):  # type: ignore[no-untyped-def]
             cache = self.__dict__.setdefault("_children", {})
@@ -162,23 +150,24 @@ def ablate(package: str, names: str) -> None:
 
         flask_openapi.request._validate_header = validate_header
     if "item_model" in chosen:
-        documents = importlib.import_module(f"{package}.items.documents")
-        item_read = documents.ItemRead
+        documents = importlib.import_module(f"{package}.core.crud.documents")
 
-        def to_item(document):  # type: ignore[no-untyped-def]
-            return item_read.model_construct(
+        def read(resource, document):  # type: ignore[no-untyped-def]
+            fields = {
+                name: document.get(name, info.default)
+                for name, info in resource.fields.model_fields.items()
+            }
+            return resource.read.model_construct(
                 id=str(document["_id"]),
-                name=document["name"],
-                description=document.get("description"),
-                tags=document.get("tags", []),
+                **fields,
                 created_at=document["created_at"],
                 updated_at=document["updated_at"],
                 version=document["version"],
             )
 
-        documents.to_item = to_item
+        documents._read = read
     if "db_options" in chosen:
-        settings = importlib.import_module(f"{package}.settings")
+        settings = importlib.import_module(f"{package}.core.settings")
         options = settings.Settings.mongo_client_options
         # timeoutMS stays: the service's call timeouts read it (timeouts.py); B-durable/B
         # in the benchmark's table is what all the options cost a bare app.

@@ -70,7 +70,8 @@ TARGETS = {name: (1.3 if name == "GET /health/live" else 1.15) for name in ENDPO
 # share of G's instructions that G baked with the mode adds, a valid credential sent.
 AUTH_MODES = ("none", "api_key", "jwt")
 AUTH_TARGETS = {"GET /api/v1/items/{id}": 0.10}
-# The same indexes the generated service creates (documents.INDEXES), so G and B query alike.
+# The indexes the generated service creates for its items (`ITEMS.indexes`), so G and B
+# query alike.
 INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
     ([("name", 1)], {"unique": True, "name": "name_unique"}),
     ([("created_at", 1), ("_id", 1)], {"name": "created_at_id"}),

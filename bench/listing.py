@@ -117,7 +117,7 @@ def urls(base_url: str, size: int) -> dict[str, str]:
 def docs_examined(mongo_uri: str, size: int) -> dict[str, tuple[int, int | None]]:
     """Return, per case, the documents examined by its find and by its count (None: none).
 
-    The queries are the service's (`items/documents.py`): sort newest first with the
+    The queries are the service's (`core/crud/documents.py`): sort newest first with the
     `_id` tiebreak, the `created_at_id` index named; the cursor's filter starts after the
     last item of the page before.
     """
