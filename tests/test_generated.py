@@ -1,5 +1,6 @@
 """Each baked variant passes its own checks: the README's `make lint typecheck test`."""
 
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,7 +33,7 @@ def test_generated_suite_honours_test_mongo_uri(
     baked: Callable[[str], Path], variant: str, mongo_uri_env: dict[str, str]
 ) -> None:
     done = run(
-        ["make", "test", "PYTEST_ARGS=tests/test_settings.py tests/test_health.py"],
+        ["make", "test", "PYTEST_ARGS=tests/core/test_settings.py tests/core/test_health.py"],
         cwd=baked(variant),
         env=mongo_uri_env,
     )
@@ -44,3 +45,36 @@ def test_make_install_again_is_a_no_op(baked: Callable[[str], Path], variant: st
     """Nothing changed since the install (the `baked` fixture ran it): nothing is redone."""
     done = run(["make", "install"], cwd=baked(variant))
     assert done.stdout == "make: Nothing to be done for 'install'.\n"
+
+
+@pytest.mark.parametrize(
+    ("module", "line", "contract"),
+    [
+        ("resources/books/__init__.py", "from ...app import create_app", "The app builds on"),
+        ("core/crud/models.py", "from . import routes", "The resource machinery"),
+        ("core/errors.py", "from .crud import Resource", "The core's foundations"),
+        ("core/metrics.py", "from . import middleware", "No import cycles"),
+    ],
+)
+def test_lint_refuses_an_import_against_the_layers(
+    baked: Callable[[str], Path], module: str, line: str, contract: str
+) -> None:
+    """`make lint`'s import contracts (pyproject.toml) name the one an import breaks."""
+    project = baked("flask")
+    path = project / "src" / "item_service" / module
+    original = path.read_text()
+    path.write_text(f"{original}\n{line}\n")
+    try:
+        done = subprocess.run(
+            [".venv/bin/lint-imports", "--no-cache", "--no-logo"],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        path.write_text(original)
+    assert done.returncode == 1, done.stdout
+    broken = [text for text in done.stdout.splitlines() if text.endswith(" BROKEN")]
+    assert any(text.startswith(contract) for text in broken), done.stdout

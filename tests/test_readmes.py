@@ -53,7 +53,7 @@ GENERATED_README_COMMANDS = {
         "tests/conftest.py::baked", '["make", "resource", f"NAME={singular}"'
     ),
     "make check": RunBy(
-        "tests/test_resources.py::test_make_check_passes_after_make_resource",
+        "tests/test_resources.py::test_a_template_update_reaches_every_resource",
         '["make", "check"]',
     ),
     "make lock": RunBy(

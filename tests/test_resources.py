@@ -3,11 +3,12 @@
 The shared bakes (`baked`) use a first resource that is not the default (`SHARED_RESOURCE`),
 and the `GROWN` bakes add a second resource to a default bake with `make resource`. The
 contract suite serves each of these resources; this module checks what the contract cannot
-see: the names in the code, `make check` after growing, the collections and indexes in
-MongoDB, and a template update after growing.
+see: the names in the code, the collections and indexes in MongoDB, and a template update
+reaching every resource of a grown project (then `make check`).
 """
 
 import io
+import json
 import re
 import subprocess
 import time
@@ -28,12 +29,14 @@ from tests.support import (
     free_port,
     gunicorn_service,
     http,
+    install,
     migrate,
     resources_of,
     run,
     wait_for,
 )
 from tests.test_cruft import commit_all, sh, template_repo  # noqa: F401  (fixture)
+from tests.test_openapi_parity import served_document
 from tests.test_scaffold import scaffold
 
 DEFAULT_WORD = re.compile(r"item", re.IGNORECASE)
@@ -71,15 +74,6 @@ def test_a_renamed_bake_names_its_own_resource_everywhere(
     baked: Callable[[str], Path], variant: str
 ) -> None:
     assert default_names_left(baked(variant)) == []
-
-
-@pytest.mark.parametrize("name", list(GROWN))
-def test_make_check_passes_after_make_resource(baked: Callable[[str], Path], name: str) -> None:
-    project = baked(name)
-    for _, plural in resources_of(name):
-        assert (project / "src" / "item_service" / plural / "__init__.py").is_file()
-        assert (project / "tests" / plural).is_dir()
-    run(["make", "check"], cwd=project, timeout=900)
 
 
 def collections_state(uri: str, database: str) -> dict[str, Any]:
@@ -215,41 +209,56 @@ def test_make_resource_refuses_a_bad_name_in_one_line_and_writes_nothing(
 
 
 @pytest.mark.slow
-def test_cruft_update_applies_cleanly_after_make_resource(
+@pytest.mark.parametrize("framework", ["fastapi", "flask"])
+def test_a_template_update_reaches_every_resource(
     template_repo: Path,  # noqa: F811  (the fixture imported from test_cruft)
     tmp_path: Path,
+    framework: str,
 ) -> None:
-    """A project grown by `make resource` still takes a later template change with cruft."""
+    """Bake `order_line`, add `customer`, take a template change to the core and to the
+    example resource: both land (the core's for both resources), `make check` is green."""
     out = tmp_path / "out"
     out.mkdir()
-    sh(
-        [str(BIN / "cruft"), "create", str(template_repo), "--no-input", "--output-dir", str(out)],
-        tmp_path,
-    )
+    context = {"framework": framework, "resource_name": "order_line"}
+    cruft = str(BIN / "cruft")
+    create = [cruft, "create", str(template_repo), "--no-input", "--output-dir", str(out)]
+    sh([*create, "--extra-context", json.dumps(context)], tmp_path)
     project = out / "item-service"
+    install(project)
+    # The bake is written as its formatter would write it: nothing to tell cruft.
+    assert sh([cruft, "diff", "--exit-code"], project) == ""
     sh(["git", "init", "-q", "-b", "main"], project)
     commit_all(project, "baked")
-    sh(["make", "--no-print-directory", "resource", "NAME=order"], project)
-    commit_all(project, "make resource NAME=order")
+    sh(["make", "--no-print-directory", "resource", "NAME=customer"], project)
+    commit_all(project, "make resource NAME=customer")
     grown = tree_snapshot(project)
 
-    # A later template commit changes the default resource's routes and an infrastructure file.
-    template_pkg = template_repo / "{{cookiecutter.project_slug}}"
-    routes = next(template_pkg.glob("_overlays/fastapi/src/*/items/routes.py"))
-    routes.write_text(routes.read_text() + "\n# template v2\n")
-    dockerignore = template_pkg / ".dockerignore"
-    dockerignore.write_text(dockerignore.read_text() + "# template v2\n")
+    # A later template commit: the core's words for GET one, and the example's declaration.
+    template_package = template_repo / "{{cookiecutter.project_slug}}" / "src"
+    texts = next(template_package.glob("*/core/crud/texts.py"))
+    texts.write_text(texts.read_text().replace("its ETag is its version.", TEMPLATE_V2_WORDS))
+    example = next(template_package.glob("*/resources/items/__init__.py"))
+    example.write_text(
+        example.read_text().replace("create one (`POST /api/v1/items`).", EXAMPLE_V2_CLAUSE)
+    )
     commit_all(template_repo, "template v2")
 
-    sh([str(BIN / "cruft"), "update", "--skip-apply-ask", "--allow-untracked-files"], project)
-    assert ".rej" not in sh(["git", "status", "--porcelain", "--untracked-files=all"], project)
-    assert (project / ".dockerignore").read_text().endswith("# template v2\n")
+    sh([cruft, "update", "--skip-apply-ask"], project)
+    assert not list(project.rglob("*.rej")), "the update left rejected hunks"
     updated = tree_snapshot(project)
     assert not [path for path, content in updated.items() if b"<<<<<<<" in content]
-    assert updated[next(p for p in updated if p.endswith("items/routes.py"))].endswith(
-        b"# template v2\n"
-    )
-    # The added resource and its registry line survive the update untouched.
+    package = project / "src" / "item_service"
+    declaration = (package / "resources" / "order_lines" / "__init__.py").read_text()
+    assert "create one (`POST /api/v1/order_lines`), in template v2." in declaration
+    # The team's resource is as it was; the core's change reaches it all the same.
     for path, content in grown.items():
-        if "/orders/" in path or path.endswith("registry.py"):
+        if "/customers/" in path or path.endswith("resources/__init__.py"):
             assert updated[path] == content, path
+    paths = served_document(project)["paths"]
+    for one in ("/api/v1/order_lines/{order_line_id}", "/api/v1/customers/{customer_id}"):
+        assert TEMPLATE_V2_WORDS in paths[one]["get"]["description"], one
+    run(["make", "check"], cwd=project, timeout=900)
+
+
+TEMPLATE_V2_WORDS = "its ETag is its version (template v2)."
+EXAMPLE_V2_CLAUSE = "create one (`POST /api/v1/items`), in template v2."

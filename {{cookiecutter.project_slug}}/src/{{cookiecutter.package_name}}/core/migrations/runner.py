@@ -298,7 +298,9 @@ class Runner:
             if status.state == "changed":
                 raise MigrationError(
                     f"migration {status.migration.id} changed after it was applied "
-                    "(checksum differs): restore the file and put the change in a new migration"
+                    "(checksum differs): restore the file and put the change in a new "
+                    "migration; if only the file moved or its imports changed (a template "
+                    "update), run `repair`"
                 )
         return statuses
 
