@@ -210,6 +210,7 @@ def main() -> int:
     rows: dict[str, dict[str, float]] = {}
     with mongo_server() as server:
         item_id = harness.seed(server.uri)
+        harness.migrate(harness.package_of(args.variant), server.uri)
         # Compared with the bare app that pays for the same driver options (B-durable).
         generated, _, bare = harness.apps_for(
             args.variant, project, server.uri, workers=1, timeout=600

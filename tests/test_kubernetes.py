@@ -140,7 +140,7 @@ def test_manifests_and_operations_guide_carry_the_access_settings(
     else:
         assert {f"{ENV_PREFIX}AUTH_JWT_ISSUER", f"{ENV_PREFIX}AUTH_JWT_AUDIENCE"} <= set(config)
         assert not [name for name in secret if "AUTH_" in name]  # nothing of jwt is secret
-    access = (project / "src" / "item_service" / "access.py").read_text()
+    access = (project / "src" / "item_service" / "core" / "access.py").read_text()
     settings = re.findall(r"^    auth_(\w+):", access, flags=re.MULTILINE)
     assert settings
     operations = (project / "docs" / "operations.md").read_text()

@@ -9,7 +9,8 @@ update specifications.
 """
 
 import copy
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -30,7 +31,6 @@ _CURSOR_MISMATCH = (
     "A cursor keeps the {kept} of the page that gave it and cannot be combined with "
     "page; drop {names} or start again from the first page."
 )
-_META = ("created_at", "updated_at", "version")
 _CURSOR_ELSEWHERE = (
     "The cursor belongs to another list than this one; follow the next cursor this list "
     "gave, or start again from its first page."
@@ -80,7 +80,7 @@ def to_read(resource: Resource, document: dict[str, Any]) -> BaseModel:
     """
     try:
         return _read(resource, document)
-    except (KeyError, ValidationError) as exc:
+    except ValidationError as exc:
         failures = {str(document["_id"]): _failing(exc)}
         raise UnreadableDocumentError(resource.name, failures) from None
 
@@ -97,7 +97,7 @@ def to_reads(resource: Resource, found: Iterable[dict[str, Any]]) -> list[BaseMo
     for document in found:
         try:
             shown.append(_read(resource, document))
-        except (KeyError, ValidationError) as exc:
+        except ValidationError as exc:
             failures[str(document["_id"])] = _failing(exc)
     if failures:
         raise UnreadableDocumentError(resource.name, failures)
@@ -126,31 +126,41 @@ def _read(resource: Resource, document: dict[str, Any]) -> BaseModel:
     """Return the read model of a stored document, strictly (no type coercion).
 
     A field with a default that the document lacks (stored before the field was
-    declared) reads as its default.
+    declared) reads as its default. The read model ignores what it does not declare
+    (`_id`, fields no longer declared), so the document is validated as it is, and
+    defaults are looked at only when that fails.
 
     Raises:
-        KeyError: a field without a default, or a timestamp or the version, is missing.
-        ValidationError: a field is null or of another type (strictly: "3" is no version).
+        ValidationError: a field without a default, a timestamp or the version is
+            missing, or a field is null or of another type (strictly: "3" is no version).
     """
-    values: dict[str, Any] = {"id": str(document["_id"])}
+    values = {**document, "id": str(document["_id"])}
+    try:
+        return resource.read.model_validate(values, strict=True)
+    except ValidationError:
+        defaults = _defaults(resource)
+        missing = [name for name in defaults if name not in document]
+        if not missing:
+            raise
+        for name in missing:
+            values[name] = defaults[name]()
+        return resource.read.model_validate(values, strict=True)
+
+
+@functools.cache
+def _defaults(resource: Resource) -> dict[str, Callable[[], Any]]:
+    """Return, for each field with a default, a callable making a fresh one."""
+    found: dict[str, Callable[[], Any]] = {}
     for name, info in resource.fields.model_fields.items():
-        if name in document:
-            values[name] = document[name]
-        elif info.default is not PydanticUndefined:
-            values[name] = copy.copy(info.default)
+        if info.default is not PydanticUndefined:
+            found[name] = functools.partial(copy.copy, info.default)
         elif info.default_factory is not None:
-            values[name] = info.default_factory()  # type: ignore[call-arg]
-        else:
-            raise KeyError(name)
-    for name in _META:
-        values[name] = document[name]
-    return resource.read.model_validate(values, strict=True)
+            found[name] = cast(Callable[[], Any], info.default_factory)
+    return found
 
 
-def _failing(exc: KeyError | ValidationError) -> list[str]:
+def _failing(exc: ValidationError) -> list[str]:
     """Return the dotted paths of the fields an error names, each once."""
-    if isinstance(exc, KeyError):
-        return [str(exc.args[0])]
     return list(dict.fromkeys(".".join(map(str, issue["loc"])) for issue in exc.errors()))
 
 
