@@ -26,8 +26,9 @@ class RunBy:
 GENERATED_README_COMMANDS = {
     "make install": RunBy("tests/support.py::install", '["make", "install"'),
     "make test": RunBy(
-        "tests/test_generated.py::test_generated_suite_passes_on_embedded_server",
-        '["make", "test"]',
+        "tests/test_resources.py::test_a_template_update_reaches_every_resource",
+        '["make", "check"]',
+        "`make check` runs `make lint typecheck test`",
     ),
     "make install && make db": RunBy(
         "tests/test_smoke.py::test_make_db_stops_with_everything_it_started",

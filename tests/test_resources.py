@@ -257,7 +257,8 @@ def test_a_template_update_reaches_every_resource(
     paths = served_document(project)["paths"]
     for one in ("/api/v1/order_lines/{order_line_id}", "/api/v1/customers/{customer_id}"):
         assert TEMPLATE_V2_WORDS in paths[one]["get"]["description"], one
-    run(["make", "check"], cwd=project, timeout=900)
+    checked = run(["make", "check"], cwd=project, timeout=900)
+    assert "mongo: embedded SecantusDB" in checked.stdout
 
 
 TEMPLATE_V2_WORDS = "its ETag is its version (template v2)."
