@@ -37,7 +37,6 @@ from tests.support import (
 )
 from tests.test_cruft import commit_all, sh, template_repo  # noqa: F401  (fixture)
 from tests.test_openapi_parity import served_document
-from tests.test_scaffold import scaffold
 
 DEFAULT_WORD = re.compile(r"item", re.IGNORECASE)
 # The project's own names (the defaults: "Item Service", item-service, item_service,
@@ -46,17 +45,16 @@ PROJECT_NAMES = re.compile(r"item[ _-]service", re.IGNORECASE)
 
 
 def default_names_left(project: Path) -> list[str]:
-    """Return every place in `src/` and `tests/` of `project` that still says "item".
+    """Return every place in the resources' code and tests of `project` that still says "item".
 
-    A bare identifier `items` is the list envelope's field (`page.items`, `items=`) or
+    That is `app.py`, `src/<package>/resources/` and `tests/resources/`: the core and its
+    tests are the same whatever the resource is called (tests/test_scaffold.py compares
+    them). A bare identifier `items` is the list envelope's field (`page.items`) or
     `dict.items()`: the envelope keeps its key for every resource, so those are fine.
-    The JSON Schema modules (`scaffold.UNRENAMED_FILES`) name no resource: the rename
-    leaves their keywords (`"items"`, `"maxItems"`) alone.
     """
     found = []
-    for path in sorted([*project.glob("src/**/*.py"), *project.glob("tests/**/*.py")]):
-        if path.name in scaffold.UNRENAMED_FILES:
-            continue
+    places = ["src/*/app.py", "src/*/resources/**/*.py", "tests/resources/**/*.py"]
+    for path in sorted(path for place in places for path in project.glob(place)):
         tokens = tokenize.generate_tokens(io.StringIO(path.read_text()).readline)
         for token in tokens:
             text = PROJECT_NAMES.sub("", token.string)

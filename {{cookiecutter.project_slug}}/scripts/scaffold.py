@@ -68,7 +68,6 @@ ENVELOPE = "items"
 KEPT_IDENTIFIERS = frozenset({"ItemsView"})
 # Modules that hold no resource's names but JSON Schema keywords that look like the first
 # resource's (`"items"`, `"maxItems"`): a bake's rename leaves them as they are.
-UNRENAMED_FILES = frozenset({"bson_schema.py", "stored_models.py", "test_bson_schema.py"})
 # Modules and folders of the service and its tests that a resource must not shadow.
 INFRASTRUCTURE = _words(
     """
@@ -493,14 +492,9 @@ def rename_text(text: str, old: Names, new: Names, keep: Iterable[str] = ()) -> 
 
 
 def rename_tree(root: Path, old: Names, new: Names, keep: Iterable[str] = ()) -> None:
-    """Rename `old` to `new` in place under `root`: every `.py` file's text, every name.
-
-    Files named in UNRENAMED_FILES are left as they are.
-    """
+    """Rename `old` to `new` in place under `root`: every `.py` file's text, every name."""
     renamer = Renamer(old, new, tuple(keep))
     for path in sorted(root.rglob("*.py")):
-        if path.name in UNRENAMED_FILES:
-            continue
         text = path.read_text(encoding="utf-8")
         renamed = renamer.python(text)
         if renamed != text:

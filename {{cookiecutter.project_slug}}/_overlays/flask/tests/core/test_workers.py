@@ -1,13 +1,16 @@
 """The worker: refused heads answered as problem+json, closed lingering so the answer arrives."""
 
 import json
+import logging
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
+from gunicorn.config import Config
+from gunicorn.http.errors import LimitRequestHeaders
 
-from {{ cookiecutter.package_name }}.core.workers import linger, problem_response
+from {{ cookiecutter.package_name }}.core.workers import GeventWorker, linger, problem_response
 
 # The refusal, with a body larger than the client's receive buffer (CLIENT_RCVBUF) below.
 ANSWER_BODY = b"x" * 64 * 2**10
@@ -43,9 +46,9 @@ def connection() -> Iterator[tuple[socket.socket, socket.socket]]:
 
 
 def refuse_while_client_waits(
-    client: socket.socket, server: socket.socket, *, lingering: bool
+    client: socket.socket, server: socket.socket, refuse: Callable[[socket.socket], None]
 ) -> tuple[bytes, str]:
-    """Send REQUEST from `client`; `server` reads 64 KiB of it, sends ANSWER and closes.
+    """Send REQUEST from `client`; `server` reads 64 KiB of it, `refuse`s it and closes.
 
     The client reads only once its request is sent, as an HTTP client does. Returns what
     the client received and how the connection ended: "EOF" (an orderly close) or the
@@ -70,9 +73,7 @@ def refuse_while_client_waits(
     reader.start()
     assert sent.wait(10), "the request did not fit in the socket buffers"
     server.recv(65536)
-    server.sendall(ANSWER)
-    if lingering:
-        linger(server)
+    refuse(server)
     server.close()
     reader.join(10)
     [(received, end)] = outcome
@@ -82,9 +83,31 @@ def refuse_while_client_waits(
 def test_lingering_close_delivers_the_answer(
     connection: tuple[socket.socket, socket.socket],
 ) -> None:
-    received, end = refuse_while_client_waits(*connection, lingering=True)
+    def answer_and_linger(server: socket.socket) -> None:
+        server.sendall(ANSWER)
+        linger(server)
+
+    received, end = refuse_while_client_waits(*connection, answer_and_linger)
     assert (len(received), end) == (len(ANSWER), "EOF")
     assert received == ANSWER
+
+
+def test_the_worker_answers_an_oversized_head_and_closes_lingering(
+    connection: tuple[socket.socket, socket.socket],
+) -> None:
+    """gunicorn hands the worker the refused head's error; the client gets the 431 problem,
+    then an orderly close (EOF), not the reset of a close with its input unread."""
+    worker = object.__new__(GeventWorker)  # only what handle_error reads: no process
+    worker.cfg = Config()
+    worker.log = logging.getLogger("test_workers")
+    refused = LimitRequestHeaders("a header field is longer than limit_request_field_size")
+
+    def handle_error(server: socket.socket) -> None:
+        worker.handle_error(None, server, ("127.0.0.1", 0), refused)
+
+    received, end = refuse_while_client_waits(*connection, handle_error)
+    assert received.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n")
+    assert end == "EOF"
 
 
 def test_a_refused_head_is_answered_as_problem_json() -> None:
