@@ -224,7 +224,8 @@ def test_a_template_update_reaches_every_resource(
     project = out / "item-service"
     install(project)
     # The bake is written as its formatter would write it: nothing to tell cruft.
-    assert sh([cruft, "diff", "--exit-code"], project) == ""
+    # (cruft renders the template again to compare: the bake hook's next steps print.)
+    assert "diff --git" not in sh([cruft, "diff", "--exit-code"], project)
     sh(["git", "init", "-q", "-b", "main"], project)
     commit_all(project, "baked")
     sh(["make", "--no-print-directory", "resource", "NAME=customer"], project)

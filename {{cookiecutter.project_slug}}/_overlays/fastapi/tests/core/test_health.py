@@ -9,6 +9,7 @@ from pymongo import MongoClient
 from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.core.migrations.runner import RECORDS, Runner, discover
 from {{ cookiecutter.package_name }}.core.settings import Settings
+from {{ cookiecutter.package_name }}.resources import RESOURCES
 
 from tests.mongo import unused_port
 
@@ -43,13 +44,14 @@ async def test_readiness_is_503_naming_the_check_when_mongodb_is_down(
         ) as client:
             live = await client.get("/health/live")
             ready = await client.get("/health/ready")
-            items = await client.get("/api/v1/items")
+            listed = [await client.get(resource.path) for resource in RESOURCES]
     assert live.status_code == 200
     assert ready.status_code == 503
     assert ready.headers["content-type"] == "application/problem+json"
     assert ready.json()["checks"] == {"mongodb": "fail"}
-    assert items.status_code == 503
-    assert items.json()["title"] == "Service Unavailable"
+    assert {(answer.status_code, answer.json()["title"]) for answer in listed} == {
+        (503, "Service Unavailable")
+    }
 
 
 async def test_readiness_is_503_naming_pending_migrations_until_they_are_applied(

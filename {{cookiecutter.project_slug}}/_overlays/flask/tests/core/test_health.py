@@ -9,6 +9,7 @@ from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.core import db
 from {{ cookiecutter.package_name }}.core.migrations.runner import RECORDS, Runner, discover
 from {{ cookiecutter.package_name }}.core.settings import Settings
+from {{ cookiecutter.package_name }}.resources import RESOURCES
 
 from tests.app_fixtures import client_for
 from tests.mongo import unused_port
@@ -40,13 +41,14 @@ def test_readiness_is_503_naming_the_check_when_mongodb_is_down(
     client = client_for(app, credentials)
     live = client.get("/health/live")
     ready = client.get("/health/ready")
-    items = client.get("/api/v1/items")
+    listed = [client.get(resource.path) for resource in RESOURCES]
     assert live.status_code == 200
     assert ready.status_code == 503
     assert ready.headers["content-type"] == "application/problem+json"
     assert ready.get_json()["checks"] == {"mongodb": "fail"}
-    assert items.status_code == 503
-    assert items.get_json()["title"] == "Service Unavailable"
+    assert {(answer.status_code, answer.get_json()["title"]) for answer in listed} == {
+        (503, "Service Unavailable")
+    }
 
 
 def test_readiness_is_503_naming_pending_migrations_until_they_are_applied(
