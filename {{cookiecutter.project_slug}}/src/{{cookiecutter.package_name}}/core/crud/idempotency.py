@@ -31,7 +31,7 @@ index deletes the record then, but MongoDB's TTL monitor runs only once a minute
 record past `expires_at` is treated as absent (`next_step`) until it is gone.
 
 Records written before keys were scoped per caller have no `caller` in their `_id`: the
-`none` mode still finds them (same shape); the `api_key` and `jwt` modes never do, since
+access mode `none` still finds them (same shape); the modes with callers never do, since
 they name no caller and replaying them to anyone is the cross-caller leak this scoping
 closes. A retry that straddles the upgrade is then a new request (for a resource with a
 unique field, a 409 for the name already taken), and the old record expires on its own.

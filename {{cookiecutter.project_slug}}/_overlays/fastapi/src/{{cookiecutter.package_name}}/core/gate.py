@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
+import pymongo
 from starlette.routing import BaseRoute, Match
 from starlette.types import Scope
 
@@ -19,6 +20,7 @@ from .db import Database
 from .migrations.runner import RECORDS, Migration
 from .migrations.states import MigrationStates
 from .problems import database_unavailable_detail
+from .timeouts import call_timeout
 
 
 class MigrationGate(MigrationStates):
@@ -57,9 +59,12 @@ class MigrationGate(MigrationStates):
             Exception: the driver's error, or TimeoutError after `timeout_ms`.
         """
         assert self.database is not None, "start() first"
+        # `call_timeout`, as every repository call: a refusal of the service's credentials
+        # is raised again at once, not waited out to the timeout.
         async with asyncio.timeout(self.timeout_s):
-            cursor = self.database[RECORDS].find({}, {"state": 1, "checksum": 1})
-            records = await cursor.to_list(None)
+            with pymongo.timeout(call_timeout(self.database.client, self.timeout_s)):
+                cursor = self.database[RECORDS].find({}, {"state": 1, "checksum": 1})
+                records = await cursor.to_list(None)
         return self.update(records)
 
     async def refresh(self) -> None:

@@ -18,6 +18,7 @@ from .db import Database
 from .migrations.runner import RECORDS, Migration
 from .migrations.states import MigrationStates
 from .problems import database_unavailable_detail
+from .timeouts import call_timeout
 
 
 class MigrationGate(MigrationStates):
@@ -56,7 +57,9 @@ class MigrationGate(MigrationStates):
             Exception: the driver's error, or a timeout after `timeout_ms`.
         """
         assert self.database is not None, "start() first"
-        with pymongo.timeout(self.timeout_s):
+        # `call_timeout`, as every repository call: a refusal of the service's credentials
+        # is raised again at once, not waited out to the timeout.
+        with pymongo.timeout(call_timeout(self.database.client, self.timeout_s)):
             records = self.database[RECORDS].find({}, {"state": 1, "checksum": 1}).to_list()
         return self.update(records)
 
