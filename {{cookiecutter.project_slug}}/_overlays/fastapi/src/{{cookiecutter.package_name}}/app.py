@@ -18,7 +18,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__
-from .core import db, guard, health
+from .core import db, guard, health, tracing
 from .core.access import Policy, load_policy
 from .core.crud import Resource
 from .core.crud.repository import build_repositories, warm_up
@@ -94,7 +94,8 @@ def create_app(
     refuse_shared(resources)
     settings = settings or load_settings()
     policy = policy or load_policy()
-    configure_logging(settings.log_level, settings.resolved_log_format)
+    configure_logging(settings.log_level, settings.resolved_log_format, tracing.log_processors())
+    tracing.instrument_mongo()  # before any MongoDB client exists
     metrics = HttpMetrics()
     app = FastAPI(
         title="{{ cookiecutter.project_name }}",
@@ -159,6 +160,7 @@ def create_app(
         no_store_prefixes=guard.no_store_prefixes(policy, resources),
     )
     register_docs(app)
+    tracing.instrument_http(app)
     return app
 
 
