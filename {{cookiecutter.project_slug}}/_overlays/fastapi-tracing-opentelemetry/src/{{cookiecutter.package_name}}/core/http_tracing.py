@@ -8,9 +8,11 @@ import re
 
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.trace import TracerProvider
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .logs import HEALTH_PREFIX
+from .logs import HEALTH_PREFIX, is_probe
 from .metrics import METRICS_PATH
 
 # No spans for the probes and the scrape: the instrumentation matches these regular
@@ -21,11 +23,31 @@ EXCLUDED_URLS = ",".join(
         rf"^[a-z]+://[^/]*{re.escape(METRICS_PATH)}$",
     ]
 )
-# The request id, as the convention for captured headers records it
-# (`http.response.header.x-request-id`).
+# The request id, recorded as a captured response header
+# (`http.response.header.x_request_id`).
 CAPTURED_RESPONSE_HEADERS = ["x-request-id"]
 
 App = FastAPI
+
+
+class UntracedProbes:
+    """ASGI middleware: no spans at all while a probe or the scrape is served.
+
+    The instrumentation makes no span for them (`EXCLUDED_URLS`), but the readiness
+    probe pings MongoDB: without this, each ping would be a trace of its own.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        """Wrap `app`."""
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one event; a probe's with instrumentation suppressed."""
+        if scope["type"] == "http" and is_probe(scope["path"]):
+            with suppress_instrumentation():
+                await self.app(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
 def trace_requests(app: App, tracer_provider: TracerProvider | None = None) -> None:
@@ -35,6 +57,7 @@ def trace_requests(app: App, tracer_provider: TracerProvider | None = None) -> N
     `receive`/`send` events: one span per request. Without a `tracer_provider`, the
     spans go to the process's (`tracing.start`).
     """
+    app.add_middleware(UntracedProbes)
     FastAPIInstrumentor.instrument_app(
         app,
         tracer_provider=tracer_provider,

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from flask import Flask
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.instrumentation.wsgi import OpenTelemetryMiddleware
 from opentelemetry.trace import Span, TracerProvider
 
@@ -20,8 +21,9 @@ from .middleware import route_template
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-# The request id, as the convention for captured headers records it.
-REQUEST_ID_ATTRIBUTE = "http.response.header.x-request-id"
+# The request id, as OpenTelemetry's instrumentations record a captured response header
+# (the FastAPI variant's does so itself).
+REQUEST_ID_ATTRIBUTE = "http.response.header.x_request_id"
 
 App = Flask
 
@@ -50,7 +52,11 @@ def name_span(
 
 
 class TracedApp:
-    """WSGI middleware: trace every request but the health probes and `/metrics`."""
+    """WSGI middleware: trace every request but the health probes and `/metrics`.
+
+    Those are served with instrumentation suppressed: the readiness probe pings
+    MongoDB, and each ping would otherwise be a trace of its own.
+    """
 
     def __init__(
         self, wsgi_app: "WSGIApplication", tracer_provider: TracerProvider | None = None
@@ -66,7 +72,8 @@ class TracedApp:
     ) -> Iterable[bytes]:
         """Serve one request, in a SERVER span unless it is a probe or the scrape."""
         if is_probe(environ.get("PATH_INFO", "")):
-            return self.untraced(environ, start_response)
+            with suppress_instrumentation():
+                return self.untraced(environ, start_response)
         return self.traced(environ, start_response)  # type: ignore[no-any-return]
 
 

@@ -16,8 +16,8 @@ is instrumented, no span is made and log lines carry no trace ids. With one set:
 - `instrument_http(app)` (with `http_tracing.py`, per framework) traces each request but the
   health probes and `/metrics`: the span is named by the route template
   (`GET /api/v1/items/{item_id}`, never the raw path), continues a caller's W3C
-  `traceparent`/`tracestate`, holds the request id (`http.response.header.x-request-id`,
-  the convention for captured headers) and is an error on a 5xx answer.
+  `traceparent`/`tracestate`, holds the request id (`http.response.header.x_request_id`,
+  as OpenTelemetry records a captured header) and is an error on a 5xx answer.
 - `log_processors()` adds `trace_id` and `span_id` (32 and 16 hex digits, as trace
   viewers show them) to every log line written while a span is current.
 
@@ -29,23 +29,31 @@ See docs/operations.md.
 """
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+from opentelemetry.trace import Link, SpanKind
+from opentelemetry.trace.span import TraceState
+from opentelemetry.util.types import Attributes
 from structlog.types import EventDict, Processor
 
 from .http_tracing import App, trace_requests
 
 __all__ = [
+    "RequestRooted",
     "add_trace_ids",
     "enabled",
     "instrument_http",
     "instrument_mongo",
     "log_processors",
+    "make_provider",
+    "resource",
     "start",
     "stop",
 ]
@@ -74,13 +82,59 @@ def resource() -> Resource:
     return detected
 
 
+class RequestRooted(Sampler):
+    """Sample as `configured` says, but start no trace at a MongoDB command.
+
+    A command outside any request (the start-up checks, a readiness ping) would be a
+    one-span trace of its own; commands inside a request are sampled with it.
+    """
+
+    def __init__(self, configured: Sampler) -> None:
+        """Defer every other decision to `configured`."""
+        self.configured = configured
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        """Drop a CLIENT span without a parent; ask `configured` about every other span."""
+        parent = trace.get_current_span(parent_context).get_span_context()
+        if kind is SpanKind.CLIENT and not parent.is_valid:
+            return SamplingResult(Decision.DROP)
+        return self.configured.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
+
+    def get_description(self) -> str:
+        """Name the sampler and the one it defers to."""
+        return "RequestRooted{" + self.configured.get_description() + "}"
+
+
+def make_provider() -> TracerProvider:
+    """Return a tracer provider for this service, with no span processor yet.
+
+    Its resource is `resource()`; its sampler `OTEL_TRACES_SAMPLER`'s (default:
+    parent-based, always on) inside `RequestRooted`.
+    """
+    provider = TracerProvider(resource=resource())
+    # The provider reads OTEL_TRACES_SAMPLER[_ARG] itself; its public `sampler` is what
+    # the tracers it makes use, so it is wrapped before any tracer is made.
+    provider.sampler = RequestRooted(provider.sampler)
+    return provider
+
+
 def start() -> TracerProvider | None:
     """Make this process export its spans over OTLP/HTTP; return the provider, or None when off.
 
     Call it once per process, after any fork and (under gevent) after the standard
     library is patched: the exporter's HTTP client and the batch thread must belong to
-    the process and loop that use them. The sampler comes from `OTEL_TRACES_SAMPLER`
-    (default: parent-based, always on).
+    the process and loop that use them. The provider is `make_provider()`'s.
     """
     if not enabled():
         return None
@@ -88,7 +142,7 @@ def start() -> TracerProvider | None:
     # gunicorn master must not import before a gevent worker patches it (gunicorn.conf.py).
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-    provider = TracerProvider(resource=resource())
+    provider = make_provider()
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
     return provider
