@@ -183,6 +183,8 @@ def worker_exit(server: Any, worker: Any) -> None:
     """Export the worker's finished spans still queued before it exits (graceful exit only:
     `worker_int` ends a quick shutdown at once).
 
+    A uvicorn worker never gets here: it ends by re-raising SIGTERM once the app's
+    lifespan has shut down, and the FastAPI app flushes its spans there (`app.lifespan`).
     gunicorn also calls this in the master, for a worker found gone: nothing to do there.
     """
     if worker.pid != os.getpid():

@@ -37,7 +37,8 @@ from .resources import RESOURCES
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Own the MongoDB client and one repository per resource; close the client at shutdown.
+    """Own the MongoDB client and one repository per resource; close the client at shutdown
+    and export the spans still queued (`tracing.flush`).
 
     Start-up never changes the schema (collections, validators, indexes): migrations do
     (`python -m {{ cookiecutter.package_name }}.core.migrations upgrade`), and `/health/ready`
@@ -54,6 +55,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await db.close_client(client)
+        tracing.flush()  # a uvicorn worker ends right after, by re-raising SIGTERM
 
 
 def problem_openapi(app: FastAPI) -> dict[str, Any]:

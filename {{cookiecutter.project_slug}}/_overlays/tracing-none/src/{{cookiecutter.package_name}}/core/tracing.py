@@ -12,6 +12,10 @@ def start() -> None:
     """Do nothing: no tracer provider."""
 
 
+def flush() -> None:
+    """Do nothing: no span to export."""
+
+
 def stop() -> None:
     """Do nothing: no span to flush."""
 

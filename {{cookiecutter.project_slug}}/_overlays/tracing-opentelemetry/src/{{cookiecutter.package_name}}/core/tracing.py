@@ -8,8 +8,9 @@ is instrumented, no span is made and log lines carry no trace ids. With one set:
   survive a fork, so spans go out over OTLP/HTTP) sets the process's tracer provider,
   whose `BatchSpanProcessor` exports from a background thread: an export that fails or
   hangs is logged and retried there, never in a request (at worst, spans beyond the
-  queue's `OTEL_BSP_MAX_QUEUE_SIZE` are dropped). `stop()` (gunicorn's `worker_exit`)
-  flushes it, so a graceful shutdown (SIGTERM) loses no finished span.
+  queue's `OTEL_BSP_MAX_QUEUE_SIZE` are dropped). A graceful shutdown (SIGTERM) loses
+  no finished span: `flush()` at the end of the FastAPI app's lifespan, `stop()` in
+  gunicorn's `worker_exit` (Flask's gevent workers).
 - `instrument_mongo()` registers the pymongo command listener, which traces
   `MongoClient`, `AsyncMongoClient` and Motor alike, without the statements (they hold
   data); it must run before the client is created (pymongo reads its listeners then).
@@ -49,6 +50,7 @@ __all__ = [
     "RequestRooted",
     "add_trace_ids",
     "enabled",
+    "flush",
     "instrument_http",
     "instrument_mongo",
     "log_processors",
@@ -146,6 +148,18 @@ def start() -> TracerProvider | None:
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
     return provider
+
+
+def flush() -> None:
+    """Export every finished span still queued now (if a provider was set); keep tracing.
+
+    The FastAPI app's lifespan calls it as it shuts down: a uvicorn worker then ends by
+    re-raising SIGTERM, so gunicorn's `worker_exit` (`stop`) never runs there. The
+    exporter's own timeout (`OTEL_EXPORTER_OTLP_TIMEOUT`, 10 s) bounds the wait.
+    """
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, TracerProvider):
+        provider.force_flush()
 
 
 def stop() -> None:
