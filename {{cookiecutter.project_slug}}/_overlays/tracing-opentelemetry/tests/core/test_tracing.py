@@ -10,11 +10,12 @@ gunicorn's to call (tests/test_tracing_served.py serves the app with it).
 
 import functools
 import json
+import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import structlog
 from opentelemetry import trace
 from opentelemetry.instrumentation.pymongo import PymongoInstrumentor
 from opentelemetry.sdk.trace import ReadableSpan
@@ -58,7 +59,6 @@ def spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
     exporter.clear()
     yield exporter
     PymongoInstrumentor().uninstrument()
-    structlog.reset_defaults()
 
 
 @pytest.fixture
@@ -99,12 +99,31 @@ def test_tracing_is_off_without_an_endpoint(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", raising=False)
     assert not tracing.enabled()
-    assert tracing.log_processors() == []
     assert tracing.start() is None
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://collector:4318/v1/traces")
     assert tracing.enabled()
     monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
     assert not tracing.enabled()
+
+
+def test_a_collector_that_is_down_costs_a_request_nothing(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Spans end at once with the collector unreachable; the failed export is only logged."""
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{closed}")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "1")
+    provider = tracing.exporting_provider()
+    tracer = provider.get_tracer(__name__)
+    started = time.perf_counter()
+    for number in range(50):
+        with tracer.start_as_current_span(f"request {number}", kind=SpanKind.SERVER):
+            pass
+    assert time.perf_counter() - started < 0.5
+    provider.shutdown()  # the export fails (connection refused): logged, not raised
+    assert any("export" in record.getMessage().lower() for record in caplog.records)
 
 
 def test_the_sampler_is_the_configured_one_inside_request_rooted(

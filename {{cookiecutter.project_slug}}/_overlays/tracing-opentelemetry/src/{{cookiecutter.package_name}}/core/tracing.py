@@ -2,7 +2,7 @@
 
 Off unless an OTLP endpoint is configured: with neither `OTEL_EXPORTER_OTLP_ENDPOINT`
 nor `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` set (or with `OTEL_SDK_DISABLED=true`), nothing
-is instrumented, no span is made and log lines carry no trace ids. With one set:
+is instrumented, no span is made, so log lines carry no trace ids. With one set:
 
 - `start()` (gunicorn.conf.py, once per worker after the fork: gRPC exporters do not
   survive a fork, so spans go out over OTLP/HTTP) sets the process's tracer provider,
@@ -50,6 +50,7 @@ __all__ = [
     "RequestRooted",
     "add_trace_ids",
     "enabled",
+    "exporting_provider",
     "flush",
     "instrument_http",
     "instrument_mongo",
@@ -131,21 +132,34 @@ def make_provider() -> TracerProvider:
     return provider
 
 
-def start() -> TracerProvider | None:
-    """Make this process export its spans over OTLP/HTTP; return the provider, or None when off.
+def exporting_provider() -> TracerProvider:
+    """Return `make_provider()` exporting its spans in batches over OTLP/HTTP.
 
-    Call it once per process, after any fork and (under gevent) after the standard
-    library is patched: the exporter's HTTP client and the batch thread must belong to
-    the process and loop that use them. The provider is `make_provider()`'s.
+    The exporter reads `OTEL_EXPORTER_OTLP_*` (endpoint, headers, timeout), the batch
+    processor `OTEL_BSP_*`. Ending a span only queues it: an export runs in the
+    processor's thread, so a collector that is down, slow or refusing costs a request
+    nothing (its failure is logged there; a span that finds the queue full is dropped).
     """
-    if not enabled():
-        return None
     # Imported here: the exporter imports `requests` (and with it `ssl`), which the
     # gunicorn master must not import before a gevent worker patches it (gunicorn.conf.py).
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
     provider = make_provider()
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    return provider
+
+
+def start() -> TracerProvider | None:
+    """Make this process export its spans (`exporting_provider`); return the provider, or
+    None when tracing is off.
+
+    Call it once per process, after any fork and (under gevent) after the standard
+    library is patched: the exporter's HTTP client and the batch thread must belong to
+    the process and loop that use them.
+    """
+    if not enabled():
+        return None
+    provider = exporting_provider()
     trace.set_tracer_provider(provider)
     return provider
 
@@ -215,5 +229,11 @@ def add_trace_ids(_: Any, __: str, event_dict: EventDict) -> EventDict:
 
 
 def log_processors() -> list[Processor]:
-    """Return the structlog processors tracing adds to every log line: none when it is off."""
-    return [add_trace_ids] if enabled() else []
+    """Return the structlog processors tracing adds to every log line (`add_trace_ids`).
+
+    The same whether tracing is on or off: with it off no span is ever current, so no
+    line gets ids, and the check costs a context lookup. A chain that changed with the
+    environment would also differ between a process's loggers: structlog keeps the
+    processors a logger had when first used (`cache_logger_on_first_use`).
+    """
+    return [add_trace_ids]
