@@ -85,8 +85,8 @@ OPCOUNTERS = ("query", "insert", "update", "delete", "getmore", "command")
 # measurement of 100 requests holds many exports and its edges cut off little of one.
 TRACING_ROLES: dict[str, dict[str, str]] = {
     "G@tracing-off": {},
-    "G@tracing-100%": {"OTEL_TRACES_SAMPLER": "parentbased_always_on"},
-    "G@tracing-10%": {
+    "G@tracing-100": {"OTEL_TRACES_SAMPLER": "parentbased_always_on"},
+    "G@tracing-10": {
         "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
         "OTEL_TRACES_SAMPLER_ARG": "0.1",
     },
@@ -269,12 +269,21 @@ def prepare(variants: list[str], auth: str = "none", *, tracing: bool = False) -
     # so G and B of every variant run the very same library versions, those the variants'
     # locks pin (what a generated service runs), as constraints.
     editable = [arg for path in projects.values() for arg in ("-e", str(path))]
+    # A traced bake's locks win where they differ: the OpenTelemetry SDK pins the API
+    # (`opentelemetry-api`, which FastAPI requires too) a patch below FastAPI's own lock.
     constraints = WORK_DIR / "constraints.txt"
-    pins = {
-        f"{name}=={version}" + (f" ; {marker}" if marker else "")
-        for path in projects.values()
-        for name, version, marker in locked_requirements(path, dev=False)
-    }
+    by_name: dict[str, set[str]] = {}
+    for key, path in projects.items():
+        if not key.endswith(f"+{TRACED}"):
+            for name, version, marker in locked_requirements(path, dev=False):
+                by_name.setdefault(name, set()).add(_pin(name, version, marker))
+    for key, path in projects.items():
+        if key.endswith(f"+{TRACED}"):
+            traced: dict[str, set[str]] = {}
+            for name, version, marker in locked_requirements(path, dev=False):
+                traced.setdefault(name, set()).add(_pin(name, version, marker))
+            by_name.update(traced)
+    pins = set().union(*by_name.values())
     constraints.write_text("".join(f"{pin}\n" for pin in sorted(pins)))
     run(
         [
@@ -300,6 +309,11 @@ def prepare(variants: list[str], auth: str = "none", *, tracing: bool = False) -
         env=uv_env(),
     )
     return projects
+
+
+def _pin(name: str, version: str, marker: str) -> str:
+    """Return a constraint line pinning `name` to `version` where `marker` holds."""
+    return f"{name}=={version}" + (f" ; {marker}" if marker else "")
 
 
 def seed(mongo_uri: str) -> str:

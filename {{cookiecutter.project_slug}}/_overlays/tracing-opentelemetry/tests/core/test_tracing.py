@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import structlog
 from opentelemetry import trace
 from opentelemetry.instrumentation.pymongo import PymongoInstrumentor
 from opentelemetry.sdk.trace import ReadableSpan
@@ -23,7 +24,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from {{ cookiecutter.package_name }}.core import tracing
+from {{ cookiecutter.package_name }}.core import middleware, tracing
 from {{ cookiecutter.package_name }}.core.http_tracing import App
 
 from tests.http import Http, Reply
@@ -55,6 +56,10 @@ def spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
     Afterwards the MongoDB listener is switched off again (pymongo keeps it registered).
     """
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")
+    # The request middleware's access logger, as a process's first app would find it:
+    # structlog keeps the processors a logger had when first used, and an earlier
+    # test's app (tracing off) used this one already.
+    monkeypatch.setattr(middleware, "access_log", structlog.get_logger("access"))
     exporter = memory_exporter()
     exporter.clear()
     yield exporter
@@ -99,6 +104,7 @@ def test_tracing_is_off_without_an_endpoint(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", raising=False)
     assert not tracing.enabled()
+    assert tracing.log_processors() == []
     assert tracing.start() is None
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://collector:4318/v1/traces")
     assert tracing.enabled()
