@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.support import (
     BIN,
@@ -34,6 +35,7 @@ from tests.support import (
     wait_for,
 )
 from tests.test_auth import readme_section, run_block, sh_blocks
+from tests.test_kubernetes import assert_valid, validate
 
 TRACED_FILES = ("core/http_tracing.py",)
 TRACED_TESTS = ("tests/core/test_tracing.py", "tests/test_gunicorn_tracing.py")
@@ -92,6 +94,21 @@ def test_the_tracing_compose_file_merges_with_the_stack(tmp_path: Path) -> None:
     assert collector["volumes"][0]["source"] == str(project / "otel-collector.yaml")
     assert "jaeger:4317" in (project / "otel-collector.yaml").read_text()
     assert config["services"]["jaeger"]["ports"][0]["target"] == 16686
+
+
+def test_a_traced_bakes_configmap_samples_and_leaves_the_endpoint_to_the_operator(
+    tmp_path: Path,
+) -> None:
+    """The Kubernetes ConfigMap holds the sampler settings, the endpoint commented out
+    (tracing stays off until an operator names a collector); it validates strictly."""
+    project = bake(tmp_path, framework="flask", kubernetes="yes", tracing="opentelemetry")
+    configmap = project / "k8s" / "configmap.yaml"
+    assert_valid(validate(configmap))
+    data = yaml.safe_load(configmap.read_text())["data"]
+    assert data["OTEL_TRACES_SAMPLER"] == "parentbased_traceidratio"
+    assert float(data["OTEL_TRACES_SAMPLER_ARG"]) == 0.1
+    assert "OTEL_EXPORTER_OTLP_ENDPOINT" not in data
+    assert "# OTEL_EXPORTER_OTLP_ENDPOINT:" in configmap.read_text()
 
 
 class _Receiver:
