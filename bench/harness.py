@@ -564,11 +564,15 @@ def measure_instructions(
     plan: Plan,
     endpoints: list[str] | None = None,
     headers: dict[str, str] | None = None,
+    settle: float = 0,
 ) -> dict[str, float]:
     """Return Ir per request per endpoint for `app` (one gunicorn worker under callgrind).
 
     `headers` go with every request (a credential). The warm-up requests also fill the
     caches the first authenticated request fills (a jwt service fetches the JWKS then).
+    `settle` seconds pass before counting starts and again before the dump: work an app
+    does in the background after a request (a tracing batch processor exporting its
+    spans) then falls in the window of the endpoint that caused it, all of it.
     """
     endpoints = endpoints or list(plan.endpoints)
     out_dir = WORK_DIR / "callgrind" / app.name.replace("/", "-")
@@ -586,11 +590,13 @@ def measure_instructions(
                 client.send(endpoint)
         for endpoint in endpoints:
             before = set(out_dir.iterdir())
+            time.sleep(settle)
             # Order matters: switching instrumentation off before the dump loses the counts.
             _callgrind_control("-i", "on", worker)
             _callgrind_control("-z", worker)
             for _ in range(plan.callgrind_requests):
                 client.send(endpoint)
+            time.sleep(settle)
             _callgrind_control("-d", worker)
             _callgrind_control("-i", "off", worker)
             dumps = sorted(set(out_dir.iterdir()) - before)
@@ -1011,7 +1017,9 @@ def measure_tracing(
                 )
             app = dataclasses.replace(base, role=role, env=env)
             print(f"bench: instructions {app.name}", flush=True)
-            results.instructions[app.name] = measure_instructions(app, item_id, plan)
+            # Two export periods: the spans of the warm-up (or of the endpoint before)
+            # leave before counting starts, the endpoint's last ones before the dump.
+            results.instructions[app.name] = measure_instructions(app, item_id, plan, settle=2.5)
 
 
 def main(argv: list[str] | None = None) -> int:

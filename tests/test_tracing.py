@@ -70,6 +70,10 @@ def test_traced_bakes_have_the_same_tracing_files_in_both_frameworks(tmp_path: P
             if "__pycache__" not in path.parts
         )
     assert trees["fastapi"] == trees["flask"]
+    for framework in ("fastapi", "flask"):  # everything rendered
+        for path in (tmp_path / framework).rglob("*tracing*"):
+            if path.is_file():
+                assert "{{" not in path.read_text() and "{%" not in path.read_text(), path
     fastapi_http = (tmp_path / "fastapi").rglob("http_tracing.py")
     assert "FastAPIInstrumentor" in next(fastapi_http).read_text()
 
