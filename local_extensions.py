@@ -6,8 +6,8 @@ cookiecutter and cruft import this file from the template's root. It adds filter
 - `checked_default(value, name, answers)` on a default derived from earlier answers
   (`project_slug` from `project_name`, `package_name` from `project_slug`): a derived
   default that breaks `name`'s rule stops at once, before it is offered as the answer.
-  The defaults from `framework` to `auth` go through it too, so every answer before
-  them is checked before the next question. Those five prompts have a fixed set of
+  The defaults from `framework` to `tracing` go through it too, so every answer before
+  them is checked before the next question. Those six prompts have a fixed set of
   answers, yet are plain strings, not lists: cookiecutter refuses a value outside a
   list given on the command line itself, with a traceback, before any template code runs;
 - `checked_answers(answers)` in the last private variable: every answer, once all are in;

@@ -79,6 +79,19 @@ INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
     ([("tags", 1), ("name", 1)], {"name": "tags_name"}),
 ]
 OPCOUNTERS = ("query", "insert", "update", "delete", "getmore", "command")
+# `--tracing` (issue 24): G baked with `tracing=opentelemetry`, as three roles: no OTLP
+# endpoint set (tracing off), and exporting to a local receiver with every new trace
+# sampled, or one in ten. The batch processor exports every second (default 5 s), so a
+# measurement of 100 requests holds many exports and its edges cut off little of one.
+TRACING_ROLES: dict[str, dict[str, str]] = {
+    "G@tracing-off": {},
+    "G@tracing-100": {"OTEL_TRACES_SAMPLER": "parentbased_always_on"},
+    "G@tracing-10": {
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": "0.1",
+    },
+}
+TRACED = "tracing"  # the key suffix and package suffix of a variant's traced bake
 # The roles of a variant: the generated service, the bare app with the driver's defaults,
 # and the bare app with the generated service's driver options (the gate compares G with
 # B-durable: both pay for the same durability, so the ratio is what our code costs).
@@ -126,6 +139,9 @@ class Plan:
     # `--auth`: besides G (auth=none), measure G baked with this access mode (role
     # `G+<mode>`, instructions only), its requests carrying a valid credential.
     auth: str = "none"
+    # `--tracing`: besides G, measure G baked with tracing=opentelemetry (TRACING_ROLES,
+    # instructions only).
+    tracing: bool = False
 
     def concurrency_of(self, endpoint: str) -> tuple[int, ...]:
         """Return the wrk connection counts `endpoint` is loaded with."""
@@ -156,7 +172,7 @@ class App:
     """One server to measure: a generated service (G) or a bare app (B) of a variant."""
 
     variant: str
-    role: str  # one of ROLES (or G+<auth mode>, G-<ablation>)
+    role: str  # one of ROLES (or G+<auth mode>, G-<ablation>, G@tracing-...)
     argv: list[str]
     cwd: Path
     env: dict[str, str]
@@ -222,21 +238,25 @@ def bake_name(variant: str, auth: str = "none") -> str:
     return variant if auth == "none" else f"{variant}+{auth}"
 
 
-def prepare(variants: list[str], auth: str = "none") -> dict[str, Path]:
+def prepare(variants: list[str], auth: str = "none", *, tracing: bool = False) -> dict[str, Path]:
     """Bake every variant and install them with the bare apps' needs into one venv.
 
     With an `auth` mode other than none, each variant is baked a second time with it
-    (key `bake_name(variant, auth)`, package `package_of(variant, auth)`).
+    (key `bake_name(variant, auth)`, package `package_of(variant, auth)`); with
+    `tracing`, once more with `tracing=opentelemetry` (key `bake_name(variant, TRACED)`).
     """
     projects_dir = WORK_DIR / "projects"
     shutil.rmtree(projects_dir, ignore_errors=True)
     projects_dir.mkdir(parents=True)
     projects = {}
     for variant in variants:
-        for mode in dict.fromkeys(("none", auth)):
-            title = " ".join(["Bench", *package_of(variant, mode).split("_")[1:]]).title()
-            projects[bake_name(variant, mode)] = bake(
-                projects_dir, project_name=title, auth=mode, **VARIANTS[variant]
+        bakes = {mode: {"auth": mode} for mode in dict.fromkeys(("none", auth))}
+        if tracing:
+            bakes[TRACED] = {"tracing": "opentelemetry"}
+        for suffix, answers in bakes.items():
+            title = " ".join(["Bench", *package_of(variant, suffix).split("_")[1:]]).title()
+            projects[bake_name(variant, suffix)] = bake(
+                projects_dir, project_name=title, **answers, **VARIANTS[variant]
             )
     uv = str(Path(sys.executable).parent / "uv")
     if not (VENV / "bin" / "python").exists():
@@ -249,12 +269,21 @@ def prepare(variants: list[str], auth: str = "none") -> dict[str, Path]:
     # so G and B of every variant run the very same library versions, those the variants'
     # locks pin (what a generated service runs), as constraints.
     editable = [arg for path in projects.values() for arg in ("-e", str(path))]
+    # A traced bake's locks win where they differ: the OpenTelemetry SDK pins the API
+    # (`opentelemetry-api`, which FastAPI requires too) a patch below FastAPI's own lock.
     constraints = WORK_DIR / "constraints.txt"
-    pins = {
-        f"{name}=={version}" + (f" ; {marker}" if marker else "")
-        for path in projects.values()
-        for name, version, marker in locked_requirements(path, dev=False)
-    }
+    by_name: dict[str, set[str]] = {}
+    for key, path in projects.items():
+        if not key.endswith(f"+{TRACED}"):
+            for name, version, marker in locked_requirements(path, dev=False):
+                by_name.setdefault(name, set()).add(_pin(name, version, marker))
+    for key, path in projects.items():
+        if key.endswith(f"+{TRACED}"):
+            traced: dict[str, set[str]] = {}
+            for name, version, marker in locked_requirements(path, dev=False):
+                traced.setdefault(name, set()).add(_pin(name, version, marker))
+            by_name.update(traced)
+    pins = set().union(*by_name.values())
     constraints.write_text("".join(f"{pin}\n" for pin in sorted(pins)))
     run(
         [
@@ -280,6 +309,11 @@ def prepare(variants: list[str], auth: str = "none") -> dict[str, Path]:
         env=uv_env(),
     )
     return projects
+
+
+def _pin(name: str, version: str, marker: str) -> str:
+    """Return a constraint line pinning `name` to `version` where `marker` holds."""
+    return f"{name}=={version}" + (f" ; {marker}" if marker else "")
 
 
 def seed(mongo_uri: str) -> str:
@@ -530,11 +564,15 @@ def measure_instructions(
     plan: Plan,
     endpoints: list[str] | None = None,
     headers: dict[str, str] | None = None,
+    settle: float = 0,
 ) -> dict[str, float]:
     """Return Ir per request per endpoint for `app` (one gunicorn worker under callgrind).
 
     `headers` go with every request (a credential). The warm-up requests also fill the
     caches the first authenticated request fills (a jwt service fetches the JWKS then).
+    `settle` seconds pass before counting starts and again before the dump: work an app
+    does in the background after a request (a tracing batch processor exporting its
+    spans) then falls in the window of the endpoint that caused it, all of it.
     """
     endpoints = endpoints or list(plan.endpoints)
     out_dir = WORK_DIR / "callgrind" / app.name.replace("/", "-")
@@ -552,11 +590,13 @@ def measure_instructions(
                 client.send(endpoint)
         for endpoint in endpoints:
             before = set(out_dir.iterdir())
+            time.sleep(settle)
             # Order matters: switching instrumentation off before the dump loses the counts.
             _callgrind_control("-i", "on", worker)
             _callgrind_control("-z", worker)
             for _ in range(plan.callgrind_requests):
                 client.send(endpoint)
+            time.sleep(settle)
             _callgrind_control("-d", worker)
             _callgrind_control("-i", "off", worker)
             dumps = sorted(set(out_dir.iterdir()) - before)
@@ -878,6 +918,10 @@ def measure_variant(
             measure_auth(
                 variant, projects[bake_name(variant, plan.auth)], server, item_id, plan, results
             )
+        if plan.tracing:
+            measure_tracing(
+                variant, projects[bake_name(variant, TRACED)], server, item_id, plan, results
+            )
     if "dbops" not in skip:
         # B-durable sends the same operations as B, only with other options.
         for app in apps[:2]:
@@ -923,6 +967,64 @@ def measure_auth(
         results.instructions[app.name] = measure_instructions(app, item_id, plan, headers=headers)
 
 
+@contextlib.contextmanager
+def trace_sink() -> Iterator[str]:
+    """Run an OTLP/HTTP receiver on loopback that accepts every export; yield its endpoint.
+
+    It answers 200 with an empty body (an empty `ExportTraceServiceResponse`) and keeps
+    nothing: the exporting worker does all its work, the sink none that is counted.
+    """
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    class Sink(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+    Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def measure_tracing(
+    variant: str, project: Path, server: MongoServer, item_id: str, plan: Plan, results: Results
+) -> None:
+    """Measure `variant` baked with tracing=opentelemetry in each of TRACING_ROLES.
+
+    Requests carry no `traceparent`: each starts a trace, which the sampler keeps or not.
+    """
+    package = package_of(variant, TRACED)
+    base = apps_for(variant, project, server.uri, workers=2, timeout=600, package=package)[0]
+    with trace_sink() as endpoint:
+        for role, variables in TRACING_ROLES.items():
+            env = {key: value for key, value in base.env.items() if not key.startswith("OTEL_")}
+            if variables:
+                env.update(
+                    variables,
+                    OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
+                    OTEL_BSP_SCHEDULE_DELAY="1000",
+                )
+            app = dataclasses.replace(base, role=role, env=env)
+            print(f"bench: instructions {app.name}", flush=True)
+            # Exporting, two export periods: the spans of the warm-up (or of the endpoint
+            # before) leave before counting starts, the endpoint's last ones before the
+            # dump. The idle event loop's ticks in those 5 s count too (about 1% of a
+            # FastAPI request: seen as tracing-off/G 1.01-1.02 when it settled as well).
+            settle = 2.5 if variables else 0
+            results.instructions[app.name] = measure_instructions(app, item_id, plan, settle=settle)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; return the exit status (1 on failed requests or extra DB ops)."""
     import argparse
@@ -949,6 +1051,15 @@ def main(argv: list[str] | None = None) -> int:
         help="also measure each variant baked with this access mode (instructions only)",
     )
     parser.add_argument(
+        "--roles",
+        help=f"comma-separated roles of the instruction step (default: {','.join(ROLES)})",
+    )
+    parser.add_argument(
+        "--tracing",
+        action="store_true",
+        help="also measure each variant baked with tracing=opentelemetry (instructions only)",
+    )
+    parser.add_argument(
         "--endpoints", help="comma-separated endpoints of the instruction step (default: all)"
     )
     args = parser.parse_args(argv)
@@ -961,7 +1072,12 @@ def main(argv: list[str] | None = None) -> int:
     plan = Plan.smoke_plan(variants) if args.smoke else Plan(variants=variants)
     if args.callgrind_requests:
         plan = dataclasses.replace(plan, callgrind_requests=args.callgrind_requests)
-    plan = dataclasses.replace(plan, auth=args.auth)
+    plan = dataclasses.replace(plan, auth=args.auth, tracing=args.tracing)
+    if args.roles:
+        roles = tuple(args.roles.split(","))
+        if wrong := set(roles) - set(ROLES):
+            parser.error(f"unknown roles: {sorted(wrong)}")
+        plan = dataclasses.replace(plan, instruction_roles=roles)
     if args.endpoints:
         endpoints = tuple(args.endpoints.split(","))
         if wrong := set(endpoints) - set(ENDPOINTS):
@@ -970,7 +1086,7 @@ def main(argv: list[str] | None = None) -> int:
     skip = set(filter(None, args.skip.split(",")))
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     print(f"bench: preparing {', '.join(variants)}", flush=True)
-    projects = prepare(variants, plan.auth)
+    projects = prepare(variants, plan.auth, tracing=plan.tracing)
     results = Results(
         meta={
             **machine(),

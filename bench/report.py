@@ -91,6 +91,7 @@ def markdown(data: dict[str, Any]) -> str:
                 f"{shown} | {durability} | {target:.2f} | {verdict} |"
             )
     lines += _auth_lines(data)
+    lines += _tracing_lines(data)
     lines += [
         "",
         "## Database operations per request (serverStatus opcounters, "
@@ -223,6 +224,42 @@ def _auth_lines(data: dict[str, Any]) -> list[str]:
             f"| `{endpoint}` | {variant} | {mode} | {plain / 1000:,.0f} | {authed / 1000:,.0f} | "
             f"{added:+.1%} | {shown} | {verdict} |"
         )
+    return lines
+
+
+def _tracing_lines(data: dict[str, Any]) -> list[str]:
+    """Return the markdown table of what tracing costs per request (if `--tracing` measured it).
+
+    Each traced role (`G@tracing-...`) as a ratio of G's instructions (tracing=none).
+    """
+    instructions = data["instructions"]
+    roles = sorted(
+        {app.split("/")[1] for app in instructions if app.split("/")[1].startswith("G@")},
+        key=lambda role: ("off" not in role, "100" not in role),
+    )
+    if not roles:
+        return []
+    lines = [
+        "",
+        "## What tracing costs (G baked with `tracing=opentelemetry`, / G without)",
+        "",
+        "| Endpoint | Variant | G kIr/req | "
+        + " | ".join(r.removeprefix("G@") for r in roles)
+        + " |",
+        "|---|---|---:|" + "---:|" * len(roles),
+    ]
+    variants = dict.fromkeys(app.split("/")[0] for app in instructions)
+    for variant in variants:
+        plain = instructions.get(f"{variant}/G", {})
+        for endpoint, ir in plain.items():
+            cells = []
+            for role in roles:
+                traced = instructions.get(f"{variant}/{role}", {}).get(endpoint)
+                cells.append(f"{traced / ir:.3f}" if traced else "")
+            if any(cells):
+                lines.append(
+                    f"| `{endpoint}` | {variant} | {ir / 1000:,.0f} | " + " | ".join(cells) + " |"
+                )
     return lines
 
 

@@ -3,16 +3,19 @@
 The template keeps per-framework, per-driver and per-access-mode files under
 `_overlays/NAME/`, with the same layout as the project. This hook copies
 `_overlays/<framework>/`, `_overlays/<framework>-<async_driver>/`,
-`_overlays/auth-<auth>/`, `_overlays/<framework>-auth-<auth>/` and
-`_overlays/<framework>-<async_driver>-auth-<auth>/` (each when present) over the
-project, in that order, and deletes `_overlays/`. An access mode that adds
-dependencies has locks of its own in the last two (Flask's per framework, FastAPI's
-per driver, as the plain locks). When the resource answers are not the template's
-own (`item`/`items`), it renames the example resource in its own files (every `.py`
-file and file name under `src/<package>/resources/` and `tests/resources/`) with the
-project's own engine (`scripts/scaffold.py`); the template-owned code names no resource.
-Then it prints the next steps. It is deterministic
-and touches no network, so cruft can re-run it on update.
+`_overlays/auth-<auth>/`, `_overlays/<framework>-auth-<auth>/`,
+`_overlays/<framework>-<async_driver>-auth-<auth>/`, then the same for the `tracing`
+answer (`tracing-<tracing>/`, `<framework>-tracing-<tracing>/`, ..., with the auth
+answer last: `<framework>-<async_driver>-auth-<auth>-tracing-<tracing>/`), each when
+present, over the project, in that order, and deletes `_overlays/`. An answer that adds
+dependencies has locks of its own in the overlays named by the framework (Flask) or
+the framework and driver (FastAPI) with that answer, and a pair of such answers
+(auth=jwt with tracing=opentelemetry) in the overlay naming both. When the resource
+answers are not the template's own (`item`/`items`), it renames the example resource in
+its own files (every `.py` file and file name under `src/<package>/resources/` and
+`tests/resources/`) with the project's own engine (`scripts/scaffold.py`); the
+template-owned code names no resource. Then it prints the next steps. It is
+deterministic and touches no network, so cruft can re-run it on update.
 """
 
 import importlib.util
@@ -28,13 +31,19 @@ CONTEXT = json.loads(r"""{{ cookiecutter | jsonify }}""")
 
 def overlay_names(context: dict) -> list[str]:
     """Return the overlay folders to apply, most general first."""
-    framework, auth = context["framework"], context.get("auth", "none")
+    framework, driver = context["framework"], context["async_driver"]
+    auth, tracing = context.get("auth", "none"), context.get("tracing", "none")
     return [
         framework,
-        f"{framework}-{context['async_driver']}",
+        f"{framework}-{driver}",
         f"auth-{auth}",
         f"{framework}-auth-{auth}",
-        f"{framework}-{context['async_driver']}-auth-{auth}",
+        f"{framework}-{driver}-auth-{auth}",
+        f"tracing-{tracing}",
+        f"{framework}-tracing-{tracing}",
+        f"{framework}-{driver}-tracing-{tracing}",
+        f"{framework}-auth-{auth}-tracing-{tracing}",
+        f"{framework}-{driver}-auth-{auth}-tracing-{tracing}",
     ]
 
 

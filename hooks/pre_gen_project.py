@@ -32,6 +32,7 @@ FRAMEWORKS = ("fastapi", "flask")
 PYTHON_VERSIONS = ("3.11", "3.12", "3.13")
 ASYNC_DRIVERS = ("pymongo", "motor")
 AUTH_MODES = ("none", "api_key", "jwt")
+TRACING = ("none", "opentelemetry")
 
 
 def project_name_problem(name: str) -> str | None:
@@ -88,6 +89,7 @@ CHECKS: dict[str, Callable[[str], str | None]] = {
     "async_driver": choice_problem("async_driver", ASYNC_DRIVERS),
     "kubernetes": choice_problem("kubernetes", ("no", "yes")),
     "auth": choice_problem("auth", AUTH_MODES),
+    "tracing": choice_problem("tracing", TRACING),
 }
 
 

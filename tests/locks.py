@@ -3,9 +3,10 @@
 Every lock is a hash-pinned requirements file made by `uv pip compile --universal`: no
 index URL, no file URL, only names, versions, markers and hashes. A generated project
 has `requirements.txt` (runtime) and `requirements-dev.txt` (runtime and dev tools); the
-template keeps them in each variant's overlay, and for an access mode that adds
-dependencies (`auth=jwt`) in `<variant>-auth-<mode>/` (LOCK_SETS). The template's tooling
-has its own `requirements.txt` at the root.
+template keeps them in each variant's overlay, and for answers that add dependencies
+(`auth=jwt`, `tracing=opentelemetry`, and both) in `<variant>-auth-<mode>/`,
+`<variant>-tracing-<answer>/` and `<variant>-auth-<mode>-tracing-<answer>/` (LOCK_SETS).
+The template's tooling has its own `requirements.txt` at the root.
 
 `python -m tests.locks` re-resolves every lock after a `pyproject.toml` edit, keeping
 the other pins (`make lock` in the template). With `--upgrade` it moves every lock to
@@ -41,14 +42,27 @@ LOCK_NAMES = (RUNTIME_LOCK, DEV_LOCK)
 # get locks of their own, in `_overlays/<variant>-auth-<mode>/`, which the post-generation
 # hook copies after the variant's. Every other mode shares the variant's plain locks.
 AUTH_MODES_WITH_LOCKS = ("jwt",)
-# Every pair of locks the template keeps, by the overlay holding it: (variant, auth answer).
-LOCK_SETS: dict[str, tuple[str, str]] = {
-    **{variant: (variant, "none") for variant in VARIANTS},
-    **{
-        f"{variant}-auth-{mode}": (variant, mode)
-        for variant in VARIANTS
-        for mode in AUTH_MODES_WITH_LOCKS
-    },
+# Likewise the tracing answers that add dependencies (the OpenTelemetry SDK, exporter and
+# instrumentations): `_overlays/<variant>[-auth-<mode>]-tracing-<answer>/`.
+TRACING_WITH_LOCKS = ("opentelemetry",)
+
+
+def lock_set(variant: str, auth: str = "none", tracing: str = "none") -> str:
+    """Return the name of the locks a bake of `variant` with these answers gets (LOCK_SETS).
+
+    It is the name of the overlay holding them, which the post-generation hook applies.
+    """
+    name = f"{variant}-auth-{auth}" if auth in AUTH_MODES_WITH_LOCKS else variant
+    return f"{name}-tracing-{tracing}" if tracing in TRACING_WITH_LOCKS else name
+
+
+# Every pair of locks the template keeps, by the overlay holding it: (variant, auth answer,
+# tracing answer). In this order: a lock set's bake starts from the locks kept before it.
+LOCK_SETS: dict[str, tuple[str, str, str]] = {
+    lock_set(variant, auth, tracing): (variant, auth, tracing)
+    for auth in ("none", *AUTH_MODES_WITH_LOCKS)
+    for tracing in ("none", *TRACING_WITH_LOCKS)
+    for variant in VARIANTS
 }
 # Each lock set's two files (runtime, dev), in its overlay.
 VARIANT_LOCKS = {
@@ -100,19 +114,14 @@ def to_template(lock: str, slug: str = DEFAULT_SLUG) -> str:
     return lock.replace(VIA_PROJECT.format(slug=slug), PLACEHOLDER)
 
 
-def lock_set(variant: str, auth: str = "none") -> str:
-    """Return the name of the locks a bake of `variant` with answer `auth` gets (LOCK_SETS)."""
-    return f"{variant}-auth-{auth}" if auth in AUTH_MODES_WITH_LOCKS else variant
-
-
 def relock_variant(name: str, workdir: Path, *, upgrade: bool) -> list[str]:
     """Bake lock set `name`'s answers in `workdir` and re-lock there; return the new locks.
 
     The locks come back as the template keeps them. A lock set not kept yet starts from
     the locks the bake gets (its variant's plain ones), so its other pins stay.
     """
-    variant, auth = LOCK_SETS[name]
-    project = bake(workdir / name, **VARIANTS[variant], auth=auth)
+    variant, auth, tracing = LOCK_SETS[name]
+    project = bake(workdir / name, **VARIANTS[variant], auth=auth, tracing=tracing)
     make("upgrade" if upgrade else "lock", project)
     return [to_template((project / name).read_text()) for name in LOCK_NAMES]
 

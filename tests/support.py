@@ -75,13 +75,21 @@ AUTHED: dict[str, tuple[str, str]] = {
 }
 
 
+# Shared bakes that also answer `tracing=opentelemetry`, pairwise: one per framework,
+# one with each kind of tracing lock (with and without auth=jwt's packages). Their own
+# `make check` (tests/test_auth.py) runs the tracing tests, the end-to-end one under
+# gunicorn included; the contract suite serves them with tracing baked in but off.
+TRACED = frozenset({"fastapi-pymongo+jwt", "flask+api_key"})
+
+
 def bake_answers(name: str) -> dict[str, str]:
     """Return the answers of shared bake `name` (a variant, a grown, an authed bake, RECIPES)."""
     if name == RECIPES:
         return dict(RECIPE_ANSWERS)
     if name in AUTHED:
         variant, mode = AUTHED[name]
-        return {**VARIANTS[variant], **SHARED_RESOURCE, "auth": mode}
+        tracing = "opentelemetry" if name in TRACED else "none"
+        return {**VARIANTS[variant], **SHARED_RESOURCE, "auth": mode, "tracing": tracing}
     if name in GROWN:
         return dict(VARIANTS[GROWN[name][0]])
     return {**VARIANTS[name], **SHARED_RESOURCE}

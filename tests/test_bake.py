@@ -164,6 +164,7 @@ def cookiecutter_cli(tmp_path: Path, *answers: str) -> subprocess.CompletedProce
         (["framework=flask", "async_driver=motor"], "ERROR: async_driver applies to FastAPI"),
         (["framework=django"], "ERROR: framework must be one of fastapi, flask"),
         (["auth=basic"], "ERROR: auth must be one of none, api_key, jwt"),
+        (["tracing=zipkin"], "ERROR: tracing must be one of none, opentelemetry"),
     ],
 )
 def test_cookiecutter_command_prints_one_line_for_a_bad_answer(

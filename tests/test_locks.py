@@ -2,8 +2,9 @@
 
 The template keeps two hash-pinned requirements locks per variant
 (`_overlays/<variant>/requirements.txt` and `requirements-dev.txt`, the project's name a
-placeholder in the "# via" annotations), two more per variant for `auth=jwt`, which adds
-dependencies (`_overlays/<variant>-auth-jwt/`), and one for its own tooling
+placeholder in the "# via" annotations), two more per variant for each answer that adds
+dependencies (`auth=jwt`: `_overlays/<variant>-auth-jwt/`; `tracing=opentelemetry`:
+`_overlays/<variant>-tracing-opentelemetry/`; and both), and one for its own tooling
 (`requirements.txt`).
 uv runs offline first, on the shared wheel cache; only what the cache lacks (on a fresh
 machine: the index metadata a resolution reads) sends it to the index.
@@ -41,20 +42,32 @@ from tests.locks import (
 )
 from tests.support import AUTHED, BIN, TEMPLATE_ROOT, VARIANTS, bake, run, uv_env
 
-# Every lock set baked once (each variant plain and with auth=jwt), each variant with two
-# python_versions and every python_version with each kind of lock (the locks are
-# universal: the same for every version). api_key shares the plain locks: one plain bake
-# answers it, so its pyproject is proven to match them.
+# Every lock set without tracing baked once (each variant plain and with auth=jwt), each
+# variant with two python_versions and every python_version with each kind of lock (the
+# locks are universal: the same for every version). api_key shares the plain locks: one
+# plain bake answers it, so its pyproject is proven to match them. The tracing lock sets
+# pairwise: each variant once, each with and without jwt's packages.
 BAKES = [
-    ("fastapi-pymongo", "none", "3.12", "Item Service", "item-service"),
-    ("fastapi-motor", "api_key", "3.11", "Billing API", "billing-api"),
-    ("flask", "none", "3.13", "Stock Keeper", "stock-keeper"),
-    ("fastapi-pymongo", "jwt", "3.13", "Token Desk", "token-desk"),
-    ("fastapi-motor", "jwt", "3.12", "Item Service", "item-service"),
-    ("flask", "jwt", "3.11", "Key Ring", "key-ring"),
+    ("fastapi-pymongo", "none", "none", "3.12", "Item Service", "item-service"),
+    ("fastapi-motor", "api_key", "none", "3.11", "Billing API", "billing-api"),
+    ("flask", "none", "none", "3.13", "Stock Keeper", "stock-keeper"),
+    ("fastapi-pymongo", "jwt", "none", "3.13", "Token Desk", "token-desk"),
+    ("fastapi-motor", "jwt", "none", "3.12", "Item Service", "item-service"),
+    ("flask", "jwt", "none", "3.11", "Key Ring", "key-ring"),
+    ("fastapi-pymongo", "none", "opentelemetry", "3.11", "Trace Desk", "trace-desk"),
+    ("fastapi-motor", "jwt", "opentelemetry", "3.13", "Item Service", "item-service"),
+    ("flask", "api_key", "opentelemetry", "3.12", "Item Service", "item-service"),
 ]
 # The packages `auth=jwt` adds (PyJWT with its crypto extra) that every jwt lock names.
 JWT_PACKAGES = {"pyjwt", "cryptography"}
+# The packages `tracing=opentelemetry` adds (and only its locks name): the SDK, the
+# exporter, the MongoDB instrumentation. FastAPI itself requires `opentelemetry-api`
+# (0.165: its own telemetry hooks), so that one is in every FastAPI lock.
+TRACING_PACKAGES = {
+    "opentelemetry-sdk",
+    "opentelemetry-exporter-otlp-proto-http",
+    "opentelemetry-instrumentation-pymongo",
+}
 # Where a lock would record where it came from: an index option or any URL.
 URL = re.compile(r"https?://|file:|--(extra-)?index-url|--find-links|^-[ifr] ", re.MULTILINE)
 
@@ -143,6 +156,11 @@ def test_template_keeps_locks_per_variant_with_only_the_name_templated(name: str
     assert not runtime_names & {"pytest", "mypy", "ruff", "secantusdb"}
     assert {"pytest", "mypy", "ruff", "secantusdb"} <= {name for name, _, _ in dev_pins}
     assert (runtime_names >= JWT_PACKAGES) == (LOCK_SETS[name][1] == "jwt")
+    otel = {name for name in runtime_names if name.startswith("opentelemetry")}
+    if LOCK_SETS[name][2] == "opentelemetry":
+        assert otel >= TRACING_PACKAGES
+    else:  # no OpenTelemetry package but FastAPI's own dependency on the API
+        assert otel == ({"opentelemetry-api"} if name.startswith("fastapi") else set())
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
@@ -171,9 +189,17 @@ def test_only_the_modes_that_add_dependencies_keep_locks_of_their_own() -> None:
     )
 
 
-@pytest.mark.parametrize(("variant", "auth", "python_version", "project_name", "slug"), BAKES)
+@pytest.mark.parametrize(
+    ("variant", "auth", "tracing", "python_version", "project_name", "slug"), BAKES
+)
 def test_baked_locks_are_in_sync_with_the_baked_pyproject(
-    tmp_path: Path, variant: str, auth: str, python_version: str, project_name: str, slug: str
+    tmp_path: Path,
+    variant: str,
+    auth: str,
+    tracing: str,
+    python_version: str,
+    project_name: str,
+    slug: str,
 ) -> None:
     """The bake gets its lock set's locks; `make lock-check` passes on it and fails once
     pyproject.toml changes; both locks install on the bake's Python (wheels for Linux, as
@@ -183,9 +209,11 @@ def test_baked_locks_are_in_sync_with_the_baked_pyproject(
         project_name=project_name,
         python_version=python_version,
         auth=auth,
+        tracing=tracing,
         **VARIANTS[variant],
     )
-    for name, template in zip(LOCK_NAMES, VARIANT_LOCKS[lock_set(variant, auth)], strict=True):
+    locks = VARIANT_LOCKS[lock_set(variant, auth, tracing)]
+    for name, template in zip(LOCK_NAMES, locks, strict=True):
         assert to_template((project / name).read_text(), slug) == template.read_text()
     assert not (project / "uv.lock").exists()
     assert (project / ".python-version").read_text().strip() == python_version

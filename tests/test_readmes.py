@@ -50,6 +50,18 @@ GENERATED_README_COMMANDS = {
             'if "migrat" in c]',
         ),
     ),
+    # The "Tracing" section of a `tracing=opentelemetry` bake.
+    **dict.fromkeys(
+        [
+            "export OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318",
+            "export OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=0.25",
+        ],
+        RunBy(
+            "tests/test_tracing.py::test_readme_tracing_blocks_run_as_written",
+            "exported(setup).items()",
+            "the collector's address is a test receiver's; `make run` with the exports set",
+        ),
+    ),
     "make resource NAME=order": RunBy(
         "tests/conftest.py::baked", '["make", "resource", f"NAME={singular}"'
     ),
@@ -140,9 +152,13 @@ def test_a_claim_that_does_not_hold_is_caught() -> None:
     assert '["make", "lint"]' not in source_of("tests/support.py::install")
 
 
-@pytest.mark.parametrize("variant", list(VARIANTS))
+# Every variant, and a traced bake (its "Tracing" section).
+README_ANSWERS = {**VARIANTS, "flask+tracing": {**VARIANTS["flask"], "tracing": "opentelemetry"}}
+
+
+@pytest.mark.parametrize("variant", list(README_ANSWERS))
 def test_generated_readme_shows_only_tested_commands(tmp_path: Path, variant: str) -> None:
-    project = bake(tmp_path, **VARIANTS[variant])
+    project = bake(tmp_path, **README_ANSWERS[variant])
     for command in readme_commands(project / "README.md"):
         if command.startswith("curl "):
             continue  # test_smoke.py runs every curl line against the served service

@@ -92,6 +92,9 @@ _logging = preflight()
 
 wsgi_app = "{{ cookiecutter.package_name }}.app:create_app()"
 worker_class = "{{ cookiecutter.__worker_class }}"
+# gevent workers patch the standard library after `post_fork`; what must see the
+# patched modules (tracing's exporter and batch thread) is set up in `post_worker_init`.
+_PATCHED_WORKER = worker_class.endswith("GeventWorker")
 workers = _server.web_concurrency
 # Flask runs on gevent workers: every connection is a greenlet, so clients that stall
 # mid-request (slowloris, a body that never comes) wait without holding a thread that
@@ -130,7 +133,8 @@ def on_starting(server: Any) -> None:
 
 
 def post_fork(server: Any, worker: Any) -> None:
-    """Let SIGINT, SIGQUIT or SIGTERM stop a worker that is still booting.
+    """Let SIGINT, SIGQUIT or SIGTERM stop a worker that is still booting; set tracing up
+    in uvicorn workers (see `start_tracing`).
 
     A forked worker inherits the master's handlers, which only queue the signal for the
     master's loop, until it installs its own; gevent workers patch the standard library
@@ -140,10 +144,13 @@ def post_fork(server: Any, worker: Any) -> None:
     """
     for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_DFL)
+    if not _PATCHED_WORKER:
+        start_tracing()
 
 
 def post_worker_init(worker: Any) -> None:
-    """Make uvicorn workers honour gunicorn's shutdown signals (other workers already do).
+    """Set tracing up in gevent workers (see `start_tracing`); make uvicorn workers honour
+    gunicorn's shutdown signals (other workers already do).
 
     uvicorn-worker routes SIGQUIT (the master's quick shutdown, sent on SIGINT) to
     `handle_exit`, which only sets a flag uvicorn never reads (uvicorn-worker issue #2):
@@ -152,10 +159,39 @@ def post_worker_init(worker: Any) -> None:
     (less a second for the lifespan shutdown), so a worker whose master is gone still
     exits.
     """
+    if _PATCHED_WORKER:
+        start_tracing()
     config = getattr(worker, "config", None)  # uvicorn's Config, on uvicorn workers only
     if config is not None:
         worker.handle_exit = worker.handle_quit
         config.timeout_graceful_shutdown = max(1, worker.cfg.graceful_timeout - 1)
+
+
+def start_tracing() -> None:
+    """Start this worker's tracing (`core.tracing.start`): once, after the fork.
+
+    A fork of a process with an exporter would share its connections and lose its batch
+    thread; under gevent the exporter must also come after the patching. Imported here,
+    in the worker: the master never imports it (see the module's docstring).
+    """
+    from {{ cookiecutter.package_name }}.core import tracing
+
+    tracing.start()
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """Export the worker's finished spans still queued before it exits (graceful exit only:
+    `worker_int` ends a quick shutdown at once).
+
+    A uvicorn worker never gets here: it ends by re-raising SIGTERM once the app's
+    lifespan has shut down, and the FastAPI app flushes its spans there (`app.lifespan`).
+    gunicorn also calls this in the master, for a worker found gone: nothing to do there.
+    """
+    if worker.pid != os.getpid():
+        return
+    from {{ cookiecutter.package_name }}.core import tracing
+
+    tracing.stop()
 
 
 def worker_int(worker: Any) -> None:

@@ -14,6 +14,7 @@ import logging.config
 import os
 import re
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -32,13 +33,14 @@ def _drop_color_message(_: Any, __: str, event_dict: EventDict) -> EventDict:
     return event_dict
 
 
-def _shared_processors() -> list[Processor]:
-    """Return the processors every line passes, structlog's and stdlib's alike."""
+def _shared_processors(extra: Sequence[Processor] = ()) -> list[Processor]:
+    """Return the processors every line passes, structlog's and stdlib's alike, then `extra`."""
     return [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        *extra,
     ]
 
 
@@ -95,12 +97,13 @@ def _logger_factory(*args: Any) -> _NamedWriteLogger:
     return _NamedWriteLogger(str(args[0]) if args else "")
 
 
-def logging_config(level: str, fmt: str) -> dict[str, Any]:
+def logging_config(level: str, fmt: str, extra: Sequence[Processor] = ()) -> dict[str, Any]:
     """Return a `logging.config.dictConfig` dict; gunicorn uses it as `logconfig_dict`.
 
     Args:
         level: Lowest level logged, e.g. "INFO".
         fmt: "json" or "console".
+        extra: Processors every line passes before it is rendered (`tracing.log_processors`).
     """
     return {
         "version": 1,
@@ -108,7 +111,7 @@ def logging_config(level: str, fmt: str) -> dict[str, Any]:
         "formatters": {
             "structlog": {
                 "()": structlog.stdlib.ProcessorFormatter,
-                "foreign_pre_chain": [*_shared_processors(), _drop_color_message],
+                "foreign_pre_chain": [*_shared_processors(extra), _drop_color_message],
                 "processors": [
                     structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                     structlog.processors.format_exc_info,
@@ -140,9 +143,9 @@ def logging_config(level: str, fmt: str) -> dict[str, Any]:
     }
 
 
-def configure_logging(level: str, fmt: str) -> None:
-    """Configure structlog and the standard library for this process."""
-    logging.config.dictConfig(logging_config(level, fmt))
+def configure_logging(level: str, fmt: str, extra: Sequence[Processor] = ()) -> None:
+    """Configure structlog and the standard library for this process (`logging_config`'s args)."""
+    logging.config.dictConfig(logging_config(level, fmt, extra))
     # The logging HOWTO's "Optimization" switches: no renderer here prints the caller,
     # thread or process of a record, so stop collecting them for every record (the
     # caller lookup walks the stack). bench/ablate.py measured about -46k instructions
@@ -153,7 +156,7 @@ def configure_logging(level: str, fmt: str) -> None:
     logging.logMultiprocessing = False
     structlog.configure(
         processors=[
-            *_shared_processors(),
+            *_shared_processors(extra),
             structlog.processors.format_exc_info,
             _renderer(fmt),
         ],

@@ -18,7 +18,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__
-from .core import db, guard, health
+from .core import db, guard, health, tracing
 from .core.access import Policy, load_policy
 from .core.crud import Resource
 from .core.crud.repository import build_repositories, warm_up
@@ -37,7 +37,8 @@ from .resources import RESOURCES
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Own the MongoDB client and one repository per resource; close the client at shutdown.
+    """Own the MongoDB client and one repository per resource; close the client at shutdown
+    and export the spans still queued (`tracing.flush`).
 
     Start-up never changes the schema (collections, validators, indexes): migrations do
     (`python -m {{ cookiecutter.package_name }}.core.migrations upgrade`), and `/health/ready`
@@ -54,6 +55,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await db.close_client(client)
+        tracing.flush()  # a uvicorn worker ends right after, by re-raising SIGTERM
 
 
 def problem_openapi(app: FastAPI) -> dict[str, Any]:
@@ -94,7 +96,8 @@ def create_app(
     refuse_shared(resources)
     settings = settings or load_settings()
     policy = policy or load_policy()
-    configure_logging(settings.log_level, settings.resolved_log_format)
+    configure_logging(settings.log_level, settings.resolved_log_format, tracing.log_processors())
+    tracing.instrument_mongo()  # before any MongoDB client exists
     metrics = HttpMetrics()
     app = FastAPI(
         title="{{ cookiecutter.project_name }}",
@@ -159,6 +162,7 @@ def create_app(
         no_store_prefixes=guard.no_store_prefixes(policy, resources),
     )
     register_docs(app)
+    tracing.instrument_http(app)
     return app
 
 

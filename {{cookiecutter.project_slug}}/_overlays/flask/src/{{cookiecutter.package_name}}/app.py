@@ -17,7 +17,7 @@ from flask_openapi.models.schema import Schema
 from flask_openapi.openapi import OpenAPI
 
 from . import __version__
-from .core import db, guard, health, middleware
+from .core import db, guard, health, middleware, tracing
 from .core.access import Policy, load_policy
 from .core.crud import Resource
 from .core.crud.repository import build_repositories, warm_up
@@ -52,7 +52,8 @@ def create_app(
     refuse_shared(resources)
     settings = settings or load_settings()
     policy = policy or load_policy()
-    configure_logging(settings.log_level, settings.resolved_log_format)
+    configure_logging(settings.log_level, settings.resolved_log_format, tracing.log_processors())
+    tracing.instrument_mongo()  # before any MongoDB client exists
     app = OpenAPI(
         __name__,
         info=Info(
@@ -120,6 +121,7 @@ def create_app(
             ],
             expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"],
         )
+    tracing.instrument_http(app)  # last: its span encloses every other middleware
     return app
 
 
