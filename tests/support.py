@@ -61,6 +61,7 @@ RECIPE_ANSWERS: dict[str, str] = {
     **VARIANTS["fastapi-pymongo"],
     "resource_name": "order_line",
     "resource_plural": "order_lines",
+    "tracing": "opentelemetry",
 }
 RECIPE_FIELDS = frozenset({"quantity", "sku", "price_cents", "status", "dimensions"})
 
@@ -75,11 +76,13 @@ AUTHED: dict[str, tuple[str, str]] = {
 }
 
 
-# Shared bakes that also answer `tracing=opentelemetry`, pairwise: one per framework,
-# one with each kind of tracing lock (with and without auth=jwt's packages). Their own
-# `make check` (tests/test_auth.py) runs the tracing tests, the end-to-end one under
-# gunicorn included; the contract suite serves them with tracing baked in but off.
-TRACED = frozenset({"fastapi-pymongo+jwt", "flask+api_key"})
+# Shared bakes that also answer `tracing=opentelemetry`, pairwise: tracing meets each
+# framework, each FastAPI driver, each access mode and each kind of tracing lock (with
+# and without auth=jwt's packages). Their own `make check` (tests/test_auth.py, and
+# tests/test_recipes.py for RECIPES, auth none) runs the tracing tests, the end-to-end
+# one under gunicorn included; the contract suite serves them with tracing baked in but
+# off.
+TRACED = frozenset({"fastapi-pymongo+jwt", "flask+api_key", "fastapi-motor+api_key", RECIPES})
 
 
 def bake_answers(name: str) -> dict[str, str]:
