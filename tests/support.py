@@ -238,6 +238,33 @@ def stop(proc: subprocess.Popen[bytes], *, sig: int = signal.SIGTERM, timeout: f
     return int(proc.returncode)
 
 
+@contextlib.contextmanager
+def made_run(project: Path, env: dict[str, str], log: Path, port: int) -> Iterator[None]:
+    """Serve `project` with `make run` (as its README says) until `/health/ready` is 200.
+
+    The output goes to `log`; on leaving, `make` and everything it started are stopped
+    (`stop_group`). `env` must bind the service to 127.0.0.1:`port`.
+    """
+    with log.open("wb") as output:
+        serving = subprocess.Popen(
+            ["make", "run"],
+            cwd=project,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_for(
+            lambda: http("GET", f"http://127.0.0.1:{port}/health/ready")[0] == 200,
+            timeout=90,
+            what=f"make run ({log})",
+        )
+        yield
+    finally:
+        stop_group(serving)
+
+
 def stop_group(proc: subprocess.Popen[bytes], *, grace: float = 15) -> None:
     """Stop `proc` and every process in its group: SIGINT, then SIGKILL after `grace` s.
 

@@ -31,9 +31,9 @@ from tests.support import (
     gunicorn_service,
     http,
     log_events,
+    made_run,
     mongo_server,
     run,
-    stop_group,
     wait_for,
 )
 from tests.test_openapi_parity import normalise, served_document_with
@@ -325,25 +325,9 @@ def test_readme_examples_run_as_written_in_every_access_mode(
         "WEB_CONCURRENCY": "1",
     }
     log = project / "make-run.log"
-    with log.open("wb") as output:
-        make_run = subprocess.Popen(
-            ["make", "run"],
-            cwd=project,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        wait_for(
-            lambda: http("GET", f"http://127.0.0.1:{port}/health/ready")[0] == 200,
-            timeout=90,
-            what=f"make run ({log})",
-        )
+    with made_run(project, env, log, port):
         then_try_it = sh_blocks(run_it.split("Then try it:", 1)[1])[0]
         calling = sh_blocks(readme_section(readme, "Calling the API"))
         assert calling
         for block in [then_try_it, *calling]:
             run_block(block, project, port)
-    finally:
-        stop_group(make_run)

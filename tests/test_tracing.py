@@ -10,7 +10,6 @@ import json
 import os
 import shlex
 import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,11 +27,9 @@ from tests.support import (
     MongoServer,
     bake,
     free_port,
-    http,
     log_events,
+    made_run,
     run,
-    stop_group,
-    wait_for,
 )
 from tests.test_auth import readme_section, run_block, sh_blocks
 from tests.test_kubernetes import assert_valid, validate
@@ -204,21 +201,7 @@ def test_readme_tracing_blocks_run_as_written(
             "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port}",
             "WEB_CONCURRENCY": "1",
         }
-        with log.open("wb") as output:
-            make_run = subprocess.Popen(
-                ["make", "run"],
-                cwd=project,
-                env=env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        try:
-            wait_for(
-                lambda: http("GET", f"http://127.0.0.1:{port}/health/ready")[0] == 200,
-                timeout=90,
-                what=f"make run ({log})",
-            )
+        with made_run(project, env, log, port):
             run_block(find, project, port)
             [line] = [
                 event
@@ -232,5 +215,3 @@ def test_readme_tracing_blocks_run_as_written(
             while not collector.got(str(line["trace_id"])):
                 assert time.monotonic() < deadline, "no export of the request's trace"
                 time.sleep(0.2)
-        finally:
-            stop_group(make_run)
