@@ -19,6 +19,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from cookiecutter.main import cookiecutter
 
@@ -238,31 +239,54 @@ def stop(proc: subprocess.Popen[bytes], *, sig: int = signal.SIGTERM, timeout: f
     return int(proc.returncode)
 
 
-@contextlib.contextmanager
-def made_run(project: Path, env: dict[str, str], log: Path, port: int) -> Iterator[None]:
-    """Serve `project` with `make run` (as its README says) until `/health/ready` is 200.
+class Background(NamedTuple):
+    """A `make TARGET` running in the background."""
 
-    The output goes to `log`; on leaving, `make` and everything it started are stopped
-    (`stop_group`). `env` must bind the service to 127.0.0.1:`port`.
+    log: Path
+    pid: int  # make's, which is also its process group's id
+
+
+@contextlib.contextmanager
+def make_target(
+    project: Path, args: list[str], env: dict[str, str], *, grace: float = 15
+) -> Iterator[Background]:
+    """Run `make ARGS` in the background; yield it; stop all it started at the end.
+
+    make runs in a process group of its own, and the whole group is stopped (SIGINT,
+    SIGKILL after `grace` s). Before, SIGTERM to the group and a 30 s wait for make alone:
+    make waits for its children, so a SecantusDB that hung on SIGTERM outlived the
+    SIGKILLed make, re-parented to PID 1.
     """
-    with log.open("wb") as output:
-        serving = subprocess.Popen(
-            ["make", "run"],
+    log_path = project / f"make-{args[0]}-{free_port()}.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            ["make", *args],
             cwd=project,
             env=env,
-            stdout=output,
+            stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     try:
+        yield Background(log_path, proc.pid)
+    finally:
+        stop_group(proc, grace=grace)
+
+
+@contextlib.contextmanager
+def made_run(project: Path, env: dict[str, str], port: int) -> Iterator[Path]:
+    """Serve `project` with `make run` (as its README says) until `/health/ready` is 200.
+
+    Yields the log of `make run`; on leaving, `make` and everything it started are
+    stopped (`make_target`). `env` must bind the service to 127.0.0.1:`port`.
+    """
+    with make_target(project, ["run"], env) as serving:
         wait_for(
             lambda: http("GET", f"http://127.0.0.1:{port}/health/ready")[0] == 200,
             timeout=90,
-            what=f"make run ({log})",
+            what=f"make run ({serving.log})",
         )
-        yield
-    finally:
-        stop_group(serving)
+        yield serving.log
 
 
 def stop_group(proc: subprocess.Popen[bytes], *, grace: float = 15) -> None:

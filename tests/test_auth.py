@@ -324,8 +324,7 @@ def test_readme_examples_run_as_written_in_every_access_mode(
         "PORT": str(port),
         "WEB_CONCURRENCY": "1",
     }
-    log = project / "make-run.log"
-    with made_run(project, env, log, port):
+    with made_run(project, env, port):
         then_try_it = sh_blocks(run_it.split("Then try it:", 1)[1])[0]
         calling = sh_blocks(readme_section(readme, "Calling the API"))
         assert calling

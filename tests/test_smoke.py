@@ -1,12 +1,10 @@
 """Smoke run of the README's way to serve: `make db` and `make run` (gunicorn, 2 workers)."""
 
-import contextlib
 import json
 import os
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
 
 import pytest
 
@@ -17,45 +15,11 @@ from tests.support import (
     free_port,
     http,
     log_events,
+    make_target,
     port_open,
     resources_of,
-    stop_group,
     wait_for,
 )
-
-
-class Background(NamedTuple):
-    """A `make TARGET` running in the background."""
-
-    log: Path
-    pid: int  # make's, which is also its process group's id
-
-
-@contextlib.contextmanager
-def make_target(
-    project: Path, args: list[str], env: dict[str, str], *, grace: float = 15
-) -> Iterator[Background]:
-    """Run `make ARGS` in the background; yield it; stop all it started at the end.
-
-    make runs in a process group of its own, and the whole group is stopped (SIGINT,
-    SIGKILL after `grace` s). Before, SIGTERM to the group and a 30 s wait for make alone:
-    make waits for its children, so a SecantusDB that hung on SIGTERM outlived the
-    SIGKILLed make, re-parented to PID 1.
-    """
-    log_path = project / f"make-{args[0]}-{free_port()}.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            ["make", *args],
-            cwd=project,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        yield Background(log_path, proc.pid)
-    finally:
-        stop_group(proc, grace=grace)
 
 
 def test_make_db_stops_with_everything_it_started(baked: Callable[[str], Path]) -> None:

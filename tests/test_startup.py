@@ -19,10 +19,10 @@ from tests.support import (
     gunicorn_service,
     http,
     log_events,
+    make_target,
     stop_group,
     wait_for,
 )
-from tests.test_smoke import make_target
 
 LOG_LEVEL_LINE = (
     f"invalid setting {ENV_PREFIX}LOG_LEVEL: Input should be 'DEBUG', 'INFO', 'WARNING' or 'ERROR'"

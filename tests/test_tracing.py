@@ -181,7 +181,6 @@ def test_readme_tracing_blocks_run_as_written(
     assert setup.splitlines()[-1] == "make dev-env && make run"
     run(["bash", "-c", "make dev-env"], cwd=project)
     port = free_port()
-    log = project / "make-run.log"
     with receiver() as collector:
         variables = {
             key: value.replace("localhost:4318", f"127.0.0.1:{collector.port}")
@@ -201,7 +200,7 @@ def test_readme_tracing_blocks_run_as_written(
             "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port}",
             "WEB_CONCURRENCY": "1",
         }
-        with made_run(project, env, log, port):
+        with made_run(project, env, port) as log:
             run_block(find, project, port)
             [line] = [
                 event
